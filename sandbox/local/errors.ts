@@ -1,0 +1,56 @@
+/**
+ * Errors the runtime answers with: a stable code the client maps back to a
+ * `SandboxError`, a message for people, and the HTTP status that fits.
+ */
+import type { SandboxErrorCode } from '../../src/lib/server/sandbox/types.ts';
+
+export type RuntimeErrorCode =
+	| SandboxErrorCode
+	| 'UNAUTHORIZED'
+	| 'HOST_NOT_ALLOWED'
+	| 'NOT_FOUND'
+	| 'METHOD_NOT_ALLOWED'
+	| 'BODY_TOO_LARGE';
+
+const STATUS: Record<RuntimeErrorCode, number> = {
+	UNAUTHORIZED: 401,
+	HOST_NOT_ALLOWED: 403,
+	NOT_FOUND: 404,
+	METHOD_NOT_ALLOWED: 405,
+	BODY_TOO_LARGE: 413,
+	INVALID_REQUEST: 400,
+	PATH_NOT_ALLOWED: 403,
+	FILE_NOT_FOUND: 404,
+	PROCESS_NOT_FOUND: 404,
+	TOKEN_IN_USE: 409,
+	EXEC_TIMEOUT: 504,
+	PROCESS_READY_TIMEOUT: 504,
+	PROCESS_EXITED_BEFORE_READY: 502,
+	SANDBOX_STOPPED: 409,
+	CAPACITY_EXCEEDED: 503,
+	SANDBOX_START_FAILED: 500,
+	BACKEND_UNAVAILABLE: 503,
+	INTERNAL: 500
+};
+
+export class RuntimeError extends Error {
+	readonly code: RuntimeErrorCode;
+	readonly status: number;
+	readonly retryable: boolean;
+
+	constructor(code: RuntimeErrorCode, message: string, options: { retryable?: boolean } = {}) {
+		super(message);
+		this.code = code;
+		this.status = STATUS[code];
+		this.retryable = options.retryable ?? false;
+	}
+
+	/** Rebuilds an error the agent reported; unknown codes become INTERNAL. */
+	static fromAgent(code: string, message: string): RuntimeError {
+		return new RuntimeError(code in STATUS ? (code as RuntimeErrorCode) : 'INTERNAL', message);
+	}
+
+	toJSON() {
+		return { error: { code: this.code, message: this.message, retryable: this.retryable } };
+	}
+}

@@ -1,0 +1,168 @@
+/**
+ * Starts the local sandbox runtime: `npm run sandbox`, or automatically through
+ * launch.ts by the app's scripts and the tests.
+ *
+ * Configuration (environment):
+ *   LOCAL_SANDBOX_SECRET      bearer secret for control calls (generated and printed when unset)
+ *   LOCAL_SANDBOX_PORT        port on 127.0.0.1 (default 0: any free port)
+ *   LOCAL_SANDBOX_MAX         running sandboxes at once (default 4)
+ *   LOCAL_SANDBOX_SLEEP_AFTER default idle timeout, e.g. "10m" (default 10m, as the SDK)
+ *   LOCAL_SANDBOX_MEMORY_MB, LOCAL_SANDBOX_CPUS, LOCAL_SANDBOX_PIDS   per-sandbox limits (1024, 1, 512)
+ *   LOCAL_SANDBOX_STATE_DIR   where workspaces live (default $TMPDIR/sandbox-preview-runtime)
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
+import * as v from 'valibot';
+import { SleepAfter } from '../../src/lib/server/sandbox/rules.ts';
+import { Cgroups } from './cgroups.ts';
+import { LocalRuntime } from './runtime.ts';
+import { currentRunKey, isRunAlive } from './runs.ts';
+import { createRuntimeServer } from './server.ts';
+
+const Integer = (min: number, max: number, fallback: number) =>
+	v.pipe(v.optional(v.string(), String(fallback)), v.transform(Number), v.integer(), v.minValue(min), v.maxValue(max));
+
+const Config = v.object({
+	LOCAL_SANDBOX_SECRET: v.optional(v.pipe(v.string(), v.minLength(16, 'LOCAL_SANDBOX_SECRET must be at least 16 characters'))),
+	LOCAL_SANDBOX_PORT: Integer(0, 65535, 0),
+	LOCAL_SANDBOX_MAX: Integer(1, 256, 4),
+	LOCAL_SANDBOX_SLEEP_AFTER: v.optional(SleepAfter, '10m'),
+	LOCAL_SANDBOX_MEMORY_MB: Integer(64, 1024 * 1024, 1024),
+	LOCAL_SANDBOX_CPUS: v.pipe(v.optional(v.string(), '1'), v.transform(Number), v.minValue(0.05), v.maxValue(1024)),
+	LOCAL_SANDBOX_PIDS: Integer(16, 1_000_000, 512),
+	LOCAL_SANDBOX_STATE_DIR: v.optional(v.string(), join(tmpdir(), 'sandbox-preview-runtime')),
+	/** Set by launch.ts: a pipe to report readiness on, whose closing means the launcher is gone. */
+	LOCAL_SANDBOX_READY_FD: v.optional(v.pipe(v.string(), v.transform(Number), v.integer()))
+});
+
+const log = (message: string) => console.log(`[sandbox-runtime] ${message}`);
+
+function fail(message: string): never {
+	console.error(`[sandbox-runtime] ${message}`);
+	process.exit(1);
+}
+
+function preflight() {
+	const missing = ['bwrap', 'slirp4netns'].filter((command) => spawnSync('sh', ['-c', `command -v ${command}`]).status !== 0);
+	if (missing.length > 0) {
+		fail(
+			`cannot start: ${missing.join(' and ')} not found.\n` +
+				'The local sandbox runtime isolates each sandbox with bubblewrap and slirp4netns (Linux only):\n' +
+				'  Debian/Ubuntu: sudo apt-get install bubblewrap slirp4netns\n' +
+				'  Fedora:        sudo dnf install bubblewrap slirp4netns\n' +
+				'  Arch:          sudo pacman -S bubblewrap slirp4netns\n' +
+				'Without them (e.g. on macOS), run the app on the real Cloudflare container runtime instead:\n' +
+				'start a Docker engine and use `npm run preview` (see README, "Which backend runs where").\n' +
+				'There is no unisolated fallback.'
+		);
+	}
+	const probe = spawnSync('bwrap', ['--unshare-all', '--die-with-parent', '--ro-bind', '/', '/', 'true'], { encoding: 'utf8' });
+	if (probe.status !== 0) {
+		fail(
+			`cannot start: bubblewrap cannot create namespaces here (${probe.stderr.trim()}).\n` +
+				'Unprivileged user namespaces may be disabled: see `sysctl kernel.unprivileged_userns_clone`\n' +
+				'and, on Ubuntu 24.04+, `kernel.apparmor_restrict_unprivileged_userns`.'
+		);
+	}
+	if (process.versions.node.split('.')[0] !== '24') {
+		log(`warning: running on Node ${process.versions.node}; sandboxes get this Node, the container image has Node 24`);
+	}
+}
+
+/** Removes the state of runs that died without cleaning up (e.g. SIGKILL). */
+async function removeStaleRuns(stateDir: string) {
+	for (const entry of await readdir(stateDir)) {
+		if (entry.startsWith('run-') && !isRunAlive(entry)) {
+			log(`removing state of a crashed run: ${entry}`);
+			await rm(join(stateDir, entry), { recursive: true, force: true });
+		}
+	}
+}
+
+async function main() {
+	const parsed = v.safeParse(Config, process.env);
+	if (!parsed.success) fail(`invalid configuration: ${parsed.issues.map((i) => `${v.getDotPath(i)}: ${i.message}`).join('; ')}`);
+	const config = parsed.output;
+	preflight();
+
+	const runName = `run-${currentRunKey}`;
+	const runDir = join(config.LOCAL_SANDBOX_STATE_DIR, runName);
+	await mkdir(config.LOCAL_SANDBOX_STATE_DIR, { recursive: true, mode: 0o700 });
+	await removeStaleRuns(config.LOCAL_SANDBOX_STATE_DIR);
+	await mkdir(join(runDir, 'workspaces'), { recursive: true });
+	const sharedFiles = { resolvConf: join(runDir, 'resolv.conf'), hosts: join(runDir, 'hosts') };
+	// slirp4netns answers DNS at 10.0.2.3 and forwards it to the host's resolver.
+	await writeFile(sharedFiles.resolvConf, 'nameserver 10.0.2.3\n');
+	await writeFile(sharedFiles.hosts, '127.0.0.1 localhost sandbox\n::1 localhost\n');
+
+	const limits = {
+		memoryBytes: config.LOCAL_SANDBOX_MEMORY_MB * 1024 * 1024,
+		cpus: config.LOCAL_SANDBOX_CPUS,
+		pids: config.LOCAL_SANDBOX_PIDS
+	};
+	const cgroups = await Cgroups.setUp(runName, limits);
+	if (!cgroups.support.enforced) log(`resource limits not enforced: ${cgroups.support.reason}`);
+
+	const runtime = new LocalRuntime({
+		maxSandboxes: config.LOCAL_SANDBOX_MAX,
+		defaultSleepAfterMs: config.LOCAL_SANDBOX_SLEEP_AFTER * 1000,
+		runDir,
+		sharedFiles,
+		cgroups,
+		log
+	});
+	const secret = config.LOCAL_SANDBOX_SECRET ?? randomBytes(32).toString('base64url');
+	const server = createRuntimeServer({
+		runtime,
+		secret,
+		health: () => ({
+			sandboxes: { running: runtime.runningCount, max: config.LOCAL_SANDBOX_MAX },
+			limits: cgroups.support.enforced ? { enforced: true, ...limits } : cgroups.support
+		})
+	});
+
+	let stopping: Promise<void> | null = null;
+	const shutdown = (reason: string, code = 0) => {
+		stopping ??= (async () => {
+			log(`${reason}: destroying ${runtime.runningCount} running sandbox(es)`);
+			server.close();
+			server.closeAllConnections();
+			await runtime.destroyAll();
+			await cgroups.removeAll();
+			await rm(runDir, { recursive: true, force: true });
+			log('stopped');
+			process.exit(code);
+		})();
+	};
+	process.on('SIGINT', () => shutdown('SIGINT'));
+	process.on('SIGTERM', () => shutdown('SIGTERM'));
+	process.on('uncaughtException', (error) => {
+		console.error(error);
+		shutdown('crashed', 1);
+	});
+
+	await new Promise<void>((resolve) => server.listen(config.LOCAL_SANDBOX_PORT, '127.0.0.1', resolve));
+	const { port } = server.address() as { port: number };
+	const url = `http://127.0.0.1:${port}`;
+	const limitText = cgroups.support.enforced
+		? `${config.LOCAL_SANDBOX_MEMORY_MB} MiB, ${limits.cpus} CPU, ${limits.pids} pids each`
+		: 'no resource limits';
+	log(`listening on ${url} (up to ${config.LOCAL_SANDBOX_MAX} sandboxes, ${limitText})`);
+
+	if (config.LOCAL_SANDBOX_READY_FD !== undefined) {
+		// A socket pair from the launcher, held open for as long as the launcher lives.
+		const channel = new Socket({ fd: config.LOCAL_SANDBOX_READY_FD, readable: true, writable: true });
+		channel.write(`${JSON.stringify({ url })}\n`);
+		channel.on('end', () => shutdown('launcher gone'));
+		channel.on('error', () => shutdown('launcher gone'));
+		channel.resume();
+	} else if (config.LOCAL_SANDBOX_SECRET === undefined) {
+		log(`point the app at it with:\n  export LOCAL_SANDBOX_URL=${url} LOCAL_SANDBOX_SECRET=${secret}`);
+	}
+}
+
+await main();

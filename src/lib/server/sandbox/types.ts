@@ -1,0 +1,136 @@
+/**
+ * The one sandbox interface the app is written against.
+ *
+ * It is the subset of the @cloudflare/sandbox `Sandbox` object that the app
+ * uses, with the same names and shapes, so that the manager, routes and
+ * templates run unchanged on the real SDK (production) or on the local
+ * bubblewrap runtime (`npm run dev`, tests).
+ */
+
+export interface ExecOptions {
+	cwd?: string;
+	env?: Record<string, string>;
+	/** Milliseconds before the command is killed and the call fails. */
+	timeout?: number;
+}
+
+export interface ExecResult {
+	success: boolean;
+	exitCode: number;
+	stdout: string;
+	stderr: string;
+	/** Milliseconds the command ran. */
+	duration: number;
+}
+
+export type ProcessStatus = 'running' | 'completed' | 'failed' | 'killed' | 'error';
+
+export interface ProcessInfo {
+	id: string;
+	pid: number | null;
+	command: string;
+	status: ProcessStatus;
+	exitCode: number | null;
+	startTime: string;
+	endTime: string | null;
+}
+
+export interface ProcessLogs {
+	stdout: string;
+	stderr: string;
+}
+
+export interface WaitForPortOptions {
+	/** `http` (default) waits for a response with an accepted status; `tcp` for a connection. */
+	mode?: 'http' | 'tcp';
+	path?: string;
+	/** Accepted status, or range of statuses. Default 200-399. */
+	status?: number | { min: number; max: number };
+	/** Milliseconds before giving up. */
+	timeout?: number;
+	/** Milliseconds between checks. */
+	interval?: number;
+}
+
+export interface SandboxProcess extends ProcessInfo {
+	getStatus(): Promise<ProcessStatus>;
+	getLogs(): Promise<ProcessLogs>;
+	kill(signal?: 'SIGTERM' | 'SIGKILL' | 'SIGINT'): Promise<void>;
+	/** Resolves once the process serves on `port`; rejects if it exits first or the timeout passes. */
+	waitForPort(port: number, options?: WaitForPortOptions): Promise<void>;
+}
+
+export interface StartProcessOptions {
+	/** Names the process. Starting a process whose ID is already running returns that process. */
+	processId?: string;
+	cwd?: string;
+	env?: Record<string, string>;
+}
+
+export interface ExposedPort {
+	url: string;
+	port: number;
+	status: 'active';
+}
+
+export interface Sandbox {
+	readonly id: string;
+	exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+	writeFile(path: string, content: string, options?: { encoding?: 'utf-8' | 'base64' }): Promise<void>;
+	readFile(path: string, options?: { encoding?: 'utf-8' | 'base64' }): Promise<{ content: string }>;
+	mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
+	startProcess(command: string, options?: StartProcessOptions): Promise<SandboxProcess>;
+	/** The process with this ID, or null. */
+	getProcess(processId: string): Promise<SandboxProcess | null>;
+	listProcesses(): Promise<ProcessInfo[]>;
+	/** Exposes `port` at a preview URL under `hostname` (the app's request host, with its port). */
+	exposePort(port: number, options: { hostname: string; token?: string }): Promise<{ url: string; port: number }>;
+	unexposePort(port: number): Promise<void>;
+	getExposedPorts(hostname: string): Promise<ExposedPort[]>;
+	/** Stops every process and frees the sandbox's ports and files. */
+	destroy(): Promise<void>;
+}
+
+export interface SandboxOptions {
+	/** Idle time before the sandbox is stopped: seconds, or a duration such as "5m". */
+	sleepAfter?: string | number;
+}
+
+export interface SandboxBackend {
+	getSandbox(id: string, options?: SandboxOptions): Sandbox;
+	/**
+	 * Answers a request for a preview host (`{port}-{id}-{token}.{host}`) from
+	 * the sandbox, or returns null when the request is not for a preview host.
+	 * The counterpart of the SDK's `proxyToSandbox`.
+	 */
+	proxyPreview(request: Request): Promise<Response | null>;
+}
+
+/** Error codes the app can act on, the same whichever backend raised them. */
+export type SandboxErrorCode =
+	| 'CAPACITY_EXCEEDED'
+	| 'INVALID_REQUEST'
+	| 'PATH_NOT_ALLOWED'
+	| 'FILE_NOT_FOUND'
+	| 'PROCESS_NOT_FOUND'
+	| 'PROCESS_EXITED_BEFORE_READY'
+	| 'PROCESS_READY_TIMEOUT'
+	| 'EXEC_TIMEOUT'
+	| 'TOKEN_IN_USE'
+	| 'SANDBOX_STOPPED'
+	| 'SANDBOX_START_FAILED'
+	| 'BACKEND_UNAVAILABLE'
+	| 'INTERNAL';
+
+export class SandboxError extends Error {
+	readonly code: SandboxErrorCode;
+	/** True when the same call may succeed later (e.g. capacity frees up). */
+	readonly retryable: boolean;
+
+	constructor(code: SandboxErrorCode, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+		super(message, { cause: options.cause });
+		this.name = 'SandboxError';
+		this.code = code;
+		this.retryable = options.retryable ?? false;
+	}
+}
