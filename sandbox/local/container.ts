@@ -24,6 +24,7 @@ import { RuntimeError } from './errors.ts';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const AGENT_FILES = ['agent.ts', 'agent-protocol.ts'];
 const START_TIMEOUT_MS = 15_000;
+const TRUST_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR'];
 
 export interface ContainerPaths {
 	/** Host directory mounted read-write at /workspace. */
@@ -245,6 +246,14 @@ function bwrapArgs(paths: ContainerPaths): string[] {
 		npm_config_cache: '/tmp/.npm',
 		npm_config_update_notifier: 'false'
 	};
+	// Trust what the host trusts: a machine behind a TLS-inspecting proxy names
+	// its CA bundle here, and `npm install` inside would fail without it.
+	for (const name of TRUST_VARIABLES) {
+		const path = process.env[name];
+		if (!path?.startsWith('/')) continue;
+		if (!path.startsWith('/etc/ssl/') && !path.startsWith('/usr/')) args.push('--ro-bind-try', path, path);
+		env[name] = path;
+	}
 	for (const [name, value] of Object.entries(env)) args.push('--setenv', name, value);
 	args.push('/opt/node/bin/node', '--disable-warning=ExperimentalWarning', '/opt/sandbox-agent/agent.ts');
 	return args;

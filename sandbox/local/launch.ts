@@ -1,0 +1,103 @@
+/**
+ * Starts the local sandbox runtime as a child process with a fresh secret, and
+ * hands its address and secret to whatever needs them:
+ *
+ *   node sandbox/local/launch.ts <command...>   runs the command with LOCAL_SANDBOX_URL
+ *                                               and LOCAL_SANDBOX_SECRET set (the app's
+ *                                               dev and preview scripts use this)
+ *   startLocalRuntime()                         the same, for tests and benchmarks
+ *
+ * The runtime holds one end of a socket pair from the launcher: when the
+ * launcher ends — normally, by a signal, or killed — the runtime destroys its
+ * sandboxes and exits too.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
+
+export interface LocalRuntimeHandle {
+	url: string;
+	secret: string;
+	/** The runtime's process, e.g. to kill it in a crash test. */
+	child: ChildProcess;
+	/** Everything the runtime printed (when started with `output: 'capture'`). */
+	output: () => string;
+	/** Stops the runtime (SIGTERM) and waits until it has cleaned up and exited. */
+	stop(): Promise<void>;
+}
+
+export interface StartOptions {
+	/** Extra runtime configuration (LOCAL_SANDBOX_MAX, …). */
+	env?: Record<string, string>;
+	/** `inherit` shows the runtime's log in this terminal; `capture` keeps it for `output()`. */
+	output?: 'inherit' | 'capture';
+}
+
+export async function startLocalRuntime({ env = {}, output = 'inherit' }: StartOptions = {}): Promise<LocalRuntimeHandle> {
+	const secret = randomBytes(32).toString('base64url');
+	const child = spawn(process.execPath, [MAIN], {
+		env: { ...process.env, ...env, LOCAL_SANDBOX_SECRET: secret, LOCAL_SANDBOX_READY_FD: '3' },
+		stdio: ['ignore', output === 'inherit' ? 'inherit' : 'pipe', output === 'inherit' ? 'inherit' : 'pipe', 'pipe']
+	});
+	let log = '';
+	child.stdout?.on('data', (chunk) => (log += chunk));
+	child.stderr?.on('data', (chunk) => (log += chunk));
+	const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+	const channel = child.stdio[3] as Socket;
+	const url = await new Promise<string>((resolve, reject) => {
+		createInterface({ input: channel }).once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
+		void exited.then(() => reject(new Error(`The local sandbox runtime exited during start (code ${child.exitCode}).\n${log}`)));
+	});
+
+	return {
+		url,
+		secret,
+		child,
+		output: () => log,
+		async stop() {
+			if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+			await exited;
+			channel.destroy();
+		}
+	};
+}
+
+async function runCommand(command: string[]) {
+	const runtime = await startLocalRuntime();
+	const app = spawn(command[0], command.slice(1), {
+		stdio: 'inherit',
+		env: { ...process.env, LOCAL_SANDBOX_URL: runtime.url, LOCAL_SANDBOX_SECRET: runtime.secret }
+	});
+	for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+		process.on(signal, () => app.kill(signal));
+	}
+	runtime.child.once('exit', (code) => {
+		if (app.exitCode !== null) return;
+		console.error(`[launch] the sandbox runtime exited (code ${code}); stopping ${command[0]}`);
+		app.kill('SIGTERM');
+	});
+	const code = await new Promise<number>((resolve) => {
+		app.once('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0)));
+		app.once('error', (error) => {
+			console.error(`[launch] cannot run ${command[0]}: ${error.message}`);
+			resolve(1);
+		});
+	});
+	await runtime.stop();
+	process.exit(code);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+	const command = process.argv.slice(2);
+	if (command.length === 0) {
+		console.error('usage: node sandbox/local/launch.ts <command> [args...]');
+		process.exit(2);
+	}
+	await runCommand(command);
+}

@@ -1,0 +1,21 @@
+/**
+ * One scratch directory for every runtime the tests start, removed at the end
+ * — after checking that no sandbox process outlived the suite.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { liveProcesses } from './local-runtime.ts';
+
+export default function setup() {
+	const scratch = mkdtempSync(join(tmpdir(), 'sandbox-tests-'));
+	// Set before the test workers start, so they inherit it.
+	process.env.SANDBOX_TEST_DIR = scratch;
+	return () => {
+		const leftovers = liveProcesses().filter((p) => p.cmdline.includes(scratch));
+		rmSync(scratch, { recursive: true, force: true });
+		if (leftovers.length > 0) {
+			throw new Error(`sandbox processes outlived the tests:\n${leftovers.map((p) => `${p.pid} ${p.cmdline}`).join('\n')}`);
+		}
+	};
+}
