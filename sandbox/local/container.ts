@@ -11,7 +11,7 @@
  * the pipe it holds from the runtime closes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -287,12 +287,15 @@ async function waitUntilEmpty(namespace: string) {
 	}
 }
 
+/** Live processes in the PID namespace. Zombies don't count: they hold nothing and wait for init to reap them. */
 function processesIn(namespace: string): number {
 	let count = 0;
 	for (const entry of readdirSync('/proc')) {
 		if (!/^\d+$/.test(entry)) continue;
 		try {
-			if (readlinkSync(`/proc/${entry}/ns/pid`) === namespace) count++;
+			if (readlinkSync(`/proc/${entry}/ns/pid`) !== namespace) continue;
+			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+			if (stat[stat.lastIndexOf(')') + 2] !== 'Z') count++;
 		} catch {
 			// The process exited while we looked.
 		}

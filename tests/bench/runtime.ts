@@ -1,0 +1,111 @@
+/**
+ * npm run bench — cold start to first HTTP byte of `node server.js`, in a fresh
+ * local sandbox versus started directly on the host, over the same number of
+ * interleaved runs. Prints p50/p95 and their ratios.
+ *
+ *   BENCH_RUNS=20 npm run bench
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLocalBackend } from '../../sandbox/local/client.ts';
+import { startLocalRuntime } from '../../sandbox/local/launch.ts';
+import { PREVIEW_HOST_HEADER } from '../../sandbox/local/protocol.ts';
+import { NAMED_SERVER } from '../helpers/local-runtime.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 12);
+const POLL_MS = 5;
+
+/** Resolves with the time the first response byte arrived, polling until something answers 200. */
+async function firstByte(port: number, headers: Record<string, string> = {}): Promise<number> {
+	for (;;) {
+		const at = await new Promise<number | null>((resolve) => {
+			const req = request({ host: '127.0.0.1', port, path: '/', headers }, (res) => {
+				const time = performance.now();
+				res.resume();
+				resolve(res.statusCode === 200 ? time : null);
+			});
+			req.on('error', () => resolve(null));
+			req.end();
+		});
+		if (at !== null) return at;
+		await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+	}
+}
+
+function freePort(): Promise<number> {
+	return new Promise((resolve) => {
+		const server = createServer().listen(0, '127.0.0.1', () => {
+			const { port } = server.address() as { port: number };
+			server.close(() => resolve(port));
+		});
+	});
+}
+
+async function plainRun(dir: string): Promise<number> {
+	const port = await freePort();
+	const start = performance.now();
+	const child = spawn(process.execPath, ['server.js'], { cwd: dir, env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
+	const end = await firstByte(port);
+	child.kill('SIGKILL');
+	await new Promise((resolve) => child.once('exit', resolve));
+	return end - start;
+}
+
+async function sandboxedRun(backend: ReturnType<typeof createLocalBackend>, runtimeUrl: string, id: string) {
+	const sandbox = backend.getSandbox(id);
+	const start = performance.now();
+	await sandbox.writeFile('/workspace/server.js', NAMED_SERVER); // wakes a fresh container
+	const booted = performance.now();
+	await sandbox.startProcess('node server.js', { processId: 'web' });
+	const { url } = await sandbox.exposePort(3001, { hostname: 'localhost:5173' });
+	const end = await firstByte(Number(new URL(runtimeUrl).port), { [PREVIEW_HOST_HEADER]: new URL(url).host });
+	await sandbox.destroy();
+	return { total: end - start, boot: booted - start };
+}
+
+function percentile(values: number[], p: number): number {
+	const sorted = [...values].sort((a, b) => a - b);
+	return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function main() {
+	const dir = mkdtempSync(join(tmpdir(), 'bench-plain-'));
+	writeFileSync(join(dir, 'server.js'), NAMED_SERVER);
+	const runtime = await startLocalRuntime({ output: 'capture' });
+	const backend = createLocalBackend(runtime);
+	const plain: number[] = [];
+	const sandboxed: number[] = [];
+	const boot: number[] = [];
+	try {
+		// One unmeasured round of each warms the page cache for both.
+		await plainRun(dir);
+		await sandboxedRun(backend, runtime.url, 'bench-warmup');
+		for (let i = 0; i < RUNS; i++) {
+			plain.push(await plainRun(dir));
+			const run = await sandboxedRun(backend, runtime.url, `bench-${i}`);
+			sandboxed.push(run.total);
+			boot.push(run.boot);
+			process.stderr.write('.');
+		}
+	} finally {
+		process.stderr.write('\n');
+		await runtime.stop();
+		rmSync(dir, { recursive: true, force: true });
+	}
+
+	const row = (name: string, values: number[]) =>
+		`${name.padEnd(48)} ${percentile(values, 50).toFixed(0).padStart(7)} ${percentile(values, 95).toFixed(0).padStart(7)}`;
+	console.log(`Cold start to first HTTP byte, node server.js — ${RUNS} runs each, Node ${process.versions.node}\n`);
+	console.log(`${'(milliseconds)'.padEnd(48)} ${'p50'.padStart(7)} ${'p95'.padStart(7)}`);
+	console.log(row('plain: spawn on the host', plain));
+	console.log(row('sandboxed: new sandbox → preview first byte', sandboxed));
+	console.log(row('  of which sandbox boot (bwrap + slirp + agent)', boot));
+	const ratio = (p: number) => (percentile(sandboxed, p) / percentile(plain, p)).toFixed(2);
+	console.log(`${'ratio sandboxed / plain'.padEnd(48)} ${`${ratio(50)}x`.padStart(7)} ${`${ratio(95)}x`.padStart(7)}`);
+}
+
+await main();
