@@ -1,6 +1,59 @@
+import { sveltekit } from '@sveltejs/kit/vite';
+import type { Plugin, ViteDevServer } from 'vite';
 import { defineConfig } from 'vitest/config';
+import { localBackendConfigFrom } from './sandbox/local/client.ts';
+import { forwardPreviewRequest, forwardPreviewUpgrade } from './sandbox/local/dev-proxy.ts';
+import { parsePreviewHost } from './src/lib/server/sandbox/rules.ts';
+
+/**
+ * `vite dev` only. Routes preview hosts to the local sandbox runtime ahead of
+ * Vite's own middlewares and HMR listener, and serves the app's WebSocket
+ * route (upgrades never reach SvelteKit in Node) with the app's own manager.
+ */
+function sandboxDevServer(): Plugin {
+	return {
+		name: 'sandbox-dev-server',
+		apply: 'serve',
+		configureServer(server) {
+			const runtime = () => localBackendConfigFrom(process.env);
+			const touch = async (sandboxId: string) => {
+				const { sandboxManager } = await server.ssrLoadModule('/src/lib/server/sandboxes.ts');
+				sandboxManager().touch(sandboxId);
+			};
+
+			server.middlewares.use((req, res, next) => {
+				const route = parsePreviewHost(req.headers.host ?? '');
+				if (!route) return next();
+				void touch(route.sandboxId).catch(() => {});
+				forwardPreviewRequest(runtime(), req, res);
+			});
+
+			server.httpServer?.on('upgrade', (req, socket, head) => {
+				const route = parsePreviewHost(req.headers.host ?? '');
+				if (route) {
+					void touch(route.sandboxId).catch(() => {});
+					forwardPreviewUpgrade(runtime(), req, socket, head);
+				} else if (/^\/api\/sandbox\/[^/?]+\/ws(?:\?|$)/.test(req.url ?? '')) {
+					void acceptAppSocket(server, req, socket, head);
+				}
+				// Anything else is Vite's own HMR socket.
+			});
+		}
+	};
+}
+
+async function acceptAppSocket(server: ViteDevServer, ...args: Parameters<typeof import('./src/lib/server/dev-websockets.ts').acceptUpgrade>) {
+	try {
+		const { acceptUpgrade } = await server.ssrLoadModule('/src/lib/server/dev-websockets.ts');
+		await acceptUpgrade(...args);
+	} catch (error) {
+		server.config.logger.error(`[sandbox-dev-server] WebSocket upgrade failed: ${(error as Error).stack}`);
+		args[1].destroy();
+	}
+}
 
 export default defineConfig({
+	plugins: [sandboxDevServer(), sveltekit()],
 	test: {
 		include: ['tests/**/*.test.ts'],
 		globalSetup: ['tests/helpers/global-setup.ts'],

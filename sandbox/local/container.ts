@@ -23,6 +23,7 @@ import { RuntimeError } from './errors.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const AGENT_FILES = ['agent.ts', 'agent-protocol.ts'];
+const TEMPLATES = join(HERE, '..', 'templates');
 const START_TIMEOUT_MS = 15_000;
 const TRUST_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR'];
 
@@ -233,6 +234,8 @@ function bwrapArgs(paths: ContainerPaths): string[] {
 	// The runtime's own Node (24, like the container image's) is the sandbox's `node`.
 	args.push('--ro-bind', dirname(process.execPath), '/opt/node/bin');
 	for (const file of AGENT_FILES) args.push('--ro-bind', join(HERE, file), `/opt/sandbox-agent/${file}`);
+	// The template apps with their dependencies installed, where the container image puts them.
+	args.push('--ro-bind', TEMPLATES, '/templates');
 	args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
 	args.push('--bind', paths.workspace, '/workspace', '--chdir', '/workspace');
 	args.push('--clearenv');

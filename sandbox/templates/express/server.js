@@ -1,0 +1,25 @@
+// Runs inside a sandbox: a small JSON API on 0.0.0.0:3001 (port 3000 belongs to the container's control plane).
+import express from 'express';
+
+const app = express();
+const port = Number(process.env.PORT ?? 3001);
+const sandboxId = process.env.SANDBOX_ID ?? 'unknown';
+const startedAt = new Date().toISOString();
+
+app.get('/', (req, res) => {
+	res.json({
+		message: `Hello from sandbox ${sandboxId}`,
+		sandbox: sandboxId,
+		startedAt,
+		node: process.version,
+		path: req.path
+	});
+});
+
+app.get('/health', (req, res) => {
+	res.json({ ok: true, uptime: process.uptime() });
+});
+
+app.listen(port, '0.0.0.0', () => {
+	console.log(`express listening on 0.0.0.0:${port}`);
+});

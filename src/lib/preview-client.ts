@@ -1,0 +1,150 @@
+/**
+ * Follows a sandbox's boot in the browser. Framework-agnostic.
+ *
+ * - The WebSocket is the primary channel, and reconnects when it drops.
+ * - Polling is a last resort: it starts only if the WebSocket has delivered no
+ *   substantive message (progress, ready or error) within `pollFallbackDelay`,
+ *   and stops itself as soon as the WebSocket delivers one.
+ * - On ready or error everything closes: socket, timers, polling.
+ * - `on()` returns an unsubscribe function; `destroy()` clears every timer,
+ *   socket and listener.
+ */
+import { isSettled, type SandboxSnapshot, type ServerMessage } from './sandbox-state';
+
+export interface PreviewClientOptions {
+	/** Absolute ws:// or wss:// URL of the sandbox's WebSocket route. */
+	webSocketUrl: string;
+	/** Fetches the current state (the polling fallback). */
+	poll: () => Promise<SandboxSnapshot>;
+	pollFallbackDelay?: number;
+	pollInterval?: number;
+	reconnectDelay?: number;
+}
+
+type Events = {
+	state: SandboxSnapshot;
+	ready: SandboxSnapshot;
+	error: SandboxSnapshot;
+};
+type Listener<E extends keyof Events> = (value: Events[E]) => void;
+
+const SUBSTANTIVE: ReadonlySet<string> = new Set(['progress', 'ready', 'error']);
+
+export class PreviewClient {
+	private readonly options: Required<PreviewClientOptions>;
+	private readonly listeners: { [E in keyof Events]: Set<Listener<E>> } = {
+		state: new Set(),
+		ready: new Set(),
+		error: new Set()
+	};
+	private socket: WebSocket | null = null;
+	private webSocketDelivered = false;
+	private settled = false;
+	private destroyed = false;
+	private fallbackTimer: ReturnType<typeof setTimeout> | null = null;
+	private pollTimer: ReturnType<typeof setInterval> | null = null;
+	private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+
+	constructor(options: PreviewClientOptions) {
+		this.options = { pollFallbackDelay: 5000, pollInterval: 5000, reconnectDelay: 2000, ...options };
+	}
+
+	on<E extends keyof Events>(event: E, listener: Listener<E>): () => void {
+		this.listeners[event].add(listener);
+		return () => this.listeners[event].delete(listener);
+	}
+
+	/** Starts following from the state the page already has. A settled state needs no connection at all. */
+	start(initial: SandboxSnapshot) {
+		this.apply(initial);
+		if (this.settled || this.destroyed) return;
+		this.connect();
+		this.fallbackTimer = setTimeout(() => {
+			this.fallbackTimer = null;
+			if (!this.webSocketDelivered) this.startPolling();
+		}, this.options.pollFallbackDelay);
+	}
+
+	destroy() {
+		this.destroyed = true;
+		this.stop();
+		for (const set of Object.values(this.listeners)) set.clear();
+	}
+
+	private connect() {
+		const socket = new WebSocket(this.options.webSocketUrl);
+		this.socket = socket;
+		socket.addEventListener('message', (event) => {
+			const message = parse(event.data);
+			if (!message) return;
+			this.webSocketDelivered = true;
+			this.stopPolling();
+			this.apply(message.state);
+		});
+		socket.addEventListener('close', () => {
+			if (this.socket !== socket) return;
+			this.socket = null;
+			if (!this.settled && !this.destroyed) {
+				this.reconnectTimer = setTimeout(() => {
+					this.reconnectTimer = null;
+					this.connect();
+				}, this.options.reconnectDelay);
+			}
+		});
+	}
+
+	private startPolling() {
+		if (this.pollTimer || this.settled || this.destroyed) return;
+		const tick = async () => {
+			if (this.webSocketDelivered) return this.stopPolling();
+			try {
+				const state = await this.options.poll();
+				if (!this.destroyed && !this.webSocketDelivered) this.apply(state);
+			} catch {
+				// A failed poll is retried at the next tick.
+			}
+		};
+		this.pollTimer = setInterval(tick, this.options.pollInterval);
+		void tick();
+	}
+
+	private stopPolling() {
+		if (this.pollTimer) clearInterval(this.pollTimer);
+		this.pollTimer = null;
+	}
+
+	private apply(state: SandboxSnapshot) {
+		if (this.settled || this.destroyed) return;
+		this.emit('state', state);
+		if (!isSettled(state)) return;
+		this.settled = true;
+		this.emit(state.status === 'ready' ? 'ready' : 'error', state);
+		this.stop();
+	}
+
+	private emit<E extends keyof Events>(event: E, value: Events[E]) {
+		for (const listener of this.listeners[event]) listener(value);
+	}
+
+	private stop() {
+		this.stopPolling();
+		for (const timer of [this.fallbackTimer, this.reconnectTimer]) if (timer) clearTimeout(timer);
+		this.fallbackTimer = this.reconnectTimer = null;
+		const socket = this.socket;
+		this.socket = null;
+		socket?.close(1000);
+	}
+}
+
+/** A server message, or null for anything else (a handshake, garbage, a message without state). */
+function parse(data: unknown): ServerMessage | null {
+	if (typeof data !== 'string') return null;
+	try {
+		const message = JSON.parse(data) as Partial<ServerMessage>;
+		return message && SUBSTANTIVE.has(message.type as string) && typeof message.state === 'object' && message.state
+			? (message as ServerMessage)
+			: null;
+	} catch {
+		return null;
+	}
+}

@@ -1,0 +1,52 @@
+/**
+ * What the server tells the browser about a sandbox — over the WebSocket, the
+ * polling endpoint and the page's own load — and the templates a visitor can
+ * start. Shared by server and client, so it holds types and constants only.
+ */
+
+export const TEMPLATES = {
+	express: { label: 'Express API', description: 'A small JSON API on Express 5' }
+} as const;
+
+export type TemplateId = keyof typeof TEMPLATES;
+
+export type SandboxStatus = 'idle' | 'initializing' | 'ready' | 'error';
+
+export interface Step {
+	label: string;
+	state: 'active' | 'done' | 'failed';
+	/** Epoch milliseconds. */
+	startedAt: number;
+	/** Set once the step has finished. */
+	durationMs: number | null;
+}
+
+export interface SandboxSnapshot {
+	id: string;
+	template: TemplateId;
+	status: SandboxStatus;
+	steps: Step[];
+	previewUrl: string | null;
+	error: { message: string; retryable: boolean } | null;
+}
+
+/**
+ * Every message carries the whole snapshot, so a client that connects late or
+ * misses a message is never out of date. There is deliberately no
+ * content-free "connected" message: the client treats any message as proof
+ * that the WebSocket works, and an empty one would switch its polling
+ * fallback off without telling it anything.
+ */
+export interface ServerMessage {
+	type: 'progress' | 'ready' | 'error';
+	state: SandboxSnapshot;
+}
+
+export function messageFor(state: SandboxSnapshot): ServerMessage {
+	const type = state.status === 'ready' ? 'ready' : state.status === 'error' ? 'error' : 'progress';
+	return { type, state };
+}
+
+export function isSettled(state: SandboxSnapshot): boolean {
+	return state.status === 'ready' || state.status === 'error';
+}

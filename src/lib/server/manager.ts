@@ -1,0 +1,250 @@
+/**
+ * The one sandbox manager behind the form actions, the state endpoint and the
+ * WebSocket route. Backend-agnostic: it drives the `SandboxBackend` interface.
+ *
+ *   idle ──start()──▶ initializing ──▶ ready
+ *                                  └──▶ error   (final: the visitor retries with a fresh sandbox)
+ *
+ * - `start` is idempotent: polling, double clicks, concurrent requests and
+ *   reloads all get the same run; one sandbox is never initialized twice at once.
+ * - Recovery: before initializing it asks the sandbox what already runs. If the
+ *   app is up (this isolate lost its state, say) it goes straight to ready.
+ * - TTL: every status check, WebSocket message and preview request touches the
+ *   sandbox; after `ttlMs` without one it is destroyed. `sleepAfter` (passed to
+ *   the backend) is the safety net when this process's timers are lost.
+ */
+import { messageFor, type SandboxSnapshot, type Step, type TemplateId } from '$lib/sandbox-state';
+import type { Template } from './templates';
+import { SandboxError, type Sandbox, type SandboxBackend } from './sandbox/types';
+
+/** The manager's view of a WebSocket: what both `ws` (dev) and `WebSocketPair` (workerd) can do. */
+export interface ClientSocket {
+	send(text: string): void;
+	close(code?: number, reason?: string): void;
+}
+
+export interface ManagerOptions {
+	backend: () => SandboxBackend;
+	templates: Record<TemplateId, Template>;
+	/** Idle time after which a sandbox is destroyed. */
+	ttlMs: number;
+	/** The backend's own idle timeout: the safety net for lost timers. */
+	sleepAfter: string | number;
+	log?: (message: string, error?: unknown) => void;
+}
+
+export interface StartOptions {
+	template: TemplateId;
+	/** The app's request host with its port (`url.host`): preview URLs hang off it. */
+	hostname: string;
+	/** Keeps the worker alive while initialization runs after the response (workerd's `waitUntil`). */
+	waitUntil?: (promise: Promise<unknown>) => void;
+}
+
+interface Entry {
+	state: SandboxSnapshot;
+	sockets: Set<ClientSocket>;
+	ttl: ReturnType<typeof setTimeout> | null;
+	run: Promise<void> | null;
+}
+
+export class SandboxManager {
+	private readonly options: ManagerOptions;
+	private readonly entries = new Map<string, Entry>();
+
+	constructor(options: ManagerOptions) {
+		this.options = options;
+	}
+
+	/** Starts the sandbox if it is idle, and returns its state. Safe to call any number of times. */
+	start(id: string, { template, hostname, waitUntil }: StartOptions): SandboxSnapshot {
+		const entry = this.entry(id, template);
+		this.touch(id);
+		if (entry.state.status === 'idle') {
+			entry.state.status = 'initializing';
+			entry.run = this.initialize(entry, this.options.templates[template], hostname);
+			waitUntil?.(entry.run);
+		}
+		return structuredClone(entry.state);
+	}
+
+	/** The current state, or null for a sandbox this manager does not know. Counts as activity. */
+	state(id: string): SandboxSnapshot | null {
+		const entry = this.entries.get(id);
+		if (!entry) return null;
+		this.touch(id);
+		return structuredClone(entry.state);
+	}
+
+	/** Resolves when the sandbox's current run has settled (for tests and benchmarks). */
+	async settled(id: string): Promise<SandboxSnapshot | null> {
+		await this.entries.get(id)?.run;
+		return this.state(id);
+	}
+
+	/**
+	 * Adds a browser's WebSocket: it gets the current state at once, then every
+	 * change. Returns what to call when the socket sends a message or closes.
+	 */
+	connect(id: string, socket: ClientSocket) {
+		const entry = this.entries.get(id);
+		if (!entry) throw new Error(`connect() before start() for ${id}`);
+		entry.sockets.add(socket);
+		this.touch(id);
+		this.send(entry, socket);
+		return {
+			/** Any message from the browser (validated by the route) means the visitor is still there. */
+			activity: () => this.touch(id),
+			closed: () => entry.sockets.delete(socket)
+		};
+	}
+
+	/** Marks the sandbox as in use (preview traffic counts too), restarting its TTL. */
+	touch(id: string) {
+		const entry = this.entries.get(id);
+		if (!entry) return;
+		if (entry.ttl) clearTimeout(entry.ttl);
+		entry.ttl = setTimeout(() => {
+			this.options.log?.(`sandbox ${id} idle for ${this.options.ttlMs / 1000} s: destroying it`);
+			void this.destroy(id);
+		}, this.options.ttlMs);
+	}
+
+	/** Destroys the sandbox and forgets it; its WebSockets are closed. */
+	async destroy(id: string) {
+		const entry = this.entries.get(id);
+		if (entry) {
+			this.entries.delete(id);
+			if (entry.ttl) clearTimeout(entry.ttl);
+			for (const socket of entry.sockets) closeQuietly(socket);
+		}
+		try {
+			await this.sandbox(id).destroy();
+		} catch (error) {
+			this.options.log?.(`destroying sandbox ${id} failed`, error);
+		}
+	}
+
+	/** Destroys every sandbox this manager knows (at shutdown). */
+	async destroyAll() {
+		await Promise.all([...this.entries.keys()].map((id) => this.destroy(id)));
+	}
+
+	private entry(id: string, template: TemplateId): Entry {
+		let entry = this.entries.get(id);
+		if (!entry) {
+			const state: SandboxSnapshot = { id, template, status: 'idle', steps: [], previewUrl: null, error: null };
+			entry = { state, sockets: new Set(), ttl: null, run: null };
+			this.entries.set(id, entry);
+		}
+		return entry;
+	}
+
+	private sandbox(id: string): Sandbox {
+		return this.options.backend().getSandbox(id, { sleepAfter: this.options.sleepAfter });
+	}
+
+	private async initialize(entry: Entry, template: Template, hostname: string) {
+		const { id } = entry.state;
+		const progress = (label: string) => this.step(entry, label);
+		try {
+			const sandbox = this.sandbox(id);
+			progress('Connecting to the sandbox');
+			const recovered = await this.runningPreview(sandbox, template, hostname);
+			if (recovered) {
+				this.finish(entry, { status: 'ready', previewUrl: recovered });
+				return;
+			}
+			await template.initialize({ sandbox, sandboxId: id, progress });
+			progress('Exposing the preview URL');
+			const url = await this.expose(sandbox, template.port, hostname);
+			this.finish(entry, { status: 'ready', previewUrl: url });
+		} catch (error) {
+			this.options.log?.(`sandbox ${id} failed to start`, error);
+			this.finish(entry, { status: 'error', error: describe(error) });
+			// The sandbox is done for: free its slot now rather than at the TTL.
+			void this.sandbox(id).destroy().catch(() => {});
+		}
+	}
+
+	/** The preview URL if the template's app already runs and is exposed (state lost, app alive). */
+	private async runningPreview(sandbox: Sandbox, template: Template, hostname: string): Promise<string | null> {
+		const exposed = (await sandbox.getExposedPorts(hostname)).find((port) => port.port === template.port);
+		if (!exposed) return null;
+		const process = await sandbox.getProcess(template.processId);
+		return process?.status === 'running' ? exposed.url : null;
+	}
+
+	/** Exposes the port; a port that is already exposed counts as success (older SDKs threw). */
+	private async expose(sandbox: Sandbox, port: number, hostname: string): Promise<string> {
+		try {
+			return (await sandbox.exposePort(port, { hostname })).url;
+		} catch (error) {
+			if (!/already exposed/i.test(String((error as Error)?.message))) throw error;
+			const exposed = (await sandbox.getExposedPorts(hostname)).find((p) => p.port === port);
+			if (!exposed) throw error;
+			return exposed.url;
+		}
+	}
+
+	private step(entry: Entry, label: string) {
+		const now = Date.now();
+		this.closeActiveStep(entry, 'done', now);
+		entry.state.steps.push({ label, state: 'active', startedAt: now, durationMs: null });
+		this.broadcast(entry);
+	}
+
+	private finish(entry: Entry, outcome: Partial<SandboxSnapshot>) {
+		this.closeActiveStep(entry, outcome.status === 'error' ? 'failed' : 'done', Date.now());
+		Object.assign(entry.state, outcome);
+		this.broadcast(entry);
+	}
+
+	private closeActiveStep(entry: Entry, state: Step['state'], now: number) {
+		const active = entry.state.steps.at(-1);
+		if (active?.state === 'active') {
+			active.state = state;
+			active.durationMs = now - active.startedAt;
+		}
+	}
+
+	private broadcast(entry: Entry) {
+		for (const socket of entry.sockets) this.send(entry, socket);
+	}
+
+	private send(entry: Entry, socket: ClientSocket) {
+		try {
+			socket.send(JSON.stringify(messageFor(entry.state)));
+		} catch {
+			// A socket that cannot take a message is dead: prune it.
+			entry.sockets.delete(socket);
+			closeQuietly(socket);
+		}
+	}
+}
+
+/** What the visitor is told when a start fails. */
+function describe(error: unknown): { message: string; retryable: boolean } {
+	const message = String((error as Error)?.message ?? error);
+	if (
+		(error instanceof SandboxError && error.code === 'CAPACITY_EXCEEDED') ||
+		/maximum number of running|no container instance/i.test(message)
+	) {
+		return { message: 'All sandboxes are busy right now. Please try again in a minute.', retryable: true };
+	}
+	if (error instanceof SandboxError && error.code === 'BACKEND_UNAVAILABLE') {
+		return { message: 'The sandbox service is not reachable right now. Please try again shortly.', retryable: true };
+	}
+	if (error instanceof SandboxError && error.code === 'PROCESS_EXITED_BEFORE_READY') {
+		return { message: 'The app in the sandbox stopped before it was ready.', retryable: true };
+	}
+	return { message: 'The sandbox could not be started.', retryable: true };
+}
+
+function closeQuietly(socket: ClientSocket) {
+	try {
+		socket.close(1000, 'sandbox destroyed');
+	} catch {
+		// Already closed.
+	}
+}

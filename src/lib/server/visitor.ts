@@ -1,0 +1,98 @@
+/**
+ * Binds sandboxes to visitors without server-side storage, so that ownership
+ * survives a restart or a new isolate:
+ *
+ * - a visitor is a random ID in a signed, HttpOnly, SameSite cookie;
+ * - a sandbox ID is `{template}-{nonce}{mac}`, where the mac is an HMAC of
+ *   the visitor ID and the nonce. Only the visitor who was given an ID can
+ *   show it is theirs; anyone else is answered 404, as if it did not exist.
+ *
+ * Signing uses Web Crypto, available in Node and in workerd alike.
+ *   SESSION_SECRET  the signing key (required in production; random per process in dev)
+ */
+import { dev } from '$app/environment';
+import { env } from '$env/dynamic/private';
+import type { Cookies } from '@sveltejs/kit';
+import * as v from 'valibot';
+import { TEMPLATES, type TemplateId } from '$lib/sandbox-state';
+import { SandboxId } from './sandbox/rules';
+
+const COOKIE = 'visitor';
+const NONCE_HEX = 10;
+const MAC_HEX = 16;
+
+const encoder = new TextEncoder();
+let key: Promise<CryptoKey> | undefined;
+
+function signingKey(): Promise<CryptoKey> {
+	key ??= (async () => {
+		let secret = env.SESSION_SECRET;
+		if (!secret) {
+			if (!dev) throw new Error('SESSION_SECRET is not set: it signs visitor cookies and sandbox IDs');
+			secret = randomHex(32);
+		}
+		return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+	})();
+	return key;
+}
+
+async function mac(message: string, length: number): Promise<string> {
+	const signature = await crypto.subtle.sign('HMAC', await signingKey(), encoder.encode(message));
+	return [...new Uint8Array(signature)].map((b) => b.toString(16).padStart(2, '0')).join('').slice(0, length);
+}
+
+function randomHex(length: number): string {
+	const bytes = crypto.getRandomValues(new Uint8Array(Math.ceil(length / 2)));
+	return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('').slice(0, length);
+}
+
+/** Constant-time comparison, so a mac cannot be guessed byte by byte from response times. */
+function sameText(a: string, b: string): boolean {
+	if (a.length !== b.length) return false;
+	let difference = 0;
+	for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+	return difference === 0;
+}
+
+/** The visitor's ID from their cookie, or null when they have none (or a forged one). */
+export async function readVisitor(cookies: Pick<Cookies, 'get'>): Promise<string | null> {
+	const value = cookies.get(COOKIE);
+	const match = value && /^([0-9a-f]{32})\.([0-9a-f]{32})$/.exec(value);
+	if (!match) return null;
+	return sameText(await mac(`visitor:${match[1]}`, 32), match[2]) ? match[1] : null;
+}
+
+/** The visitor's ID, giving them a cookie first if they have none. */
+export async function ensureVisitor(cookies: Cookies, secure: boolean): Promise<string> {
+	const existing = await readVisitor(cookies);
+	if (existing) return existing;
+	const visitor = randomHex(32);
+	cookies.set(COOKIE, `${visitor}.${await mac(`visitor:${visitor}`, 32)}`, {
+		path: '/',
+		httpOnly: true,
+		sameSite: 'lax',
+		secure,
+		maxAge: 60 * 60 * 24 * 30
+	});
+	return visitor;
+}
+
+/** A new sandbox ID that only this visitor can prove is theirs. */
+export async function newSandboxId(visitor: string, template: TemplateId): Promise<string> {
+	const nonce = randomHex(NONCE_HEX);
+	return `${template}-${nonce}${await mac(`sandbox:${visitor}:${nonce}`, MAC_HEX)}`;
+}
+
+const OWNED_ID = new RegExp(`^(${Object.keys(TEMPLATES).join('|')})-([0-9a-f]{${NONCE_HEX}})([0-9a-f]{${MAC_HEX}})$`);
+const OwnedId = v.pipe(SandboxId, v.regex(OWNED_ID));
+
+/**
+ * The sandbox's template if `id` is well-formed and belongs to `visitor`;
+ * otherwise null. Callers answer null with 404.
+ */
+export async function ownedSandbox(visitor: string | null, id: string): Promise<TemplateId | null> {
+	const parsed = v.safeParse(OwnedId, id);
+	if (!visitor || !parsed.success) return null;
+	const [, template, nonce, given] = OWNED_ID.exec(parsed.output)!;
+	return sameText(await mac(`sandbox:${visitor}:${nonce}`, MAC_HEX), given) ? (template as TemplateId) : null;
+}

@@ -1,0 +1,26 @@
+import { fail, redirect } from '@sveltejs/kit';
+import * as v from 'valibot';
+import { TEMPLATES, type TemplateId } from '$lib/sandbox-state';
+import { startSandbox } from '$lib/server/sandboxes';
+import { ensureVisitor, newSandboxId } from '$lib/server/visitor';
+import type { Actions } from './$types';
+
+const StartForm = v.object({
+	template: v.optional(
+		v.picklist(Object.keys(TEMPLATES) as TemplateId[], 'Choose one of the offered templates'),
+		'express'
+	)
+});
+
+export const actions: Actions = {
+	/** Starts a fresh sandbox for this visitor and sends them to its status page (Post/Redirect/Get). */
+	start: async ({ request, cookies, url, platform }) => {
+		const form = v.safeParse(StartForm, Object.fromEntries(await request.formData()));
+		if (!form.success) return fail(400, { error: form.issues[0].message });
+
+		const visitor = await ensureVisitor(cookies, url.protocol === 'https:');
+		const id = await newSandboxId(visitor, form.output.template);
+		startSandbox({ url, platform }, id, form.output.template);
+		redirect(303, `/sandbox/${id}`);
+	}
+};
