@@ -54,6 +54,8 @@ export class Container {
 	private nextRequestId = 1;
 	private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
 	private stopping = false;
+	/** Set once boot finished: only then is an exit news for the runtime (a failed boot is reported by start()). */
+	private started = false;
 	private readonly bwrapExited: Promise<void>;
 	private markBwrapExited!: () => void;
 
@@ -96,9 +98,13 @@ export class Container {
 			lines.once('line', (line) => (line === AGENT_READY ? resolve() : reject(new Error(`agent said: ${line}`))));
 			void this.bwrapExited.then(() => reject(new Error('the sandbox exited during start')));
 		});
-		await this.startNetwork(info['child-pid']);
+		// bwrap sets up the namespace's loopback itself: slirp4netns configuring
+		// the same namespace at the same moment makes that fail now and then, so
+		// the network comes once the agent (and so bwrap's setup) is up.
 		await agentReady;
+		await this.startNetwork(info['child-pid']);
 		lines.on('line', (line) => this.onAgentLine(line));
+		this.started = true;
 	}
 
 	private async startNetwork(childPid: number) {
@@ -213,7 +219,7 @@ export class Container {
 		const error = new RuntimeError('SANDBOX_STOPPED', `Sandbox ${this.options.id} stopped`);
 		for (const waiter of this.pending.values()) waiter.reject(error);
 		this.pending.clear();
-		if (!this.stopping) this.options.onExit();
+		if (this.started && !this.stopping) this.options.onExit();
 	}
 }
 

@@ -240,18 +240,19 @@ export class LocalRuntime {
 	private async startContainer(record: SandboxRecord): Promise<Container> {
 		const { runDir, sharedFiles, cgroups } = this.settings;
 		const cgroupName = `sandbox-${record.key}`;
+		const options = {
+			id: record.id,
+			paths: {
+				...sharedFiles,
+				workspace: join(runDir, 'workspaces', record.id),
+				apiSocket: join(runDir, `slirp-${record.key}.sock`)
+			},
+			cgroupProcs: await cgroups.create(cgroupName),
+			onExit: () => void this.onContainerExit(record),
+			log: (line: string) => this.log(`[${record.id}] ${line}`)
+		};
 		try {
-			return await Container.start({
-				id: record.id,
-				paths: {
-					...sharedFiles,
-					workspace: join(runDir, 'workspaces', record.id),
-					apiSocket: join(runDir, `slirp-${record.key}.sock`)
-				},
-				cgroupProcs: await cgroups.create(cgroupName),
-				onExit: () => void this.onContainerExit(record),
-				log: (line) => this.log(`[${record.id}] ${line}`)
-			});
+			return await Container.start(options);
 		} catch (error) {
 			await cgroups.remove(cgroupName);
 			throw error;

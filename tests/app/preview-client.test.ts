@@ -1,0 +1,191 @@
+/**
+ * The browser's preview client against a real WebSocket server, with fake
+ * timers for the grace period, polling and reconnects (socket I/O stays real).
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
+import { PreviewClient } from '../../src/lib/preview-client.ts';
+import type { SandboxSnapshot, SandboxStatus } from '../../src/lib/sandbox-state.ts';
+
+const realSetImmediate = setImmediate;
+
+function snapshot(status: SandboxStatus, steps = 1): SandboxSnapshot {
+	return {
+		id: 'express-test',
+		template: 'express',
+		status,
+		steps: Array.from({ length: steps }, (_, i) => ({ label: `step ${i}`, state: 'done', startedAt: 0, durationMs: 1 })),
+		previewUrl: status === 'ready' ? 'http://3001-express-test-tok.localhost:5173/' : null,
+		error: status === 'error' ? { message: 'nope', retryable: true } : null
+	};
+}
+
+/** Lets real I/O happen until `condition` holds (fake timers do not move meanwhile). */
+async function until(condition: () => boolean, what: string) {
+	for (let i = 0; i < 2000; i++) {
+		if (condition()) return;
+		await new Promise((resolve) => realSetImmediate(resolve));
+	}
+	throw new Error(`timed out waiting for ${what}`);
+}
+
+let server: WebSocketServer;
+let sockets: ServerSocket[];
+let onConnection: (socket: ServerSocket) => void;
+let client: PreviewClient;
+let polls: number;
+let pollAnswer: SandboxSnapshot;
+
+function newClient() {
+	const { port } = server.address() as { port: number };
+	client = new PreviewClient({
+		webSocketUrl: `ws://127.0.0.1:${port}/`,
+		poll: async () => {
+			polls++;
+			return pollAnswer;
+		},
+		pollFallbackDelay: 5000,
+		pollInterval: 5000,
+		reconnectDelay: 2000
+	});
+	const seen: SandboxSnapshot[] = [];
+	client.on('state', (state) => seen.push(state));
+	return seen;
+}
+
+beforeEach(async () => {
+	vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+	polls = 0;
+	pollAnswer = snapshot('initializing', 2);
+	sockets = [];
+	onConnection = () => {};
+	server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+	server.on('connection', (socket) => {
+		sockets.push(socket);
+		onConnection(socket);
+	});
+	await new Promise((resolve) => server.once('listening', resolve));
+});
+
+afterEach(async () => {
+	client?.destroy();
+	vi.useRealTimers();
+	for (const socket of sockets) socket.terminate();
+	await new Promise((resolve) => server.close(resolve));
+});
+
+describe('PreviewClient', () => {
+	it('falls back to polling when the WebSocket stays silent past the grace period', async () => {
+		const seen = newClient();
+		client.start(snapshot('initializing'));
+		await until(() => sockets.length === 1, 'the WebSocket');
+
+		await vi.advanceTimersByTimeAsync(4999);
+		expect(polls).toBe(0);
+		await vi.advanceTimersByTimeAsync(1);
+		expect(polls).toBe(1);
+		await vi.advanceTimersByTimeAsync(5000);
+		expect(polls).toBe(2);
+		expect(seen.at(-1)?.steps).toHaveLength(2);
+
+		pollAnswer = snapshot('ready', 3);
+		await vi.advanceTimersByTimeAsync(5000);
+		expect(seen.at(-1)?.status).toBe('ready');
+		await until(() => sockets[0].readyState === sockets[0].CLOSED, 'the socket to close');
+		await vi.advanceTimersByTimeAsync(60_000);
+		expect(polls).toBe(3);
+		expect(vi.getTimerCount()).toBe(0);
+	});
+
+	it('never polls while the WebSocket delivers', async () => {
+		onConnection = (socket) => socket.send(JSON.stringify({ type: 'progress', state: snapshot('initializing', 2) }));
+		const seen = newClient();
+		let ready: SandboxSnapshot | undefined;
+		client.on('ready', (state) => (ready = state));
+		client.start(snapshot('initializing'));
+		await until(() => seen.length === 2, 'the first message');
+
+		await vi.advanceTimersByTimeAsync(12_000);
+		sockets[0].send(JSON.stringify({ type: 'ready', state: snapshot('ready', 4) }));
+		await until(() => ready !== undefined, 'ready');
+		await vi.advanceTimersByTimeAsync(60_000);
+
+		expect(polls).toBe(0);
+		expect(ready?.previewUrl).toContain('3001-express-test');
+		await until(() => sockets[0].readyState === sockets[0].CLOSED, 'the socket to close');
+		expect(vi.getTimerCount()).toBe(0);
+	});
+
+	it('still polls when the WebSocket only sends a handshake', async () => {
+		onConnection = (socket) => {
+			socket.send(JSON.stringify({ type: 'connected' }));
+			socket.send('not json');
+		};
+		newClient();
+		client.start(snapshot('initializing'));
+		await until(() => sockets.length === 1, 'the WebSocket');
+		await new Promise((resolve) => realSetImmediate(resolve));
+		await vi.advanceTimersByTimeAsync(5000);
+		expect(polls).toBe(1);
+	});
+
+	it('stops polling once the WebSocket comes alive', async () => {
+		const seen = newClient();
+		client.start(snapshot('initializing'));
+		await until(() => sockets.length === 1, 'the WebSocket');
+		await vi.advanceTimersByTimeAsync(5000);
+		expect(polls).toBe(1);
+
+		sockets[0].send(JSON.stringify({ type: 'progress', state: snapshot('initializing', 3) }));
+		await until(() => seen.at(-1)?.steps.length === 3, 'the message');
+		await vi.advanceTimersByTimeAsync(30_000);
+		expect(polls).toBe(1);
+	});
+
+	it('reconnects when the WebSocket drops before the sandbox settles', async () => {
+		onConnection = (socket) => {
+			if (sockets.length === 1) socket.close();
+			else socket.send(JSON.stringify({ type: 'ready', state: snapshot('ready') }));
+		};
+		const seen = newClient();
+		client.start(snapshot('initializing'));
+		await until(() => sockets.length === 1, 'the first connection');
+		// Step fake time in small slices: the socket's own close handshake also runs on timers.
+		for (let elapsed = 0; sockets.length < 2 && elapsed < 4000; elapsed += 250) {
+			await vi.advanceTimersByTimeAsync(250);
+			await new Promise((resolve) => realSetImmediate(resolve));
+		}
+		expect(sockets).toHaveLength(2);
+		await until(() => seen.at(-1)?.status === 'ready', 'ready over the second connection');
+		expect(sockets).toHaveLength(2);
+		expect(polls).toBe(0);
+	});
+
+	it('opens no connection at all for a sandbox that is already ready', async () => {
+		const seen = newClient();
+		client.start(snapshot('ready'));
+		await vi.advanceTimersByTimeAsync(30_000);
+		expect(seen.map((s) => s.status)).toEqual(['ready']);
+		expect(sockets).toHaveLength(0);
+		expect(polls).toBe(0);
+	});
+
+	it('clears every timer, socket and listener on destroy', async () => {
+		const seen = newClient();
+		const unsubscribe = client.on('error', () => {});
+		expect(typeof unsubscribe).toBe('function');
+		client.start(snapshot('initializing'));
+		await until(() => sockets.length === 1, 'the WebSocket');
+		await vi.advanceTimersByTimeAsync(5000);
+		expect(polls).toBe(1);
+		const statesBefore = seen.length;
+
+		client.destroy();
+		expect(vi.getTimerCount()).toBe(0);
+		await until(() => sockets[0].readyState === sockets[0].CLOSED, 'the socket to close');
+		sockets[0].emit('message', 'ignored');
+		await vi.advanceTimersByTimeAsync(60_000);
+		expect(polls).toBe(1);
+		expect(seen).toHaveLength(statesBefore);
+	});
+});

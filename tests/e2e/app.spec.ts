@@ -1,0 +1,121 @@
+import { expect, test, type Page } from '@playwright/test';
+
+const SANDBOX_PATH = /\/sandbox\/(express-[0-9a-f]+)$/;
+
+async function startSandbox(page: Page): Promise<string> {
+	await page.goto('/');
+	await page.getByRole('button', { name: 'Start a sandbox' }).click();
+	await page.waitForURL(SANDBOX_PATH);
+	return SANDBOX_PATH.exec(page.url())![1];
+}
+
+async function previewJson(page: Page) {
+	const frame = page.frameLocator('iframe[title="Preview of the sandbox"]');
+	await expect(frame.locator('body')).toContainText('Hello from sandbox');
+	return JSON.parse(await frame.locator('body').innerText());
+}
+
+test.describe('with JavaScript', () => {
+	test('shows live progress, then the Express JSON in the iframe, over one WebSocket and no polling', async ({ page }) => {
+		const sockets: string[] = [];
+		const polls: string[] = [];
+		page.on('websocket', (socket) => {
+			if (socket.url().includes('/api/sandbox/')) sockets.push(socket.url());
+		});
+		page.on('request', (request) => {
+			if (/\/api\/sandbox\/[^/]+\/state/.test(request.url())) polls.push(request.url());
+		});
+
+		const id = await startSandbox(page);
+		await expect(page.getByRole('list', { name: 'Boot progress' })).toBeVisible();
+		const json = await previewJson(page);
+		expect(json).toMatchObject({ sandbox: id, message: `Hello from sandbox ${id}` });
+
+		const previewUrl = await page.locator('iframe').getAttribute('src');
+		expect(previewUrl).toMatch(new RegExp(`^http://3001-${id}-[a-z0-9_]+\\.localhost:5173/$`));
+		await expect(page.getByRole('link', { name: /Open in a new tab/ })).toHaveAttribute('href', previewUrl!);
+		await expect(page.getByRole('status')).toHaveText('The sandbox is ready.');
+		expect(sockets).toHaveLength(1);
+		expect(polls).toEqual([]);
+	});
+
+	test("a preview host gets the sandbox's answer for every path, never the app's files", async ({ page }) => {
+		await startSandbox(page);
+		const previewUrl = (await page.locator('iframe').getAttribute('src'))!;
+		for (const path of ['favicon.svg', 'robots.txt', '@vite/client', 'src/app.html']) {
+			const response = await page.goto(`${previewUrl}${path}`);
+			expect(response!.status(), path).toBe(404);
+			expect(await response!.text(), path).toContain(`Cannot GET /${path}`);
+		}
+		const health = await page.goto(`${previewUrl}health`);
+		expect(await health!.json()).toMatchObject({ ok: true });
+	});
+
+	test('the stop button destroys the sandbox and its preview', async ({ page }) => {
+		await startSandbox(page);
+		const previewUrl = (await page.locator('iframe').getAttribute('src'))!;
+		await previewJson(page);
+		await page.getByRole('button', { name: 'Stop sandbox' }).click();
+		await page.waitForURL('/');
+		const gone = await page.goto(previewUrl);
+		expect(gone!.status()).toBe(404);
+		expect(await gone!.json()).toMatchObject({ code: 'INVALID_TOKEN' });
+	});
+});
+
+test.describe('without JavaScript', () => {
+	test.use({ javaScriptEnabled: false });
+
+	test('the form starts a sandbox and the status page refreshes itself until the iframe shows the JSON', async ({ page }) => {
+		const id = await startSandbox(page);
+		await expect(page.locator('[data-status="ready"]')).toBeVisible({ timeout: 30_000 });
+		const json = await previewJson(page);
+		expect(json.sandbox).toBe(id);
+		// Once ready, the page stops refreshing.
+		await expect(page.locator('meta[http-equiv="refresh"]')).toHaveCount(0);
+	});
+});
+
+test.describe('two visitors', () => {
+	test('get two different sandboxes, and neither can see or touch the other', async ({ browser }) => {
+		const alice = await browser.newContext();
+		const bob = await browser.newContext();
+		try {
+			const alicePage = await alice.newPage();
+			const bobPage = await bob.newPage();
+			const aliceId = await startSandbox(alicePage);
+			const bobId = await startSandbox(bobPage);
+			expect(aliceId).not.toBe(bobId);
+			expect((await previewJson(alicePage)).sandbox).toBe(aliceId);
+			expect((await previewJson(bobPage)).sandbox).toBe(bobId);
+
+			// Bob asks for Alice's page, state, WebSocket and actions: 404, as if it did not exist.
+			expect((await bobPage.goto(`/sandbox/${aliceId}`))!.status()).toBe(404);
+			expect((await bob.request.get(`/api/sandbox/${aliceId}/state`)).status()).toBe(404);
+			const stop = await bob.request.post(`/sandbox/${aliceId}?/stop`, {
+				headers: { origin: 'http://localhost:5173', accept: 'text/html' },
+				form: {}
+			});
+			expect(stop.status()).toBe(404);
+			await bobPage.goto('/');
+			const socketOutcome = await bobPage.evaluate(
+				(id) =>
+					new Promise<string>((resolve) => {
+						const socket = new WebSocket(`ws://${location.host}/api/sandbox/${id}/ws`);
+						socket.onmessage = () => resolve('message');
+						socket.onerror = () => resolve('refused');
+					}),
+				aliceId
+			);
+			expect(socketOutcome).toBe('refused');
+
+			// A forged or foreign ID is refused the same way.
+			expect((await alice.request.get(`/api/sandbox/express-00000000000000000000000000/state`)).status()).toBe(404);
+			// Alice's sandbox is untouched.
+			expect((await alice.request.get(`/api/sandbox/${aliceId}/state`)).status()).toBe(200);
+		} finally {
+			await alice.close();
+			await bob.close();
+		}
+	});
+});
