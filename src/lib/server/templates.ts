@@ -53,7 +53,7 @@ export const templates: Record<TemplateId, Template> = {
 			});
 
 			progress('Waiting for the server to answer');
-			await server.waitForPort(3001, { path: '/health', timeout: 30_000 });
+			await server.waitForPort(3001, { path: '/health', timeout: 30_000, interval: 100 });
 		}
 	}
 };
