@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import { TARGETS } from './tests/e2e/app-server.ts';
 
 export default defineConfig({
 	testDir: 'tests/e2e',
@@ -7,15 +8,17 @@ export default defineConfig({
 	timeout: 60_000,
 	expect: { timeout: 20_000 },
 	reporter: 'list',
-	// Starts the app as `npm run dev` does, and checks at the end that no sandbox outlived it.
+	// Builds the worker, starts the app under `vite dev` and in workerd, and checks at the end that
+	// no sandbox outlived them.
 	globalSetup: './tests/e2e/app-server.ts',
 	use: {
-		baseURL: 'http://localhost:5173',
 		trace: 'retain-on-failure',
 		launchOptions: {
 			// Debian's Chromium: test tools cannot download browsers here.
 			executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
 			args: ['--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync']
 		}
-	}
+	},
+	// The same scenarios against both ways the app runs.
+	projects: Object.entries(TARGETS).map(([name, { port }]) => ({ name, use: { baseURL: `http://localhost:${port}` } }))
 });

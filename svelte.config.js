@@ -5,7 +5,10 @@ import { vitePreprocess } from '@sveltejs/vite-plugin-svelte';
 const config = {
 	preprocess: vitePreprocess(),
 	kit: {
-		adapter: adapter(),
+		// The adapter writes its worker where wrangler.adapter.jsonc says; the deployed worker's entry is
+		// src/worker.ts (wrangler.jsonc). In `vite dev`, platform emulation reads the same small config,
+		// which has no containers (they need Docker).
+		adapter: adapter({ config: 'wrangler.adapter.jsonc', platformProxy: { configPath: 'wrangler.adapter.jsonc' } }),
 		typescript: {
 			// Type-check the sandbox runtime along with the app.
 			config: (tsconfig) => ({ ...tsconfig, include: [...tsconfig.include, '../sandbox/**/*.ts'] })

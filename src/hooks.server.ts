@@ -14,7 +14,7 @@ export const handle: Handle = async ({ event, resolve }) => {
 
 	sandboxManager().touch(route.sandboxId);
 	try {
-		const response = await sandboxBackend().proxyPreview(event.request);
+		const response = await (await sandboxBackend()).proxyPreview(event.request);
 		// Guard against anything that is not a real Response (older SDKs returned other truthy values).
 		if (response instanceof Response) return response;
 	} catch (error) {

@@ -167,7 +167,9 @@ export function createLocalBackend(config: LocalBackendConfig): SandboxBackend {
 				{ status: 502 }
 			);
 		}
-		// A fresh Response: fetch's headers are immutable, and the app may add its own.
+		// A WebSocket (workerd only: Node's fetch cannot upgrade) must be passed on as it is.
+		if (upstream.status === 101) return upstream;
+		// Otherwise a fresh Response: fetch's headers are immutable, and the app may add its own.
 		return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: upstream.headers });
 	}
 

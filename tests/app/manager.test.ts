@@ -31,7 +31,7 @@ function countingExpress() {
 
 function managerWith(template: Template, options: { ttlMs?: number; rt?: TestRuntime } = {}) {
 	const manager = new SandboxManager({
-		backend: () => (options.rt ?? runtime).backend,
+		backend: async () => (options.rt ?? runtime).backend,
 		templates: { express: template },
 		ttlMs: options.ttlMs ?? 60_000,
 		sleepAfter: 120

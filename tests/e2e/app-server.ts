@@ -1,21 +1,25 @@
 /**
- * Playwright's global setup: runs the app the way `npm run dev` does
- * (launcher → sandbox runtime + vite dev) and, at the end, stops it and
- * checks that every sandbox it made is gone — no process, no workspace.
- * (Playwright's own webServer is stopped only after global teardown, too
- * late for that check.)
+ * Playwright's global setup: builds the worker, then runs the app twice over, as a developer would —
+ * `npm run dev` (vite dev, port 5173) and `npm run preview` (the built worker in workerd with the
+ * local sandbox runtime, port 8787) — and at the end stops both and checks that every sandbox they
+ * made is gone: no process, no workspace. (Playwright's own webServer stops only after global
+ * teardown, too late for that check.)
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { liveProcesses } from '../helpers/local-runtime.ts';
 
-export const APP_PORT = 5173;
+export const TARGETS = {
+	'vite-dev': { port: 5173, command: ['sandbox/local/launch.ts', 'vite', 'dev', '--port', '5173', '--strictPort'] },
+	worker: { port: 8787, command: ['sandbox/preview.ts', '--port', '8787'] }
+} as const;
 
-export default async function setup() {
-	const stateDir = mkdtempSync(join(tmpdir(), 'sandbox-e2e-'));
-	const app = spawn(process.execPath, ['sandbox/local/launch.ts', 'vite', 'dev', '--port', String(APP_PORT), '--strictPort'], {
+async function startTarget(name: keyof typeof TARGETS) {
+	const { port, command } = TARGETS[name];
+	const stateDir = mkdtempSync(join(tmpdir(), `sandbox-e2e-${name}-`));
+	const app = spawn(process.execPath, command, {
 		env: { ...process.env, LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '6' },
 		stdio: ['ignore', 'pipe', 'pipe']
 	});
@@ -25,24 +29,32 @@ export default async function setup() {
 	const exited = new Promise<void>((resolve) => app.once('exit', () => resolve()));
 
 	for (let attempt = 0; ; attempt++) {
-		if (app.exitCode !== null) throw new Error(`the app exited during start:\n${output}`);
-		if (await fetch(`http://localhost:${APP_PORT}/`).then((r) => r.ok, () => false)) break;
-		if (attempt > 240) throw new Error(`the app did not start within 60 s:\n${output}`);
+		if (app.exitCode !== null) throw new Error(`${name} exited during start:\n${output}`);
+		if (await fetch(`http://localhost:${port}/`).then((r) => r.ok, () => false)) break;
+		if (attempt > 360) throw new Error(`${name} did not start within 90 s:\n${output}`);
 		await new Promise((resolve) => setTimeout(resolve, 250));
 	}
 
 	return async () => {
 		app.kill('SIGTERM');
 		await exited;
-		// The app's log, for reading after a failure.
 		mkdirSync('test-results', { recursive: true });
-		writeFileSync('test-results/app-server.log', output);
+		writeFileSync(`test-results/${name}.log`, output);
 		const leftovers = liveProcesses().filter((p) => p.cmdline.includes(stateDir));
 		const files = existsSync(stateDir) ? readdirSync(stateDir) : [];
 		rmSync(stateDir, { recursive: true, force: true });
 		if (leftovers.length > 0 || files.length > 0) {
 			const processes = leftovers.map((p) => `  ${p.pid} ${p.cmdline.slice(0, 120)}…`).join('\n');
-			throw new Error(`the app's sandboxes outlived it:\n${processes}\nstate left: ${files.join(', ')}\n\n${output}`);
+			throw new Error(`${name}: sandboxes outlived the app:\n${processes}\nstate left: ${files.join(', ')}`);
 		}
+	};
+}
+
+export default async function setup() {
+	const build = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build'], { encoding: 'utf8' });
+	if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
+	const stops = [await startTarget('vite-dev'), await startTarget('worker')];
+	return async () => {
+		for (const stop of stops) await stop();
 	};
 }

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { expect, test, type Page } from '@playwright/test';
 
 const SANDBOX_PATH = /\/sandbox\/(express-[0-9a-f]+)$/;
@@ -7,6 +8,20 @@ async function startSandbox(page: Page): Promise<string> {
 	await page.getByRole('button', { name: 'Start a sandbox' }).click();
 	await page.waitForURL(SANDBOX_PATH);
 	return SANDBOX_PATH.exec(page.url())![1];
+}
+
+/** A GET for a preview URL from outside the browser (so no browser cache), sent to the app's port with the preview Host. */
+function fetchPreview(previewUrl: string): Promise<{ status: number; body: string }> {
+	const url = new URL(previewUrl);
+	return new Promise((resolve, reject) => {
+		const req = httpRequest({ host: '127.0.0.1', port: url.port, path: url.pathname, headers: { host: url.host } }, (res) => {
+			let body = '';
+			res.on('data', (chunk) => (body += chunk));
+			res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+		});
+		req.on('error', reject);
+		req.end();
+	});
 }
 
 async function previewJson(page: Page) {
@@ -32,7 +47,8 @@ test.describe('with JavaScript', () => {
 		expect(json).toMatchObject({ sandbox: id, message: `Hello from sandbox ${id}` });
 
 		const previewUrl = await page.locator('iframe').getAttribute('src');
-		expect(previewUrl).toMatch(new RegExp(`^http://3001-${id}-[a-z0-9_]+\\.localhost:5173/$`));
+		const appHost = new URL(page.url()).host;
+		expect(previewUrl).toMatch(new RegExp(`^http://3001-${id}-[a-z0-9_]+\\.${appHost.replace('.', '\\.')}/$`));
 		await expect(page.getByRole('link', { name: /Open in a new tab/ })).toHaveAttribute('href', previewUrl!);
 		await expect(page.getByRole('status')).toHaveText('The sandbox is ready.');
 		expect(sockets).toHaveLength(1);
@@ -49,6 +65,14 @@ test.describe('with JavaScript', () => {
 		}
 		const health = await page.goto(`${previewUrl}health`);
 		expect(await health!.json()).toMatchObject({ ok: true });
+	});
+
+	test("a cacheable response from the sandbox is never served from the app's cache", async ({ page }) => {
+		await startSandbox(page);
+		const previewUrl = (await page.locator('iframe').getAttribute('src'))!;
+		const first = await fetchPreview(previewUrl);
+		const second = await fetchPreview(previewUrl);
+		expect(JSON.parse(second.body).visits).toBe(JSON.parse(first.body).visits + 1);
 	});
 
 	test('the stop button destroys the sandbox and its preview', async ({ page }) => {
@@ -93,7 +117,7 @@ test.describe('two visitors', () => {
 			expect((await bobPage.goto(`/sandbox/${aliceId}`))!.status()).toBe(404);
 			expect((await bob.request.get(`/api/sandbox/${aliceId}/state`)).status()).toBe(404);
 			const stop = await bob.request.post(`/sandbox/${aliceId}?/stop`, {
-				headers: { origin: 'http://localhost:5173', accept: 'text/html' },
+				headers: { origin: new URL(bobPage.url()).origin, accept: 'text/html' },
 				form: {}
 			});
 			expect(stop.status()).toBe(404);

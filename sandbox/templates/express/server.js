@@ -5,12 +5,17 @@ const app = express();
 const port = Number(process.env.PORT ?? 3001);
 const sandboxId = process.env.SANDBOX_ID ?? 'unknown';
 const startedAt = new Date().toISOString();
+let visits = 0;
 
 app.get('/', (req, res) => {
+	visits += 1;
+	// Deliberately cacheable: a preview must still show every visit, never a cached copy.
+	res.set('cache-control', 'public, max-age=60');
 	res.json({
 		message: `Hello from sandbox ${sandboxId}`,
 		sandbox: sandboxId,
 		startedAt,
+		visits,
 		node: process.version,
 		path: req.path
 	});

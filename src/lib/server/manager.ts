@@ -24,7 +24,7 @@ export interface ClientSocket {
 }
 
 export interface ManagerOptions {
-	backend: () => SandboxBackend;
+	backend: () => Promise<SandboxBackend>;
 	templates: Record<TemplateId, Template>;
 	/** Idle time after which a sandbox is destroyed. */
 	ttlMs: number;
@@ -43,7 +43,10 @@ export interface StartOptions {
 
 interface Entry {
 	state: SandboxSnapshot;
-	sockets: Set<ClientSocket>;
+	/** Bumped on every change of `state`. */
+	version: number;
+	/** Each socket, with the version it last received. */
+	sockets: Map<ClientSocket, number>;
 	ttl: ReturnType<typeof setTimeout> | null;
 	run: Promise<void> | null;
 }
@@ -89,12 +92,22 @@ export class SandboxManager {
 	connect(id: string, socket: ClientSocket) {
 		const entry = this.entries.get(id);
 		if (!entry) throw new Error(`connect() before start() for ${id}`);
-		entry.sockets.add(socket);
+		entry.sockets.set(socket, -1);
 		this.touch(id);
-		this.send(entry, socket);
+		this.deliver(entry, socket, true);
 		return {
 			/** Any message from the browser (validated by the route) means the visitor is still there. */
 			activity: () => this.touch(id),
+			/**
+			 * Sends the socket what it has missed, and says whether it now has a final state. The route
+			 * calls this from the socket's own request: workerd refuses to send on a socket from another
+			 * request's context — such as the boot, which runs in the request that started it — so there
+			 * the broadcasts fail and this is how the socket catches up. In Node it finds nothing to do.
+			 */
+			sync: () => {
+				this.deliver(entry, socket, true);
+				return entry.sockets.get(socket) === entry.version && (entry.state.status === 'ready' || entry.state.status === 'error');
+			},
 			closed: () => entry.sockets.delete(socket)
 		};
 	}
@@ -116,10 +129,10 @@ export class SandboxManager {
 		if (entry) {
 			this.entries.delete(id);
 			if (entry.ttl) clearTimeout(entry.ttl);
-			for (const socket of entry.sockets) closeQuietly(socket);
+			for (const socket of entry.sockets.keys()) closeQuietly(socket);
 		}
 		try {
-			await this.sandbox(id).destroy();
+			await (await this.sandbox(id)).destroy();
 		} catch (error) {
 			this.options.log?.(`destroying sandbox ${id} failed`, error);
 		}
@@ -134,21 +147,21 @@ export class SandboxManager {
 		let entry = this.entries.get(id);
 		if (!entry) {
 			const state: SandboxSnapshot = { id, template, status: 'idle', steps: [], previewUrl: null, error: null };
-			entry = { state, sockets: new Set(), ttl: null, run: null };
+			entry = { state, version: 0, sockets: new Map(), ttl: null, run: null };
 			this.entries.set(id, entry);
 		}
 		return entry;
 	}
 
-	private sandbox(id: string): Sandbox {
-		return this.options.backend().getSandbox(id, { sleepAfter: this.options.sleepAfter });
+	private async sandbox(id: string): Promise<Sandbox> {
+		return (await this.options.backend()).getSandbox(id, { sleepAfter: this.options.sleepAfter });
 	}
 
 	private async initialize(entry: Entry, template: Template, hostname: string) {
 		const { id } = entry.state;
 		const progress = (label: string) => this.step(entry, label);
 		try {
-			const sandbox = this.sandbox(id);
+			const sandbox = await this.sandbox(id);
 			progress('Connecting to the sandbox');
 			const recovered = await this.runningPreview(sandbox, template, hostname);
 			if (recovered) {
@@ -163,7 +176,9 @@ export class SandboxManager {
 			this.options.log?.(`sandbox ${id} failed to start`, error);
 			this.finish(entry, { status: 'error', error: describe(error) });
 			// The sandbox is done for: free its slot now rather than at the TTL.
-			void this.sandbox(id).destroy().catch(() => {});
+			void this.sandbox(id)
+				.then((sandbox) => sandbox.destroy())
+				.catch(() => {});
 		}
 	}
 
@@ -209,14 +224,22 @@ export class SandboxManager {
 	}
 
 	private broadcast(entry: Entry) {
-		for (const socket of entry.sockets) this.send(entry, socket);
+		entry.version++;
+		for (const socket of entry.sockets.keys()) this.deliver(entry, socket, false);
 	}
 
-	private send(entry: Entry, socket: ClientSocket) {
+	/**
+	 * Sends the current state unless the socket has it. A failure in the socket's own context means
+	 * it is dead, and it is pruned; from another context it may only be workerd's I/O isolation, and
+	 * the socket's own `sync` will deliver instead.
+	 */
+	private deliver(entry: Entry, socket: ClientSocket, ownContext: boolean) {
+		if (entry.sockets.get(socket) === entry.version) return;
 		try {
 			socket.send(JSON.stringify(messageFor(entry.state)));
+			entry.sockets.set(socket, entry.version);
 		} catch {
-			// A socket that cannot take a message is dead: prune it.
+			if (!ownContext) return;
 			entry.sockets.delete(socket);
 			closeQuietly(socket);
 		}

@@ -15,8 +15,14 @@ export interface SocketEvents {
 	onClose(listener: () => void): void;
 }
 
+/** How often a socket checks, in its own context, for state it has missed (see SandboxManager.connect). */
+const SYNC_INTERVAL_MS = 250;
+
 export function serveSocket(id: string, socket: ClientSocket, events: SocketEvents) {
-	const { activity, closed } = sandboxManager().connect(id, socket);
+	const { activity, sync, closed } = sandboxManager().connect(id, socket);
+	const timer = setInterval(() => {
+		if (sync()) clearInterval(timer);
+	}, SYNC_INTERVAL_MS);
 	events.onMessage((data) => {
 		if (typeof data === 'string' && data.length <= 1024 && v.is(BrowserMessage, parseJson(data))) {
 			activity();
@@ -24,7 +30,10 @@ export function serveSocket(id: string, socket: ClientSocket, events: SocketEven
 			socket.close(1008, 'Unexpected message');
 		}
 	});
-	events.onClose(closed);
+	events.onClose(() => {
+		clearInterval(timer);
+		closed();
+	});
 }
 
 /** Whether a WebSocket handshake comes from this app's own pages (not another site's). */

@@ -1,0 +1,140 @@
+/**
+ * The production backend: the sandbox interface over @cloudflare/sandbox
+ * (a Durable Object per sandbox ID, each with its container).
+ *
+ * The SDK is passed in rather than imported, because it imports
+ * `cloudflare:workers` and must never load in `vite dev`'s Node SSR; the
+ * backend selector imports it only inside workerd.
+ */
+import type * as SDK from '@cloudflare/sandbox';
+import {
+	SandboxError,
+	type ProcessInfo,
+	type ProcessStatus,
+	type Sandbox,
+	type SandboxBackend,
+	type SandboxErrorCode,
+	type SandboxProcess
+} from './types';
+
+export type SandboxSdk = Pick<typeof SDK, 'getSandbox' | 'proxyToSandbox'>;
+
+export interface CloudflareEnv {
+	/** The Durable Object namespace; proxyToSandbox() requires exactly this binding name. */
+	Sandbox: Parameters<typeof SDK.getSandbox>[0];
+}
+
+/**
+ * Errors lose their class and custom properties on their way back over the
+ * Durable Object RPC boundary: only the message is reliable, so match on it.
+ */
+const ERROR_MESSAGES: [RegExp, SandboxErrorCode, boolean][] = [
+	[/maximum number of running container instances|no container instance|max_instances/i, 'CAPACITY_EXCEEDED', true],
+	[/container.*(unavailable|not (yet )?ready|is starting)|ContainerUnavailable|network connection lost/i, 'BACKEND_UNAVAILABLE', true],
+	[/exited before|ProcessExitedBeforeReady/i, 'PROCESS_EXITED_BEFORE_READY', false],
+	[/not ready within|did not become ready|ProcessReadyTimeout/i, 'PROCESS_READY_TIMEOUT', false],
+	[/(file|directory) not found|no such file|ENOENT/i, 'FILE_NOT_FOUND', false],
+	[/already in use by port/i, 'TOKEN_IN_USE', false]
+];
+
+export function translateError(error: unknown): SandboxError {
+	if (error instanceof SandboxError) return error;
+	const message = String((error as Error)?.message ?? error);
+	const name = String((error as Error)?.name ?? '');
+	for (const [pattern, code, retryable] of ERROR_MESSAGES) {
+		if (pattern.test(message) || pattern.test(name)) return new SandboxError(code, message, { retryable, cause: error });
+	}
+	return new SandboxError('INTERNAL', message, { cause: error });
+}
+
+async function translated<T>(work: () => Promise<T>): Promise<T> {
+	try {
+		return await work();
+	} catch (error) {
+		throw translateError(error);
+	}
+}
+
+const STATUS: Record<string, ProcessStatus> = {
+	starting: 'running',
+	running: 'running',
+	completed: 'completed',
+	failed: 'failed',
+	killed: 'killed',
+	error: 'error'
+};
+
+function processInfo(process: SDK.Process): ProcessInfo {
+	return {
+		id: process.id,
+		pid: process.pid ?? null,
+		command: process.command,
+		status: STATUS[process.status] ?? 'error',
+		exitCode: process.exitCode ?? null,
+		startTime: new Date(process.startTime).toISOString(),
+		endTime: process.endTime ? new Date(process.endTime).toISOString() : null
+	};
+}
+
+function processHandle(process: SDK.Process): SandboxProcess {
+	return {
+		...processInfo(process),
+		getStatus: () => translated(async () => STATUS[await process.getStatus()] ?? 'error'),
+		getLogs: () => translated(async () => {
+			const { stdout, stderr } = await process.getLogs();
+			return { stdout, stderr };
+		}),
+		kill: (signal) => translated(() => process.kill(signal)),
+		waitForPort: (port, options) => translated(() => process.waitForPort(port, options))
+	};
+}
+
+export function createCloudflareBackend(env: CloudflareEnv, sdk: SandboxSdk): SandboxBackend {
+	function getSandbox(id: string, options: { sleepAfter?: string | number } = {}): Sandbox {
+		// normalizeId: preview hostnames are lowercase, so the Durable Object key must be too.
+		const sandbox = sdk.getSandbox(env.Sandbox, id, { normalizeId: true, sleepAfter: options.sleepAfter });
+		return {
+			id: id.toLowerCase(),
+			exec: (command, execOptions) =>
+				translated(async () => {
+					const { success, exitCode, stdout, stderr, duration } = await sandbox.exec(command, execOptions);
+					return { success, exitCode, stdout, stderr, duration };
+				}),
+			writeFile: (path, content, fileOptions) =>
+				translated(async () => {
+					await sandbox.writeFile(path, content, fileOptions);
+				}),
+			readFile: (path, fileOptions) =>
+				translated(async () => ({ content: (await sandbox.readFile(path, fileOptions)).content })),
+			mkdir: (path, mkdirOptions) =>
+				translated(async () => {
+					await sandbox.mkdir(path, mkdirOptions);
+				}),
+			startProcess: (command, processOptions) => translated(async () => processHandle(await sandbox.startProcess(command, processOptions))),
+			getProcess: (processId) =>
+				translated(async () => {
+					const process = await sandbox.getProcess(processId);
+					return process && processHandle(process);
+				}),
+			listProcesses: () => translated(async () => (await sandbox.listProcesses()).map(processInfo)),
+			exposePort: (port, { hostname, token }) =>
+				translated(async () => {
+					const { url } = await sandbox.exposePort(port, { hostname, token });
+					return { url, port };
+				}),
+			unexposePort: (port) => translated(() => sandbox.unexposePort(port)),
+			getExposedPorts: (hostname) =>
+				translated(async () =>
+					(await sandbox.getExposedPorts(hostname)).map(({ url, port }) => ({ url, port, status: 'active' as const }))
+				),
+			destroy: () => translated(() => sandbox.destroy())
+		};
+	}
+
+	async function proxyPreview(request: Request): Promise<Response | null> {
+		const response: unknown = await sdk.proxyToSandbox(request, env);
+		return response instanceof Response ? response : null;
+	}
+
+	return { getSandbox, proxyPreview };
+}
