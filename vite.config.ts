@@ -1,8 +1,9 @@
+import { getRequest, setResponse } from '@sveltejs/kit/node';
 import { sveltekit } from '@sveltejs/kit/vite';
 import type { Plugin, ViteDevServer } from 'vite';
 import { defineConfig } from 'vitest/config';
 import { localBackendConfigFrom } from './sandbox/local/client.ts';
-import { forwardPreviewRequest, forwardPreviewUpgrade } from './sandbox/local/dev-proxy.ts';
+import { forwardPreviewUpgrade } from './sandbox/local/dev-proxy.ts';
 import { parsePreviewHost } from './src/lib/server/sandbox/rules.ts';
 
 /**
@@ -16,22 +17,24 @@ function sandboxDevServer(): Plugin {
 		apply: 'serve',
 		configureServer(server) {
 			const runtime = () => localBackendConfigFrom(process.env);
-			const touch = async (sandboxId: string) => {
-				const { sandboxManager } = await server.ssrLoadModule('/src/lib/server/sandboxes.ts');
-				sandboxManager().touch(sandboxId);
-			};
+			const sandboxes = () => server.ssrLoadModule('/src/lib/server/sandboxes.ts') as Promise<typeof import('./src/lib/server/sandboxes.ts')>;
 
-			server.middlewares.use((req, res, next) => {
-				const route = parsePreviewHost(req.headers.host ?? '');
-				if (!route) return next();
-				void touch(route.sandboxId).catch(() => {});
-				forwardPreviewRequest(runtime(), req, res);
+			// HTTP: through the app's own preview route (the same one hooks.server.ts and the worker use).
+			server.middlewares.use(async (req, res, next) => {
+				if (!parsePreviewHost(req.headers.host ?? '')) return next();
+				try {
+					const request = await getRequest({ base: `http://${req.headers.host}`, request: req });
+					await setResponse(res, await (await sandboxes()).answerPreview(request));
+				} catch (error) {
+					next(error);
+				}
 			});
 
 			server.httpServer?.on('upgrade', (req, socket, head) => {
 				const route = parsePreviewHost(req.headers.host ?? '');
 				if (route) {
-					void touch(route.sandboxId).catch(() => {});
+					// WebSockets (e.g. a dev server's HMR inside the sandbox) go straight to the runtime.
+					void sandboxes().then((module) => module.sandboxManager().touch(route.sandboxId), () => {});
 					forwardPreviewUpgrade(runtime(), req, socket, head);
 				} else if (/^\/api\/sandbox\/[^/?]+\/ws(?:\?|$)/.test(req.url ?? '')) {
 					void acceptAppSocket(server, req, socket, head);

@@ -1,25 +1,13 @@
-import { json, type Handle } from '@sveltejs/kit';
-import { sandboxBackend } from '$lib/server/sandbox';
+import type { Handle } from '@sveltejs/kit';
 import { parsePreviewHost } from '$lib/server/sandbox/rules';
-import { sandboxManager } from '$lib/server/sandboxes';
+import { answerPreview } from '$lib/server/sandboxes';
 
 /**
- * Requests for a preview host (`{port}-{id}-{token}.{host}`) belong to the
- * sandbox, never to the app: they are answered from the sandbox or refused,
- * and never fall through to the app's pages.
+ * Requests for a preview host belong to the sandbox, never to the app: they are answered from the
+ * sandbox or refused, and never fall through to the app's pages. (In workerd, src/worker.ts routes
+ * them before SvelteKit's asset and cache shortcuts; in `vite dev`, the dev server plugin does.)
  */
 export const handle: Handle = async ({ event, resolve }) => {
-	const route = parsePreviewHost(event.url.host);
-	if (!route) return resolve(event);
-
-	sandboxManager().touch(route.sandboxId);
-	try {
-		const response = await (await sandboxBackend()).proxyPreview(event.request);
-		// Guard against anything that is not a real Response (older SDKs returned other truthy values).
-		if (response instanceof Response) return response;
-	} catch (error) {
-		console.error('[preview] proxying failed', error);
-		return json({ error: 'The preview is not reachable right now', code: 'PREVIEW_UNAVAILABLE' }, { status: 502 });
-	}
-	return json({ error: 'Access denied: Invalid token or port not exposed', code: 'INVALID_TOKEN' }, { status: 404 });
+	if (parsePreviewHost(event.url.host)) return answerPreview(event.request, event.platform);
+	return resolve(event);
 };

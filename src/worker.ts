@@ -10,6 +10,7 @@
 import { proxyToSandbox, Sandbox } from '@cloudflare/sandbox';
 import kit from '../.svelte-kit/cloudflare/_worker.js';
 import { createLocalBackend, localBackendConfigFrom } from '../sandbox/local/client.ts';
+import { REVIVE_KEY_HEADER, routePreview } from './lib/server/preview-route.ts';
 import { parsePreviewHost } from './lib/server/sandbox/rules.ts';
 
 export { Sandbox };
@@ -20,23 +21,34 @@ interface WorkerEnv {
 	LOCAL_SANDBOX_URL?: string;
 	LOCAL_SANDBOX_SECRET?: string;
 }
+type Context = { waitUntil(promise: Promise<unknown>): void };
 
-async function preview(request: Request, env: WorkerEnv): Promise<Response> {
-	try {
-		const response = env.LOCAL_SANDBOX_URL
-			? await createLocalBackend(localBackendConfigFrom({ ...env })).proxyPreview(request)
-			: await proxyToSandbox(request, env);
-		if (response instanceof Response) return response;
-	} catch (error) {
-		console.error('[preview] proxying failed', error);
-		return Response.json({ error: 'The preview is not reachable right now', code: 'PREVIEW_UNAVAILABLE' }, { status: 502 });
-	}
-	return Response.json({ error: 'Access denied: Invalid token or port not exposed', code: 'INVALID_TOKEN' }, { status: 404 });
-}
+/**
+ * Proves to the app's revive route that a call comes from this worker, not from the internet.
+ * Made on first use: workerd allows no randomness at global scope.
+ */
+let reviveKey: string | undefined;
 
 export default {
-	async fetch(request: Request, env: WorkerEnv, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
-		if (parsePreviewHost(new URL(request.url).host)) return preview(request, env);
-		return kit.fetch(request, env, ctx);
+	async fetch(request: Request, env: WorkerEnv, ctx: Context): Promise<Response> {
+		const url = new URL(request.url);
+		if (!parsePreviewHost(url.host)) return kit.fetch(request, env, ctx);
+
+		return routePreview(request, {
+			proxy: (preview) =>
+				env.LOCAL_SANDBOX_URL
+					? createLocalBackend(localBackendConfigFrom({ ...env })).proxyPreview(preview)
+					: proxyToSandbox(preview, env),
+			// The manager lives in SvelteKit's part of the worker: ask it directly, with the key in
+			// the env of this one call.
+			revive: async (id, appHost) => {
+				reviveKey ??= crypto.randomUUID();
+				const revive = new Request(`${url.protocol}//${appHost}/api/sandbox/${encodeURIComponent(id)}/revive`, {
+					method: 'POST',
+					headers: { [REVIVE_KEY_HEADER]: reviveKey }
+				});
+				await kit.fetch(revive, { ...env, PREVIEW_REVIVE_KEY: reviveKey }, ctx);
+			}
+		});
 	}
 };

@@ -1,30 +1,15 @@
 /**
- * Node-only forwarding of preview-host traffic to the local runtime, for the
- * Vite dev server: it must take preview hosts before Vite's own middlewares
- * (which would serve /@vite/client, /src/… and static files) and before
- * Vite's HMR listener. Requests stream through untouched, with the public
- * host named in the preview header. (The built worker uses client.ts's
- * `proxyPreview` from hooks.server.ts instead.)
+ * Node-only: forwards a WebSocket upgrade for a preview host to the local
+ * runtime, for the Vite dev server (upgrades must be taken before Vite's own
+ * HMR listener, and Node's fetch cannot carry them). The bytes pass through
+ * untouched, with the public host named in the preview header. (In workerd,
+ * client.ts's `proxyPreview` carries upgrades through fetch.)
  */
-import { request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { LocalBackendConfig } from './client.ts';
 import { PREVIEW_HOST_HEADER } from './protocol.ts';
-
-export function forwardPreviewRequest(config: LocalBackendConfig, req: IncomingMessage, res: ServerResponse) {
-	const runtime = new URL(config.url);
-	const headers = { ...req.headers, [PREVIEW_HOST_HEADER]: req.headers.host, host: runtime.host, 'x-forwarded-proto': 'http' };
-	const upstream = request({ host: runtime.hostname, port: runtime.port, method: req.method, path: req.url, headers }, (response) => {
-		res.writeHead(response.statusCode ?? 502, response.statusMessage, response.headers);
-		response.pipe(res);
-	});
-	upstream.on('error', () => {
-		if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
-		res.end(JSON.stringify({ error: 'The local sandbox runtime is not reachable', code: 'BACKEND_UNAVAILABLE' }));
-	});
-	req.pipe(upstream);
-}
 
 export function forwardPreviewUpgrade(config: LocalBackendConfig, req: IncomingMessage, socket: Duplex, head: Buffer) {
 	const runtime = new URL(config.url);

@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { expect, test, type Page } from '@playwright/test';
+import { liveProcesses } from '../helpers/local-runtime.ts';
 
 const SANDBOX_PATH = /\/sandbox\/(express-[0-9a-f]+)$/;
 
@@ -84,6 +85,27 @@ test.describe('with JavaScript', () => {
 		const gone = await page.goto(previewUrl);
 		expect(gone!.status()).toBe(404);
 		expect(await gone!.json()).toMatchObject({ code: 'INVALID_TOKEN' });
+	});
+});
+
+test.describe('after the container goes away', () => {
+	test('the preview wakes the sandbox up again under the same URL instead of staying dead', async ({ page }) => {
+		const id = await startSandbox(page);
+		const before = await previewJson(page);
+		const previewUrl = (await page.locator('iframe').getAttribute('src'))!;
+
+		// Kill the sandbox's container from outside, as a crash or a restart would.
+		const container = liveProcesses().filter((p) => p.cmdline.startsWith('bwrap') && p.cmdline.includes(`/workspaces/${id} `));
+		expect(container.length).toBeGreaterThan(0);
+		for (const p of container) process.kill(p.pid, 'SIGKILL');
+
+		const waking = await page.goto(previewUrl);
+		expect(waking!.status()).toBe(503);
+		await expect(page.locator('body')).toContainText('Waking it up');
+		// The waking page refreshes itself until the app answers again, freshly booted.
+		await expect(page.locator('body')).toContainText(`Hello from sandbox ${id}`, { timeout: 30_000 });
+		const after = JSON.parse(await page.locator('body').innerText());
+		expect(after.startedAt).not.toBe(before.startedAt);
 	});
 });
 

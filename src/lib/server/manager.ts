@@ -71,6 +71,19 @@ export class SandboxManager {
 		return structuredClone(entry.state);
 	}
 
+	/**
+	 * Boots a sandbox again whose container went away while this manager still thought it ready (its
+	 * preview answered 410). Under way or failed boots are left alone; re-exposing the port keeps the
+	 * preview URL, since tokens outlive the container.
+	 */
+	revive(id: string, options: StartOptions): SandboxSnapshot {
+		const entry = this.entries.get(id);
+		if (entry?.state.status === 'ready') {
+			Object.assign(entry.state, { status: 'idle', steps: [], previewUrl: null, error: null });
+		}
+		return this.start(id, options);
+	}
+
 	/** The current state, or null for a sandbox this manager does not know. Counts as activity. */
 	state(id: string): SandboxSnapshot | null {
 		const entry = this.entries.get(id);

@@ -7,8 +7,11 @@ import { env } from '$env/dynamic/private';
 import type { TemplateId } from '$lib/sandbox-state';
 import * as v from 'valibot';
 import { SandboxManager } from './manager';
+import { routePreview } from './preview-route';
 import { sandboxBackend } from './sandbox';
+import { parsePreviewHost } from './sandbox/rules';
 import { templates } from './templates';
+import { templateOf } from './visitor';
 
 const TtlSeconds = v.pipe(v.optional(v.string(), '300'), v.transform(Number), v.integer(), v.minValue(5), v.maxValue(86_400));
 
@@ -33,4 +36,25 @@ export function sandboxManager(): SandboxManager {
 export function startSandbox(event: Pick<RequestEvent, 'url' | 'platform'>, id: string, template: TemplateId) {
 	const ctx = event.platform?.ctx;
 	return sandboxManager().start(id, { template, hostname: event.url.host, waitUntil: ctx && ((p) => ctx.waitUntil(p)) });
+}
+
+/** Boots a sandbox again after its preview answered 410 (see preview-route.ts). */
+export async function reviveSandbox(event: Pick<RequestEvent, 'platform'>, id: string, appHost: string) {
+	const template = templateOf(id);
+	if (!template) return;
+	const ctx = event.platform?.ctx;
+	sandboxManager().revive(id, { template, hostname: appHost, waitUntil: ctx && ((p) => ctx.waitUntil(p)) });
+}
+
+/**
+ * Answers a request for a preview host from its sandbox (see preview-route.ts), counting it as
+ * activity. Used by hooks.server.ts and, in `vite dev`, by the dev server plugin.
+ */
+export function answerPreview(request: Request, platform?: App.Platform): Promise<Response> {
+	const route = parsePreviewHost(new URL(request.url).host);
+	if (route) sandboxManager().touch(route.sandboxId);
+	return routePreview(request, {
+		proxy: async (preview) => (await sandboxBackend()).proxyPreview(preview),
+		revive: async (id, appHost) => reviveSandbox({ platform }, id, appHost)
+	});
 }

@@ -86,6 +86,11 @@ export async function newSandboxId(visitor: string, template: TemplateId): Promi
 const OWNED_ID = new RegExp(`^(${Object.keys(TEMPLATES).join('|')})-([0-9a-f]{${NONCE_HEX}})([0-9a-f]{${MAC_HEX}})$`);
 const OwnedId = v.pipe(SandboxId, v.regex(OWNED_ID));
 
+/** The template a well-formed sandbox ID names, whoever owns it. */
+export function templateOf(id: string): TemplateId | null {
+	return v.is(OwnedId, id) ? (OWNED_ID.exec(id)![1] as TemplateId) : null;
+}
+
 /**
  * The sandbox's template if `id` is well-formed and belongs to `visitor`;
  * otherwise null. Callers answer null with 404.
