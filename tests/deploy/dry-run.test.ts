@@ -1,0 +1,26 @@
+/**
+ * The deploy bundle, without Docker or an account: `npm run deploy:check` builds the app and has
+ * wrangler bundle the worker exactly as `wrangler deploy` would, without uploading it or building
+ * the container image.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+describe('npm run deploy:check', () => {
+	it('bundles a worker that exports the Sandbox Durable Object and a default fetch handler', () => {
+		const run = spawnSync('npm', ['run', 'deploy:check'], { encoding: 'utf8', timeout: 240_000 });
+		expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
+		expect(run.stdout).toMatch(/env\.Sandbox \(Sandbox\)\s+Durable Object/);
+		expect(run.stdout).toContain('sandbox/Dockerfile');
+
+		const bundle = readFileSync('.wrangler/dry-run/worker.js', 'utf8');
+		const exported = [...bundle.matchAll(/^export \{([^}]*)\};/gm)].at(-1)?.[1] ?? '';
+		const names = exported.split(',').map((entry) => entry.trim().split(/\s+as\s+/).at(-1));
+		expect(names).toContain('Sandbox');
+		expect(names).toContain('default');
+		// The default export is the entry's handler object, with its fetch.
+		const local = exported.split(',').map((entry) => entry.trim()).find((entry) => entry.endsWith(' as default'))!.split(' ')[0];
+		expect(bundle).toMatch(new RegExp(`var ${local} = \\{\\s*async fetch\\(`));
+	}, 240_000);
+});
