@@ -20,7 +20,8 @@ async function startTarget(name: keyof typeof TARGETS) {
 	const { port, command } = TARGETS[name];
 	const stateDir = mkdtempSync(join(tmpdir(), `sandbox-e2e-${name}-`));
 	const app = spawn(process.execPath, command, {
-		env: { ...process.env, LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '6' },
+		// Sandboxes outlive their tests until the TTL, as they would for visitors: room for all of them.
+		env: { ...process.env, LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '12' },
 		stdio: ['ignore', 'pipe', 'pipe']
 	});
 	let output = '';
