@@ -3,13 +3,14 @@
  *   1. cold start to first HTTP byte of `node server.js`, in a fresh local
  *      sandbox versus started directly on the host (interleaved runs), and
  *      their ratio;
- *   2. through the app in Chromium: clicking Start to the preview's first byte
- *      in the iframe for the Express template, with the HTTP requests the page
- *      made during each boot (the goal: one start, one WebSocket, zero polls).
+ *   2. through the app in Chromium, under `vite dev` and in workerd: clicking
+ *      Start to the preview's first byte in the iframe for the Express template,
+ *      with the HTTP requests the page made during each boot (the goal: one
+ *      start, one WebSocket, zero polls).
  *
  *   BENCH_RUNS=20 npm run bench
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -19,7 +20,7 @@ import { createLocalBackend } from '../../sandbox/local/client.ts';
 import { startLocalRuntime } from '../../sandbox/local/launch.ts';
 import { PREVIEW_HOST_HEADER } from '../../sandbox/local/protocol.ts';
 import { chromium } from '@playwright/test';
-import startApp from '../e2e/app-server.ts';
+import { TARGETS, startTarget } from '../e2e/app-server.ts';
 import { NAMED_SERVER } from '../helpers/local-runtime.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 12);
@@ -87,10 +88,10 @@ interface AppBoot {
 }
 
 /** One visitor's boot through the app in Chromium: click Start → first byte of the preview in the iframe. */
-async function appRun(browser: Awaited<ReturnType<typeof chromium.launch>>): Promise<AppBoot> {
+async function appRun(browser: Awaited<ReturnType<typeof chromium.launch>>, origin: string): Promise<AppBoot> {
 	const context = await browser.newContext();
 	const page = await context.newPage();
-	await page.goto('http://localhost:5173/');
+	await page.goto(`${origin}/`);
 	const counts = { starts: 0, sockets: 0, polls: 0, other: 0 };
 	page.on('websocket', (socket) => {
 		if (socket.url().includes('/api/sandbox/')) counts.sockets++;
@@ -110,7 +111,7 @@ async function appRun(browser: Awaited<ReturnType<typeof chromium.launch>>): Pro
 	const during = { ...counts };
 	// Stop it, so each run boots a fresh sandbox within the runtime's limit.
 	await page.getByRole('button', { name: 'Stop sandbox' }).click();
-	await page.waitForURL('http://localhost:5173/');
+	await page.waitForURL(`${origin}/`);
 	await context.close();
 	return { ms, ...during };
 }
@@ -150,25 +151,37 @@ async function main() {
 	const ratio = (p: number) => (percentile(sandboxed, p) / percentile(plain, p)).toFixed(2);
 	console.log(`${'ratio sandboxed / plain'.padEnd(48)} ${`${ratio(50)}x`.padStart(7)} ${`${ratio(95)}x`.padStart(7)}`);
 
-	const stopApp = await startApp();
+	const build = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build'], { stdio: 'ignore' });
+	if (build.status !== 0) throw new Error('vite build failed');
 	const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' });
-	const boots: AppBoot[] = [];
+	const boots: Record<string, AppBoot[]> = {};
 	try {
-		await appRun(browser); // warm-up: Vite compiles the pages on first request
-		for (let i = 0; i < RUNS; i++) {
-			boots.push(await appRun(browser));
-			process.stderr.write('.');
+		for (const [name, { port }] of Object.entries(TARGETS)) {
+			const stop = await startTarget(name as keyof typeof TARGETS);
+			try {
+				const origin = `http://localhost:${port}`;
+				await appRun(browser, origin); // warm-up: the first request compiles or loads the pages
+				boots[name] = [];
+				for (let i = 0; i < RUNS; i++) {
+					boots[name].push(await appRun(browser, origin));
+					process.stderr.write('.');
+				}
+			} finally {
+				await stop();
+			}
 		}
 	} finally {
 		process.stderr.write('\n');
 		await browser.close();
-		await stopApp();
 	}
-	console.log(`\nThrough the app (vite dev, Chromium), Express template — ${RUNS} runs\n`);
+	console.log(`\nThrough the app in Chromium, Express template — ${RUNS} runs each\n`);
 	console.log(`${'(milliseconds)'.padEnd(48)} ${'p50'.padStart(7)} ${'p95'.padStart(7)}`);
-	console.log(row('click Start → preview first byte in the iframe', boots.map((b) => b.ms)));
+	for (const [name, runs] of Object.entries(boots)) {
+		console.log(row(`click Start → preview first byte (${name})`, runs.map((b) => b.ms)));
+	}
+	const all = Object.values(boots).flat();
 	const requests = (key: keyof Omit<AppBoot, 'ms'>) => {
-		const values = boots.map((b) => b[key]);
+		const values = all.map((b) => b[key]);
 		return `${Math.min(...values)}–${Math.max(...values)}`;
 	};
 	console.log(

@@ -16,7 +16,7 @@ export const TARGETS = {
 	worker: { port: 8787, command: ['sandbox/preview.ts', '--port', '8787'] }
 } as const;
 
-async function startTarget(name: keyof typeof TARGETS) {
+export async function startTarget(name: keyof typeof TARGETS) {
 	const { port, command } = TARGETS[name];
 	const stateDir = mkdtempSync(join(tmpdir(), `sandbox-e2e-${name}-`));
 	const app = spawn(process.execPath, command, {
