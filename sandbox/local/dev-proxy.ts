@@ -6,29 +6,19 @@
  * client.ts's `proxyPreview` carries upgrades through fetch.)
  */
 import type { IncomingMessage } from 'node:http';
-import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { LocalBackendConfig } from './client.ts';
 import { PREVIEW_HOST_HEADER } from './protocol.ts';
+import { tunnelUpgrade } from './tunnel.ts';
 
 export function forwardPreviewUpgrade(config: LocalBackendConfig, req: IncomingMessage, socket: Duplex, head: Buffer) {
 	const runtime = new URL(config.url);
-	const upstream = connect(Number(runtime.port), runtime.hostname, () => {
-		const lines = [`${req.method} ${req.url} HTTP/1.1`, `host: ${runtime.host}`, `${PREVIEW_HOST_HEADER}: ${req.headers.host}`];
-		for (let i = 0; i < req.rawHeaders.length; i += 2) {
-			if (req.rawHeaders[i].toLowerCase() !== 'host') lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-		}
-		upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-		if (head.length > 0) upstream.write(head);
-		upstream.pipe(socket);
-		socket.pipe(upstream);
-	});
-	const close = () => {
-		upstream.destroy();
-		socket.destroy();
-	};
-	upstream.on('error', close);
-	socket.on('error', close);
-	upstream.on('close', close);
-	socket.on('close', close);
+	const headers: [string, string][] = [
+		['host', runtime.host],
+		[PREVIEW_HOST_HEADER, req.headers.host ?? '']
+	];
+	for (let i = 0; i < req.rawHeaders.length; i += 2) {
+		if (req.rawHeaders[i].toLowerCase() !== 'host') headers.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
+	}
+	tunnelUpgrade(req, socket, head, { host: runtime.hostname, port: Number(runtime.port), headers });
 }

@@ -9,11 +9,11 @@
  * Host (so a Vite dev server inside must allow it).
  */
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parsePreviewHost } from '../../src/lib/server/sandbox/rules.ts';
 import { PREVIEW_HOST_HEADER } from './protocol.ts';
 import type { LocalRuntime, PreviewTarget } from './runtime.ts';
+import { tunnelUpgrade } from './tunnel.ts';
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
 
@@ -92,26 +92,10 @@ export function proxyPreviewUpgrade(runtime: LocalRuntime, req: IncomingMessage,
 		);
 		return;
 	}
-	const upstream = connect({ host: '127.0.0.1', port: target.hostPort });
-	upstream.on('connect', () => {
-		const headers = forwardedHeaders(req.headers, host);
-		headers.host = host;
-		const lines = [`${req.method} ${req.url} HTTP/1.1`];
-		for (const [name, value] of Object.entries(headers)) {
-			for (const item of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${item}`);
-		}
-		upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-		if (head.length > 0) upstream.write(head);
-		upstream.pipe(client);
-		client.pipe(upstream);
-	});
-	const close = () => {
-		upstream.destroy();
-		client.destroy();
-		target.done();
-	};
-	upstream.on('error', close);
-	upstream.on('close', close);
-	client.on('error', close);
-	client.on('close', close);
+	const headers = forwardedHeaders(req.headers, host);
+	headers.host = host;
+	const lines = Object.entries(headers).flatMap(([name, value]) =>
+		(Array.isArray(value) ? value : [value]).map((item): [string, string] => [name, item])
+	);
+	tunnelUpgrade(req, client, head, { host: '127.0.0.1', port: target.hostPort, headers: lines }, target.done);
 }
