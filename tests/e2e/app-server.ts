@@ -30,9 +30,15 @@ export async function startTarget(name: keyof typeof TARGETS) {
 	const exited = new Promise<void>((resolve) => app.once('exit', () => resolve()));
 
 	for (let attempt = 0; ; attempt++) {
-		if (app.exitCode !== null) throw new Error(`${name} exited during start:\n${output}`);
+		const failure =
+			app.exitCode !== null ? 'exited during start' : attempt > 360 ? 'did not start within 90 s' : null;
+		if (failure) {
+			app.kill('SIGTERM');
+			await exited;
+			rmSync(stateDir, { recursive: true, force: true });
+			throw new Error(`${name} ${failure}:\n${output}`);
+		}
 		if (await fetch(`http://localhost:${port}/`).then((r) => r.ok, () => false)) break;
-		if (attempt > 360) throw new Error(`${name} did not start within 90 s:\n${output}`);
 		await new Promise((resolve) => setTimeout(resolve, 250));
 	}
 
@@ -54,7 +60,13 @@ export async function startTarget(name: keyof typeof TARGETS) {
 export default async function setup() {
 	const build = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build'], { encoding: 'utf8' });
 	if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
-	const stops = [await startTarget('vite-dev'), await startTarget('worker')];
+	const stops = [await startTarget('vite-dev')];
+	try {
+		stops.push(await startTarget('worker'));
+	} catch (error) {
+		await stops[0]();
+		throw error;
+	}
 	return async () => {
 		for (const stop of stops) await stop();
 	};
