@@ -192,9 +192,12 @@ describe('the preview route', () => {
 		const fake = sandboxes.get('express-two')!;
 		fake.restart();
 		fake.calls = [];
-		const waking = await route(new Request(previewUrl!));
+		const waking = await route(new Request(previewUrl!, { headers: { accept: 'text/html' } }));
 		expect(waking.status).toBe(503);
+		expect(waking.headers.get('retry-after')).toBe('2');
 		expect(await waking.text()).toContain('Waking it up');
+		const api = await route(new Request(`${previewUrl}api`, { headers: { accept: 'application/json' } }));
+		expect(await api.json()).toMatchObject({ code: 'SANDBOX_WAKING' });
 
 		expect(await manager.settled('express-two')).toMatchObject({ status: 'ready', previewUrl });
 		expect(fake.calls).toContain('startProcess express');

@@ -4,7 +4,8 @@
  *
  * A 410 means the sandbox's container is gone (a restart, or it slept) while its token is still
  * valid: instead of leaving a dead iframe, the sandbox is booted again and re-exposed under the
- * same URL, and the visitor gets a page that refreshes itself until the app is back.
+ * same URL, and the visitor gets a page that refreshes itself until the app is back (or, for a
+ * request that does not ask for HTML, a 503 to retry).
  */
 import { parsePreviewHost } from './sandbox/rules';
 
@@ -38,10 +39,11 @@ export async function routePreview(request: Request, { proxy, revive }: PreviewR
 	if (response.status !== 410) return response;
 
 	await revive(route.sandboxId, host.slice(host.indexOf('.') + 1));
-	return new Response(WAKING_PAGE, {
-		status: 503,
-		headers: { 'content-type': 'text/html; charset=utf-8', 'retry-after': '2', 'cache-control': 'no-store' }
-	});
+	const headers = { 'retry-after': '2', 'cache-control': 'no-store' };
+	if (!request.headers.get('accept')?.includes('text/html')) {
+		return Response.json({ error: 'The sandbox is waking up; retry shortly', code: 'SANDBOX_WAKING' }, { status: 503, headers });
+	}
+	return new Response(WAKING_PAGE, { status: 503, headers: { ...headers, 'content-type': 'text/html; charset=utf-8' } });
 }
 
 const WAKING_PAGE = `<!doctype html>
