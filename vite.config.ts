@@ -30,16 +30,25 @@ function sandboxDevServer(): Plugin {
 				}
 			});
 
-			server.httpServer?.on('upgrade', (req, socket, head) => {
-				const route = parsePreviewHost(req.headers.host ?? '');
-				if (route) {
-					// WebSockets (e.g. a dev server's HMR inside the sandbox) go straight to the runtime.
-					void sandboxes().then((module) => module.sandboxManager().touch(route.sandboxId), () => {});
-					forwardPreviewUpgrade(runtime(), req, socket, head);
-				} else if (/^\/api\/sandbox\/[^/?]+\/ws(?:\?|$)/.test(req.url ?? '')) {
-					void acceptAppSocket(server, req, socket, head);
-				}
-				// Anything else is Vite's own HMR socket.
+			// Upgrades: preview hosts to the runtime, the app's WebSocket route to the app, and only the
+			// rest to Vite's own HMR listener — which would otherwise also answer a sandboxed Vite's
+			// `vite-hmr` handshake on a preview host (with a 400, as its token differs). Vite attaches
+			// its listener when the server starts listening, so the listeners are rearranged then.
+			const httpServer = server.httpServer;
+			httpServer?.once('listening', () => {
+				const viteListeners = httpServer.listeners('upgrade') as ((...args: unknown[]) => void)[];
+				httpServer.removeAllListeners('upgrade');
+				httpServer.on('upgrade', (req, socket, head) => {
+					const route = parsePreviewHost(req.headers.host ?? '');
+					if (route) {
+						void sandboxes().then((module) => module.sandboxManager().touch(route.sandboxId), () => {});
+						forwardPreviewUpgrade(runtime(), req, socket, head);
+					} else if (/^\/api\/sandbox\/[^/?]+\/ws(?:\?|$)/.test(req.url ?? '')) {
+						void acceptAppSocket(server, req, socket, head);
+					} else {
+						for (const listener of viteListeners) listener.call(httpServer, req, socket, head);
+					}
+				});
 			});
 		}
 	};

@@ -5,7 +5,8 @@
  */
 
 export const TEMPLATES = {
-	express: { label: 'Express API', description: 'A small JSON API on Express 5' }
+	express: { label: 'Express API', description: 'A small JSON API on Express 5' },
+	vue: { label: 'Vue + Vite', description: 'A Vue app on the Vite dev server, with hot reload' }
 } as const;
 
 export type TemplateId = keyof typeof TEMPLATES;

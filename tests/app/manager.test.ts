@@ -32,7 +32,7 @@ function countingExpress() {
 function managerWith(template: Template, options: { ttlMs?: number; rt?: TestRuntime } = {}) {
 	const manager = new SandboxManager({
 		backend: async () => (options.rt ?? runtime).backend,
-		templates: { express: template },
+		templates: { ...templates, express: template },
 		ttlMs: options.ttlMs ?? 60_000,
 		sleepAfter: 120
 	});

@@ -2,10 +2,11 @@ import { request as httpRequest } from 'node:http';
 import { expect, test, type Page } from '@playwright/test';
 import { liveProcesses } from '../helpers/local-runtime.ts';
 
-const SANDBOX_PATH = /\/sandbox\/(express-[0-9a-f]+)$/;
+const SANDBOX_PATH = /\/sandbox\/((?:express|vue)-[0-9a-f]+)$/;
 
-async function startSandbox(page: Page): Promise<string> {
+async function startSandbox(page: Page, template = 'Express API'): Promise<string> {
 	await page.goto('/');
+	await page.getByLabel(template).check();
 	await page.getByRole('button', { name: 'Start a sandbox' }).click();
 	await page.waitForURL(SANDBOX_PATH);
 	return SANDBOX_PATH.exec(page.url())![1];
@@ -85,6 +86,25 @@ test.describe('with JavaScript', () => {
 		const gone = await page.goto(previewUrl);
 		expect(gone!.status()).toBe(404);
 		expect(await gone!.json()).toMatchObject({ code: 'INVALID_TOKEN' });
+	});
+});
+
+test.describe('the Vue + Vite template', () => {
+	test('boots the Vite dev server, whose app and HMR socket work through the preview URL', async ({ page }) => {
+		const hmr: { url: string; frames: string[] }[] = [];
+		page.on('websocket', (socket) => {
+			if (!/^ws:\/\/5173-vue-/.test(socket.url())) return;
+			const entry = { url: socket.url(), frames: [] as string[] };
+			hmr.push(entry);
+			socket.on('framereceived', (frame) => entry.frames.push(String(frame.payload)));
+		});
+		await startSandbox(page, 'Vue + Vite');
+		const frame = page.frameLocator('iframe[title="Preview of the sandbox"]');
+		await expect(frame.getByRole('heading')).toHaveText('Hello from Vue in a sandbox', { timeout: 30_000 });
+		await frame.getByRole('button').click();
+		await expect(frame.getByRole('button')).toHaveText('Clicked 1 times');
+		// Vite's client says hello over the HMR socket once it is connected.
+		await expect.poll(() => hmr.flatMap((socket) => socket.frames).some((f) => f.includes('"type":"connected"'))).toBe(true);
 	});
 });
 

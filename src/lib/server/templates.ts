@@ -55,5 +55,29 @@ export const templates: Record<TemplateId, Template> = {
 			progress('Waiting for the server to answer');
 			await server.waitForPort(3001, { path: '/health', timeout: 30_000, interval: 100 });
 		}
+	},
+	vue: {
+		id: 'vue',
+		port: 5173,
+		processId: 'vite',
+		async initialize({ sandbox, progress }) {
+			progress('Copying the Vue app into the sandbox');
+			// The sources are copied, so they can be edited; node_modules is linked, as for Express.
+			await run(
+				sandbox,
+				'mkdir -p /workspace/app && cd /templates/vue && cp -r index.html package.json vite.config.js src /workspace/app/ ' +
+					'&& ln -sfn /templates/vue/node_modules /workspace/app/node_modules'
+			);
+
+			progress('Starting the Vite dev server');
+			const server = await sandbox.startProcess(
+				// The native config loader: the default one writes a temp file into node_modules, which is read-only here.
+				'node node_modules/vite/bin/vite.js --configLoader native',
+				{ processId: 'vite', cwd: '/workspace/app' }
+			);
+
+			progress('Waiting for Vite to answer');
+			await server.waitForPort(5173, { path: '/', timeout: 60_000, interval: 100 });
+		}
 	}
 };
