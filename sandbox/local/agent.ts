@@ -10,7 +10,7 @@
  * never needs to clean up after itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, posix } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -76,7 +76,15 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
 	}
 }
 
+/** Refuses a working directory that does not exist, rather than failing as a puzzling "spawn ENOENT". */
+async function requireDirectory(cwd: string | undefined) {
+	if (cwd === undefined) return;
+	const isDirectory = await stat(cwd).then((s) => s.isDirectory(), () => false);
+	if (!isDirectory) throw new AgentError('INVALID_REQUEST', `The working directory ${cwd} does not exist`);
+}
+
 async function exec({ command, cwd, env, timeout }: AgentOperations['exec']) {
+	await requireDirectory(cwd);
 	const started = Date.now();
 	const child = spawnShell(command, { cwd, env });
 	const output = { stdout: '', stderr: '' };
@@ -105,9 +113,10 @@ function signalNumber(signal: NodeJS.Signals): number {
 	return { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }[signal as string] ?? 1;
 }
 
-function startProcess({ command, processId, cwd, env }: AgentOperations['startProcess']): ProcessInfo {
+async function startProcess({ command, processId, cwd, env }: AgentOperations['startProcess']): Promise<ProcessInfo> {
 	const existing = processes.get(processId);
 	if (existing?.info.status === 'running') return existing.info;
+	await requireDirectory(cwd);
 
 	const child = spawnShell(command, { cwd, env });
 	const info: ProcessInfo = {

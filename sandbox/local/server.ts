@@ -88,7 +88,7 @@ export function createRuntimeServer({ runtime, secret, health }: ServerOptions):
 			requireMethod(req, 'GET');
 			return runtime.list();
 		}
-		const id = parse(SandboxId, decodeURIComponent(segments[2]), 'sandbox ID');
+		const id = parse(SandboxId, decodeSegment(segments[2]), 'sandbox ID');
 		if (segments.length === 3) {
 			requireMethod(req, 'DELETE');
 			await runtime.destroy(id);
@@ -190,6 +190,14 @@ function checkWritable(path: string) {
 	checkAbsolute(path);
 	if (!WRITABLE_ROOTS.some((root) => path === root || path.startsWith(`${root}/`))) {
 		throw new RuntimeError('PATH_NOT_ALLOWED', `${path} is outside ${WRITABLE_ROOTS.join(' and ')}`);
+	}
+}
+
+function decodeSegment(segment: string): string {
+	try {
+		return decodeURIComponent(segment);
+	} catch {
+		throw new RuntimeError('INVALID_REQUEST', `Malformed path segment: ${segment}`);
 	}
 }
 

@@ -30,6 +30,14 @@ describe('exec', () => {
 		expect(result).toMatchObject({ success: true, exitCode: 0, stdout: '/workspace/sub/dir\nhi there\n' });
 	});
 
+	it('refuses a working directory that does not exist', async () => {
+		await expect(sandbox.exec('pwd', { cwd: '/workspace/missing' })).rejects.toMatchObject({
+			code: 'INVALID_REQUEST',
+			message: 'The working directory /workspace/missing does not exist'
+		});
+		await expect(sandbox.startProcess('pwd', { cwd: '/workspace/missing' })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+	});
+
 	it('kills a command at its timeout, including the processes it started', async () => {
 		await expect(sandbox.exec('sleep 30 & sleep 30', { timeout: 300 })).rejects.toMatchObject({ code: 'EXEC_TIMEOUT' });
 		const { stdout } = await sandbox.exec('cat /proc/[0-9]*/comm');
@@ -177,6 +185,7 @@ describe('validation', () => {
 		expect((await unknownField.json()).error.code).toBe('INVALID_REQUEST');
 		expect((await runtime.control('/v1/sandboxes/ops-test/format-disk', { method: 'POST' })).status).toBe(404);
 		expect((await runtime.control('/v1/sandboxes/ops-test/exec', { method: 'GET' })).status).toBe(405);
+		expect((await runtime.control('/v1/sandboxes/%E0%A4%A/exec', { method: 'POST', body: '{}' })).status).toBe(400);
 	});
 });
 
