@@ -42,7 +42,11 @@ function sandboxDevServer(): Plugin {
 					const route = parsePreviewHost(req.headers.host ?? '');
 					if (route) {
 						void sandboxes().then((module) => module.sandboxManager().touch(route.sandboxId), () => {});
-						forwardPreviewUpgrade(runtime(), req, socket, head);
+						try {
+							forwardPreviewUpgrade(runtime(), req, socket, head);
+						} catch {
+							socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+						}
 					} else if (/^\/api\/sandbox\/[^/?]+\/ws(?:\?|$)/.test(req.url ?? '')) {
 						void acceptAppSocket(server, req, socket, head);
 					} else {

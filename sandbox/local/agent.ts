@@ -287,7 +287,12 @@ function reply(response: AgentResponse) {
 }
 
 async function handle(line: string) {
-	const request = JSON.parse(line) as AgentRequest;
+	let request: AgentRequest;
+	try {
+		request = JSON.parse(line) as AgentRequest;
+	} catch {
+		return; // The runtime only sends JSON lines; anything else is ignored.
+	}
 	try {
 		const run = operations[request.op] as (args: unknown) => unknown;
 		reply({ id: request.id, ok: true, result: await run(request.args) });

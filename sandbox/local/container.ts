@@ -88,6 +88,8 @@ export class Container {
 		});
 		this.bwrap = bwrap;
 		bwrap.on('exit', () => this.onBwrapExit());
+		// A write racing the agent's death fails with EPIPE; the exit handler reports it to callers.
+		bwrap.stdin!.on('error', () => {});
 		createInterface({ input: bwrap.stderr! }).on('line', (line) => this.options.log(line));
 
 		const info = JSON.parse(await readAll(bwrap.stdio[3] as Readable)) as { 'child-pid': number; 'pid-namespace': number };
@@ -147,7 +149,13 @@ export class Container {
 	}
 
 	private onAgentLine(line: string) {
-		const response = JSON.parse(line) as AgentResponse;
+		let response: AgentResponse;
+		try {
+			response = JSON.parse(line) as AgentResponse;
+		} catch {
+			this.options.log(`unexpected agent output: ${line.slice(0, 200)}`);
+			return;
+		}
 		const waiter = this.pending.get(response.id);
 		if (!waiter) return;
 		this.pending.delete(response.id);
@@ -187,9 +195,13 @@ export class Container {
 			socket.on('data', (chunk) => (body += chunk));
 			socket.on('error', reject);
 			socket.on('end', () => {
-				const reply = JSON.parse(body) as { return?: unknown; error?: { desc: string } };
-				if (reply.error) reject(new Error(`slirp4netns ${execute}: ${reply.error.desc}`));
-				else resolve(reply.return);
+				try {
+					const reply = JSON.parse(body) as { return?: unknown; error?: { desc: string } };
+					if (reply.error) reject(new Error(`slirp4netns ${execute}: ${reply.error.desc}`));
+					else resolve(reply.return);
+				} catch {
+					reject(new Error(`slirp4netns ${execute}: unreadable reply ${JSON.stringify(body.slice(0, 200))}`));
+				}
 			});
 		});
 	}

@@ -18,7 +18,9 @@ export function forwardPreviewUpgrade(config: LocalBackendConfig, req: IncomingM
 		[PREVIEW_HOST_HEADER, req.headers.host ?? '']
 	];
 	for (let i = 0; i < req.rawHeaders.length; i += 2) {
-		if (req.rawHeaders[i].toLowerCase() !== 'host') headers.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
+		// The preview header is ours to set: a client's own copy must not reach the runtime.
+		const name = req.rawHeaders[i].toLowerCase();
+		if (name !== 'host' && name !== PREVIEW_HOST_HEADER) headers.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
 	}
 	tunnelUpgrade(req, socket, head, { host: runtime.hostname, port: Number(runtime.port), headers });
 }

@@ -1,5 +1,5 @@
 /**
- * The runtime's HTTP control API, shared by the server (control-api.ts) and its
+ * The runtime's HTTP control API, shared by the server (server.ts) and its
  * client (client.ts):
  *
  *   GET    /v1/health                     → RuntimeHealth

@@ -63,7 +63,7 @@ export class LocalRuntime {
 
 	constructor(settings: RuntimeSettings) {
 		this.settings = settings;
-		this.sweeper = setInterval(() => void this.sleepIdleSandboxes(), SWEEP_INTERVAL_MS);
+		this.sweeper = setInterval(() => void this.sleepIdleSandboxes().catch((e) => this.log(`sleeping idle sandboxes failed: ${e}`)), SWEEP_INTERVAL_MS);
 		this.sweeper.unref();
 	}
 
@@ -248,7 +248,7 @@ export class LocalRuntime {
 				apiSocket: join(runDir, `slirp-${record.key}.sock`)
 			},
 			cgroupProcs: await cgroups.create(cgroupName),
-			onExit: () => void this.onContainerExit(record),
+			onExit: () => void this.onContainerExit(record).catch((e) => this.log(`cleaning up ${record.id} failed: ${e}`)),
 			log: (line: string) => this.log(`[${record.id}] ${line}`)
 		};
 		try {

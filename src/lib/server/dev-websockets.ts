@@ -12,8 +12,6 @@ import { ownedSandbox, readVisitor } from './visitor';
 
 const server = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
 
-
-
 export async function acceptUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
 	const id = decodeURIComponent(/^\/api\/sandbox\/([^/?]+)\/ws/.exec(req.url ?? '')?.[1] ?? '');
 	const cookies = parseCookies(req.headers.cookie);
