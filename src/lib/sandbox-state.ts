@@ -51,3 +51,23 @@ export function messageFor(state: SandboxSnapshot): ServerMessage {
 export function isSettled(state: SandboxSnapshot): boolean {
 	return state.status === 'ready' || state.status === 'error';
 }
+
+/** The editor's view of the app's sources (templates that have them, once the sandbox is ready). */
+export interface EditorData {
+	/** The files to offer, the open one included. */
+	files: string[];
+	/** The open file, relative to the app. */
+	path: string;
+	/** Null when the file could not be read; `problem` says why. */
+	content: string | null;
+	problem: string | null;
+}
+
+/** What the page learns from the redirect after a save. */
+export interface SavedFile {
+	path: string;
+	/** When it was saved (epoch milliseconds): doubles as the preview's cache-busting key. */
+	at: number;
+	/** True when no browser was connected to hot-reload it, so the page reloads the preview. */
+	reloaded: boolean;
+}

@@ -1,36 +1,6 @@
-import { request as httpRequest } from 'node:http';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { liveProcesses } from '../helpers/local-runtime.ts';
-
-const SANDBOX_PATH = /\/sandbox\/((?:express|vue)-[0-9a-f]+)$/;
-
-async function startSandbox(page: Page, template = 'Express API'): Promise<string> {
-	await page.goto('/');
-	await page.getByLabel(template).check();
-	await page.getByRole('button', { name: 'Start a sandbox' }).click();
-	await page.waitForURL(SANDBOX_PATH);
-	return SANDBOX_PATH.exec(page.url())![1];
-}
-
-/** A GET for a preview URL from outside the browser (so no browser cache), sent to the app's port with the preview Host. */
-function fetchPreview(previewUrl: string): Promise<{ status: number; body: string }> {
-	const url = new URL(previewUrl);
-	return new Promise((resolve, reject) => {
-		const req = httpRequest({ host: '127.0.0.1', port: url.port, path: url.pathname, headers: { host: url.host } }, (res) => {
-			let body = '';
-			res.on('data', (chunk) => (body += chunk));
-			res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-		});
-		req.on('error', reject);
-		req.end();
-	});
-}
-
-async function previewJson(page: Page) {
-	const frame = page.frameLocator('iframe[title="Preview of the sandbox"]');
-	await expect(frame.locator('body')).toContainText('Hello from sandbox');
-	return JSON.parse(await frame.locator('body').innerText());
-}
+import { fetchPreview, previewJson, startSandbox } from './helpers.ts';
 
 test.describe('with JavaScript', () => {
 	test('shows live progress, then the Express JSON in the iframe, over one WebSocket and no polling', async ({ page }) => {
@@ -89,25 +59,6 @@ test.describe('with JavaScript', () => {
 	});
 });
 
-test.describe('the Vue + Vite template', () => {
-	test('boots the Vite dev server, whose app and HMR socket work through the preview URL', async ({ page }) => {
-		const hmr: { url: string; frames: string[] }[] = [];
-		page.on('websocket', (socket) => {
-			if (!/^ws:\/\/5173-vue-/.test(socket.url())) return;
-			const entry = { url: socket.url(), frames: [] as string[] };
-			hmr.push(entry);
-			socket.on('framereceived', (frame) => entry.frames.push(String(frame.payload)));
-		});
-		await startSandbox(page, 'Vue + Vite');
-		const frame = page.frameLocator('iframe[title="Preview of the sandbox"]');
-		await expect(frame.getByRole('heading')).toHaveText('Hello from Vue in a sandbox', { timeout: 30_000 });
-		await frame.getByRole('button').click();
-		await expect(frame.getByRole('button')).toHaveText('Clicked 1 times');
-		// Vite's client says hello over the HMR socket once it is connected.
-		await expect.poll(() => hmr.flatMap((socket) => socket.frames).some((f) => f.includes('"type":"connected"'))).toBe(true);
-	});
-});
-
 test.describe('after the container goes away', () => {
 	test('the preview wakes the sandbox up again under the same URL instead of staying dead', async ({ page }) => {
 		const id = await startSandbox(page);
@@ -126,19 +77,6 @@ test.describe('after the container goes away', () => {
 		await expect(page.locator('body')).toContainText(`Hello from sandbox ${id}`, { timeout: 30_000 });
 		const after = JSON.parse(await page.locator('body').innerText());
 		expect(after.startedAt).not.toBe(before.startedAt);
-	});
-});
-
-test.describe('without JavaScript', () => {
-	test.use({ javaScriptEnabled: false });
-
-	test('the form starts a sandbox and the status page refreshes itself until the iframe shows the JSON', async ({ page }) => {
-		const id = await startSandbox(page);
-		await expect(page.locator('[data-status="ready"]')).toBeVisible({ timeout: 30_000 });
-		const json = await previewJson(page);
-		expect(json.sandbox).toBe(id);
-		// Once ready, the page stops refreshing.
-		await expect(page.locator('meta[http-equiv="refresh"]')).toHaveCount(0);
 	});
 });
 

@@ -2,8 +2,24 @@
 import vue from '@vitejs/plugin-vue';
 import { defineConfig } from 'vite';
 
+/**
+ * GET /__sandbox/hmr answers how many browsers are connected to the HMR socket. The app asks after
+ * saving a file: with none, nobody would see the hot update, so it reloads the preview instead.
+ * The update itself needs no help: Vite's file watcher sees the write.
+ */
+const hmrStatus = {
+	name: 'sandbox-hmr-status',
+	configureServer(server) {
+		server.middlewares.use('/__sandbox/hmr', (_request, response) => {
+			response.setHeader('content-type', 'application/json');
+			response.setHeader('cache-control', 'no-store');
+			response.end(JSON.stringify({ clients: server.ws.clients.size }));
+		});
+	}
+};
+
 export default defineConfig({
-	plugins: [vue()],
+	plugins: [vue(), hmrStatus],
 	// node_modules is a read-only link to the dependencies installed ahead of time: cache elsewhere.
 	cacheDir: '/tmp/vite-cache',
 	server: {

@@ -92,6 +92,13 @@ export class SandboxManager {
 		return structuredClone(entry.state);
 	}
 
+	/** The sandbox if its app is ready, for work on the running app (the editor's saves); null otherwise. */
+	async readySandbox(id: string): Promise<Sandbox | null> {
+		if (this.entries.get(id)?.state.status !== 'ready') return null;
+		this.touch(id);
+		return this.sandbox(id);
+	}
+
 	/** Resolves when the sandbox's current run has settled (for tests and benchmarks). */
 	async settled(id: string): Promise<SandboxSnapshot | null> {
 		await this.entries.get(id)?.run;

@@ -17,6 +17,19 @@ export interface TemplateContext {
 	progress(label: string): void;
 }
 
+/** What the visitor may edit in the page (see source-files.ts), relative to the app's directory. */
+export interface EditableSources {
+	/** The files the editor lists; the first opens by default. */
+	files: string[];
+	/** Directories any text file inside which may be opened and saved, too. */
+	directories: string[];
+	/**
+	 * How many browsers will apply a saved change by themselves (hot reload). With none, the page
+	 * reloads the preview instead.
+	 */
+	liveClients(sandbox: Sandbox): Promise<number>;
+}
+
 export interface Template {
 	id: TemplateId;
 	/** The port the app serves on inside the sandbox. */
@@ -24,11 +37,17 @@ export interface Template {
 	/** The ID of the app's main process, used to tell whether the app already runs. */
 	processId: string;
 	initialize(context: TemplateContext): Promise<void>;
+	/** Templates without it show no editor. */
+	sources?: EditableSources;
 }
 
-async function run(sandbox: Sandbox, command: string) {
-	const result = await sandbox.exec(command);
+/** Commands the templates run are short; a hung one must not hold a boot or a save forever. */
+const COMMAND_TIMEOUT_MS = 30_000;
+
+async function run(sandbox: Sandbox, command: string): Promise<string> {
+	const result = await sandbox.exec(command, { timeout: COMMAND_TIMEOUT_MS });
 	if (!result.success) throw new Error(`\`${command}\` failed (${result.exitCode}): ${result.stderr.trim()}`);
+	return result.stdout;
 }
 
 export const templates: Record<TemplateId, Template> = {
@@ -78,6 +97,19 @@ export const templates: Record<TemplateId, Template> = {
 
 			progress('Waiting for Vite to answer');
 			await server.waitForPort(5173, { path: '/', timeout: 60_000, interval: 100 });
+		},
+		sources: {
+			files: ['src/App.vue', 'src/main.js', 'index.html'],
+			directories: ['src'],
+			async liveClients(sandbox) {
+				// Asked from inside the sandbox: the status endpoint is the template's own (see its vite.config.js).
+				const output = await run(
+					sandbox,
+					`node -e "fetch('http://127.0.0.1:5173/__sandbox/hmr').then((r) => r.text()).then((t) => process.stdout.write(t))"`
+				);
+				const clients = Number(JSON.parse(output).clients);
+				return Number.isInteger(clients) ? clients : 0;
+			}
 		}
 	}
 };

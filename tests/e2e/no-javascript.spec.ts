@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, test } from '@playwright/test';
+import { preview, previewJson, startSandbox, VUE_APP, VUE_INDEX, workspaceOf } from './helpers.ts';
+
+test.use({ javaScriptEnabled: false });
+
+test.describe('without JavaScript', () => {
+	test('the form starts a sandbox and the status page refreshes itself until the iframe shows the JSON', async ({ page }) => {
+		const id = await startSandbox(page);
+		await expect(page.locator('[data-status="ready"]')).toBeVisible({ timeout: 30_000 });
+		const json = await previewJson(page);
+		expect(json.sandbox).toBe(id);
+		// Once ready, the page stops refreshing.
+		await expect(page.locator('meta[http-equiv="refresh"]')).toHaveCount(0);
+	});
+
+	test('the editor is a textarea form: a save redirects back, and the iframe shows the change', async ({ page }) => {
+		const id = await startSandbox(page, 'Vue + Vite');
+		await expect(page.locator('[data-status="ready"]')).toBeVisible({ timeout: 30_000 });
+		// Without JavaScript the Vue app cannot run: the preview shows index.html's own content, its
+		// <noscript> (which Playwright's text matching skips, hence the paragraph inside).
+		const fallback = preview(page).locator('#app noscript p');
+		await expect(fallback).toContainText('This Vue app needs JavaScript');
+
+		await page.getByRole('link', { name: 'index.html' }).click();
+		const textarea = page.getByRole('textbox', { name: 'Contents of index.html' });
+		await expect(textarea).toHaveValue(VUE_INDEX);
+		const edited = VUE_INDEX.replace('This Vue app needs JavaScript.', 'Edited without JavaScript.');
+		await textarea.fill(edited);
+		await page.getByRole('button', { name: 'Save' }).click();
+
+		await page.waitForURL(new RegExp(`/sandbox/${id}\\?file=index\\.html&saved=\\d+&refresh=1$`));
+		await expect(fallback).toContainText('Edited without JavaScript.');
+		await expect(page.getByRole('status').filter({ hasText: 'Saved index.html' })).toContainText('The preview reloaded.');
+		// The file holds exactly what was typed, with the textarea's CRLF line breaks back to LF.
+		await expect(page.getByRole('textbox', { name: 'Contents of index.html' })).toHaveValue(edited);
+		expect(readFileSync(join(workspaceOf(id), 'app/index.html'), 'utf8')).toBe(edited);
+	});
+
+	test('a refused save shows why and keeps the text that was typed', async ({ page }) => {
+		await startSandbox(page, 'Vue + Vite');
+		await expect(page.locator('[data-status="ready"]')).toBeVisible({ timeout: 30_000 });
+		const oversized = `${VUE_APP}<!-- ${'x'.repeat(128 * 1024)} -->\n`;
+		await page.getByRole('textbox', { name: 'Contents of src/App.vue' }).fill(oversized);
+		await page.getByRole('button', { name: 'Save' }).click();
+		await expect(page.getByRole('alert')).toContainText('Not saved: The file is too large');
+		await expect(page.getByRole('textbox', { name: 'Contents of src/App.vue' })).toHaveValue(oversized);
+	});
+});
+
