@@ -1,5 +1,6 @@
 import { defineConfig } from '@playwright/test';
 import { TARGETS } from './tests/e2e/app-server.ts';
+import { chromiumLaunchOptions } from './tests/e2e/chromium.ts';
 
 export default defineConfig({
 	testDir: 'tests/e2e',
@@ -13,11 +14,7 @@ export default defineConfig({
 	globalSetup: './tests/e2e/app-server.ts',
 	use: {
 		trace: 'retain-on-failure',
-		launchOptions: {
-			// Debian's Chromium: test tools cannot download browsers here.
-			executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-			args: ['--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync']
-		}
+		launchOptions: chromiumLaunchOptions()
 	},
 	// The same scenarios against both ways the app runs.
 	projects: Object.entries(TARGETS).map(([name, { port }]) => ({ name, use: { baseURL: `http://localhost:${port}` } }))

@@ -4,14 +4,16 @@
  *      sandbox versus started directly on the host (interleaved runs), and
  *      their ratio;
  *   2. through the app in Chromium, under `vite dev` and in workerd: clicking
- *      Start to the preview's first byte in the iframe for the Express template,
- *      with the HTTP requests the page made during each boot (the goal: one
- *      start, one WebSocket, zero polls).
+ *      Start to the preview's first byte in the iframe, for the Express and the
+ *      Vue + Vite template, with the HTTP requests the page made during each
+ *      boot (the goal: one start, one WebSocket, zero polls);
+ *   3. for Vue + Vite, saving an edit of App.vue in the page's editor to the
+ *      edit showing in the iframe (by hot reload).
  *
  *   BENCH_RUNS=20 npm run bench
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,12 +21,16 @@ import { join } from 'node:path';
 import { createLocalBackend } from '../../sandbox/local/client.ts';
 import { startLocalRuntime } from '../../sandbox/local/launch.ts';
 import { PREVIEW_HOST_HEADER } from '../../sandbox/local/protocol.ts';
-import { chromium } from '@playwright/test';
+import { chromium, type Page } from '@playwright/test';
 import { TARGETS, startTarget } from '../e2e/app-server.ts';
 import { NAMED_SERVER } from '../helpers/local-runtime.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 12);
 const POLL_MS = 5;
+const PREVIEW_URL = /^http:\/\/\d+-/;
+const TEMPLATE_LABELS = { express: 'Express API', vue: 'Vue + Vite' } as const;
+const VUE_APP = readFileSync('sandbox/templates/vue/src/App.vue', 'utf8');
+const VUE_HEADING = 'Hello from Vue in a sandbox';
 
 /** Resolves with the time the first response byte arrived, polling until something answers 200. */
 async function firstByte(port: number, headers: Record<string, string> = {}): Promise<number> {
@@ -85,35 +91,72 @@ interface AppBoot {
 	sockets: number;
 	polls: number;
 	other: number;
+	/** Vue + Vite only: saving an edit → the edit visible in the iframe. */
+	saveMs: number | null;
 }
 
-/** One visitor's boot through the app in Chromium: click Start → first byte of the preview in the iframe. */
-async function appRun(browser: Awaited<ReturnType<typeof chromium.launch>>, origin: string): Promise<AppBoot> {
+/**
+ * One visitor's boot through the app in Chromium: click Start → first byte of the preview in the
+ * iframe. For Vue + Vite, then one edit of App.vue in the editor, saved with Ctrl-S.
+ */
+async function appRun(
+	browser: Awaited<ReturnType<typeof chromium.launch>>,
+	origin: string,
+	template: keyof typeof TEMPLATE_LABELS
+): Promise<AppBoot> {
 	const context = await browser.newContext();
 	const page = await context.newPage();
 	await page.goto(`${origin}/`);
 	const counts = { starts: 0, sockets: 0, polls: 0, other: 0 };
+	const hmr = Promise.withResolvers<void>();
 	page.on('websocket', (socket) => {
 		if (socket.url().includes('/api/sandbox/')) counts.sockets++;
+		if (/^ws:\/\/5173-/.test(socket.url())) {
+			socket.on('framereceived', (frame) => String(frame.payload).includes('"type":"connected"') && hmr.resolve());
+		}
 	});
 	page.on('request', (request) => {
 		const url = request.url();
 		if (url.includes('?/start')) counts.starts++;
 		else if (/\/api\/sandbox\/[^/]+\/state/.test(url)) counts.polls++;
-		// Other data requests (not Vite's module files), e.g. the page data after the redirect.
-		else if (['fetch', 'xhr', 'document'].includes(request.resourceType()) && !/^http:\/\/3001-/.test(url)) counts.other++;
+		// Other data requests (not the preview's own), e.g. the page data after the redirect.
+		else if (['fetch', 'xhr', 'document'].includes(request.resourceType()) && !PREVIEW_URL.test(url)) counts.other++;
 	});
-	const firstByte = page.waitForResponse((response) => /^http:\/\/3001-/.test(response.url()), { timeout: 60_000 });
+	const firstByte = page.waitForResponse((response) => PREVIEW_URL.test(response.url()), { timeout: 60_000 });
+	await page.getByLabel(TEMPLATE_LABELS[template]).check();
 	const start = performance.now();
 	await page.getByRole('button', { name: 'Start a sandbox' }).click();
 	await firstByte;
 	const ms = performance.now() - start;
 	const during = { ...counts };
+	const saveMs = template === 'vue' ? await saveToVisible(page, hmr.promise) : null;
 	// Stop it, so each run boots a fresh sandbox within the runtime's limit.
 	await page.getByRole('button', { name: 'Stop sandbox' }).click();
 	await page.waitForURL(`${origin}/`);
 	await context.close();
-	return { ms, ...during };
+	return { ms, ...during, saveMs };
+}
+
+/** Replaces App.vue's heading in the editor; times Ctrl-S → the new heading in the iframe's DOM. */
+async function saveToVisible(page: Page, hmrConnected: Promise<void>): Promise<number> {
+	const editor = page.getByRole('textbox', { name: 'Contents of src/App.vue' });
+	await editor.click(); // CodeMirror has loaded
+	await hmrConnected; // someone to hot-reload: the iframe's Vite client
+	const frame = page.frames().find((f) => PREVIEW_URL.test(f.url()))!;
+	await frame.waitForFunction((text) => document.querySelector('h1')?.textContent === text, VUE_HEADING);
+	const heading = `Edited at ${Date.now()}`;
+	await page.keyboard.press('ControlOrMeta+a');
+	await page.keyboard.insertText(VUE_APP.replace(VUE_HEADING, heading));
+	const visible = frame.waitForFunction((text) => document.querySelector('h1')?.textContent === text, heading, {
+		polling: 'mutation',
+		timeout: 30_000
+	});
+	const start = performance.now();
+	await page.keyboard.press('ControlOrMeta+s');
+	await visible;
+	const ms = performance.now() - start;
+	await page.getByRole('status').filter({ hasText: 'Saved src/App.vue' }).waitFor();
+	return ms;
 }
 
 async function main() {
@@ -142,14 +185,14 @@ async function main() {
 	}
 
 	const row = (name: string, values: number[]) =>
-		`${name.padEnd(48)} ${percentile(values, 50).toFixed(0).padStart(7)} ${percentile(values, 95).toFixed(0).padStart(7)}`;
+		`${name.padEnd(56)} ${percentile(values, 50).toFixed(0).padStart(7)} ${percentile(values, 95).toFixed(0).padStart(7)}`;
 	console.log(`Cold start to first HTTP byte, node server.js — ${RUNS} runs each, Node ${process.versions.node}\n`);
-	console.log(`${'(milliseconds)'.padEnd(48)} ${'p50'.padStart(7)} ${'p95'.padStart(7)}`);
+	console.log(`${'(milliseconds)'.padEnd(56)} ${'p50'.padStart(7)} ${'p95'.padStart(7)}`);
 	console.log(row('plain: spawn on the host', plain));
 	console.log(row('sandboxed: new sandbox → preview first byte', sandboxed));
 	console.log(row('  of which sandbox boot (bwrap + slirp + agent)', boot));
 	const ratio = (p: number) => (percentile(sandboxed, p) / percentile(plain, p)).toFixed(2);
-	console.log(`${'ratio sandboxed / plain'.padEnd(48)} ${`${ratio(50)}x`.padStart(7)} ${`${ratio(95)}x`.padStart(7)}`);
+	console.log(`${'ratio sandboxed / plain'.padEnd(56)} ${`${ratio(50)}x`.padStart(7)} ${`${ratio(95)}x`.padStart(7)}`);
 
 	const build = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build'], { stdio: 'ignore' });
 	if (build.status !== 0) throw new Error('vite build failed');
@@ -160,11 +203,13 @@ async function main() {
 			const stop = await startTarget(name as keyof typeof TARGETS);
 			try {
 				const origin = `http://localhost:${port}`;
-				await appRun(browser, origin); // warm-up: the first request compiles or loads the pages
-				boots[name] = [];
-				for (let i = 0; i < RUNS; i++) {
-					boots[name].push(await appRun(browser, origin));
-					process.stderr.write('.');
+				for (const template of ['express', 'vue'] as const) {
+					await appRun(browser, origin, template); // warm-up: the first request compiles or loads the pages
+					const runs: AppBoot[] = (boots[`${template} (${name})`] = []);
+					for (let i = 0; i < RUNS; i++) {
+						runs.push(await appRun(browser, origin, template));
+						process.stderr.write('.');
+					}
 				}
 			} finally {
 				await stop();
@@ -174,20 +219,25 @@ async function main() {
 		process.stderr.write('\n');
 		await browser.close();
 	}
-	console.log(`\nThrough the app in Chromium, Express template — ${RUNS} runs each\n`);
-	console.log(`${'(milliseconds)'.padEnd(48)} ${'p50'.padStart(7)} ${'p95'.padStart(7)}`);
+	console.log(`\nThrough the app in Chromium — ${RUNS} runs each\n`);
+	console.log(`${'(milliseconds)'.padEnd(56)} ${'p50'.padStart(7)} ${'p95'.padStart(7)}`);
 	for (const [name, runs] of Object.entries(boots)) {
-		console.log(row(`click Start → preview first byte (${name})`, runs.map((b) => b.ms)));
+		console.log(row(`click Start → preview first byte, ${name}`, runs.map((b) => b.ms)));
 	}
-	const all = Object.values(boots).flat();
-	const requests = (key: keyof Omit<AppBoot, 'ms'>) => {
-		const values = all.map((b) => b[key]);
-		return `${Math.min(...values)}–${Math.max(...values)}`;
-	};
-	console.log(
-		`requests per boot (min–max): start ${requests('starts')}, WebSocket ${requests('sockets')}, ` +
-			`polls ${requests('polls')}, other data requests ${requests('other')}`
-	);
+	for (const [name, runs] of Object.entries(boots)) {
+		if (runs[0].saveMs !== null) console.log(row(`save App.vue → edit shown by HMR, ${name.replace('vue ', '')}`, runs.map((b) => b.saveMs!)));
+	}
+	for (const template of ['express', 'vue']) {
+		const runs = Object.entries(boots).flatMap(([name, values]) => (name.startsWith(template) ? values : []));
+		const requests = (key: 'starts' | 'sockets' | 'polls' | 'other') => {
+			const values = runs.map((b) => b[key]);
+			return `${Math.min(...values)}–${Math.max(...values)}`;
+		};
+		console.log(
+			`requests per ${template} boot (min–max): start ${requests('starts')}, WebSocket ${requests('sockets')}, ` +
+				`polls ${requests('polls')}, other data requests ${requests('other')}`
+		);
+	}
 }
 
 await main();

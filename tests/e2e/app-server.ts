@@ -21,7 +21,7 @@ export async function startTarget(name: keyof typeof TARGETS) {
 	const stateDir = mkdtempSync(join(tmpdir(), `sandbox-e2e-${name}-`));
 	const app = spawn(process.execPath, command, {
 		// Sandboxes outlive their tests until the TTL, as they would for visitors: room for all of them.
-		env: { ...process.env, LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '12' },
+		env: { ...process.env, LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '24' },
 		stdio: ['ignore', 'pipe', 'pipe']
 	});
 	let output = '';

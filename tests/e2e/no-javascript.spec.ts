@@ -1,9 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
+import { chromiumLaunchOptions } from './chromium.ts';
 import { preview, previewJson, startSandbox, VUE_APP, VUE_INDEX, workspaceOf } from './helpers.ts';
 
-test.use({ javaScriptEnabled: false });
+test.use({
+	javaScriptEnabled: false,
+	// Also the browser's own setting: Playwright's emulation reaches the preview, a cross-origin frame
+	// in a renderer of its own, only once that frame has attached, and a fast preview can be parsed
+	// with scripting on before it does (its <noscript> then is plain text).
+	launchOptions: chromiumLaunchOptions(['--blink-settings=scriptEnabled=false'])
+});
 
 test.describe('without JavaScript', () => {
 	test('the form starts a sandbox and the status page refreshes itself until the iframe shows the JSON', async ({ page }) => {
