@@ -139,8 +139,7 @@ async function appRun(
 
 /** Replaces App.vue's heading in the editor; times Ctrl-S → the new heading in the iframe's DOM. */
 async function saveToVisible(page: Page, hmrConnected: Promise<void>): Promise<number> {
-	const editor = page.getByRole('textbox', { name: 'Contents of src/App.vue' });
-	await editor.click(); // CodeMirror has loaded
+	await page.locator('.cm-editor').getByRole('textbox', { name: 'Contents of src/App.vue' }).click(); // CodeMirror, loaded
 	await hmrConnected; // someone to hot-reload: the iframe's Vite client
 	const frame = page.frames().find((f) => PREVIEW_URL.test(f.url()))!;
 	await frame.waitForFunction((text) => document.querySelector('h1')?.textContent === text, VUE_HEADING);
@@ -148,12 +147,11 @@ async function saveToVisible(page: Page, hmrConnected: Promise<void>): Promise<n
 	await page.keyboard.press('ControlOrMeta+a');
 	await page.keyboard.insertText(VUE_APP.replace(VUE_HEADING, heading));
 	const visible = frame.waitForFunction((text) => document.querySelector('h1')?.textContent === text, heading, {
-		polling: 'mutation',
+		polling: 'raf',
 		timeout: 30_000
 	});
 	const start = performance.now();
-	await page.keyboard.press('ControlOrMeta+s');
-	await visible;
+	await Promise.all([visible, page.keyboard.press('ControlOrMeta+s')]);
 	const ms = performance.now() - start;
 	await page.getByRole('status').filter({ hasText: 'Saved src/App.vue' }).waitFor();
 	return ms;

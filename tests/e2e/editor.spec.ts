@@ -1,7 +1,7 @@
 import { readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { postSave, preview, replaceEditorText, SANDBOX_PATH, startSandbox, VUE_APP, workspaceOf } from './helpers.ts';
+import { codeEditor, postSave, preview, replaceEditorText, SANDBOX_PATH, startSandbox, VUE_APP, workspaceOf } from './helpers.ts';
 
 test.describe('the Vue + Vite template', () => {
 	test('boots the Vite dev server, whose app and HMR socket work through the preview URL', async ({ page }) => {
@@ -45,7 +45,7 @@ test.describe('the Vue + Vite template', () => {
 		await expect(page.getByRole('status').filter({ hasText: 'Saved src/App.vue' })).toContainText('updated in place');
 		expect(navigations).toHaveLength(1);
 		// The editor kept the visitor's text and focus; the file in the sandbox is what they typed.
-		await expect(page.getByRole('textbox', { name: 'Contents of src/App.vue' })).toBeFocused();
+		await expect(codeEditor(page, 'src/App.vue')).toBeFocused();
 		const id = SANDBOX_PATH.exec(new URL(page.url()).pathname)![1];
 		expect(readFileSync(join(workspaceOf(id), 'app/src/App.vue'), 'utf8')).toBe(
 			VUE_APP.replace('Hello from Vue in a sandbox', 'Edited in the page')

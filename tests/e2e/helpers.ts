@@ -43,9 +43,13 @@ export function workspaceOf(id: string): string {
 /** The preview iframe of the sandbox page. */
 export const preview = (page: Page) => page.frameLocator('iframe[title="Preview of the sandbox"]');
 
+/** The CodeMirror editor of a file (not the textarea it replaces once loaded). */
+export const codeEditor = (page: Page, path: string) =>
+	page.locator('.cm-editor').getByRole('textbox', { name: `Contents of ${path}` });
+
 /** Replaces everything in the CodeMirror editor, as pasting over a selection would. */
 export async function replaceEditorText(page: Page, text: string) {
-	await page.getByRole('textbox', { name: 'Contents of src/App.vue' }).click();
+	await codeEditor(page, 'src/App.vue').click();
 	await page.keyboard.press('ControlOrMeta+a');
 	await page.keyboard.insertText(text);
 }
