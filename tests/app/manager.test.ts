@@ -103,6 +103,55 @@ describe('SandboxManager against the local runtime', () => {
 		expect(manager.state('mgr-ttl')).toBeNull();
 	});
 
+	it('counts preview requests as activity only for the preview host it issued, token included', async () => {
+		const { template } = countingExpress();
+		const manager = managerWith(template, { ttlMs: 1500 });
+		manager.start('mgr-touch', { template: 'express', hostname: HOST });
+		const host = new URL((await manager.settled('mgr-touch'))!.previewUrl!).host;
+		const guessed = host.replace(/^(3001-mgr-touch-)[a-z0-9_]+/, '$1guessedtoken0000');
+		expect(guessed).not.toBe(host);
+
+		// Requests for the real preview host keep the sandbox alive past its TTL…
+		for (const stop = Date.now() + 3000; Date.now() < stop; ) {
+			manager.touchPreview('mgr-touch', host);
+			await new Promise((resolve) => setTimeout(resolve, 250));
+		}
+		expect(await runtimeKnows('mgr-touch')).toBe(true);
+		// …requests with a guessed token do not.
+		await waitFor(
+			async () => {
+				manager.touchPreview('mgr-touch', guessed);
+				return !(await runtimeKnows('mgr-touch'));
+			},
+			{ timeout: 8000, interval: 250 }
+		);
+	});
+
+	it('stops a boot whose sandbox is destroyed meanwhile, without waking a new container', async () => {
+		const gate = Promise.withResolvers<void>();
+		const finished = Promise.withResolvers<void>();
+		const gated: Template = {
+			...templates.express,
+			initialize: async (context) => {
+				await context.sandbox.exec('true'); // the container runs
+				context.progress('Waiting at the gate');
+				await gate.promise;
+				// The Express boot's first call would wake a fresh container, had the boot not stopped.
+				await templates.express.initialize(context).finally(finished.resolve);
+			}
+		};
+		const manager = managerWith(gated);
+		manager.start('mgr-stopped', { template: 'express', hostname: HOST });
+		await waitFor(() => manager.state('mgr-stopped')?.steps.at(-1)?.label === 'Waiting at the gate');
+		expect(await runtimeKnows('mgr-stopped')).toBe(true);
+
+		await manager.destroy('mgr-stopped');
+		gate.resolve();
+		await finished.promise;
+		expect(await runtimeKnows('mgr-stopped')).toBe(false);
+		expect(manager.state('mgr-stopped')).toBeNull();
+	});
+
 	it('keeps an error final: no retry loop, and the failed sandbox is destroyed', async () => {
 		let calls = 0;
 		const crashing: Template = {

@@ -49,7 +49,12 @@ interface Entry {
 	sockets: Map<ClientSocket, number>;
 	ttl: ReturnType<typeof setTimeout> | null;
 	run: Promise<void> | null;
+	/** Set by `destroy`: a boot still under way stops at its next step and cleans up after itself. */
+	destroyed: boolean;
 }
+
+/** Thrown inside a boot whose sandbox was destroyed meanwhile. */
+class BootCancelled extends Error {}
 
 export class SandboxManager {
 	private readonly options: ManagerOptions;
@@ -107,7 +112,7 @@ export class SandboxManager {
 
 	/**
 	 * Adds a browser's WebSocket: it gets the current state at once, then every
-	 * change. Returns what to call when the socket sends a message or closes.
+	 * change. Returns what the route calls to catch the socket up, and when it closes.
 	 */
 	connect(id: string, socket: ClientSocket) {
 		const entry = this.entries.get(id);
@@ -116,8 +121,6 @@ export class SandboxManager {
 		this.touch(id);
 		this.deliver(entry, socket, true);
 		return {
-			/** Any message from the browser (validated by the route) means the visitor is still there. */
-			activity: () => this.touch(id),
 			/**
 			 * Sends the socket what it has missed, and says whether it now has a final state. The route
 			 * calls this from the socket's own request: workerd refuses to send on a socket from another
@@ -143,10 +146,20 @@ export class SandboxManager {
 		}, this.options.ttlMs);
 	}
 
+	/**
+	 * Counts a request for a preview host as activity — only with the host this manager issued, token
+	 * included, so that guessing at a sandbox's preview URLs cannot keep it alive.
+	 */
+	touchPreview(id: string, host: string) {
+		const previewUrl = this.entries.get(id)?.state.previewUrl;
+		if (previewUrl && new URL(previewUrl).host === host) this.touch(id);
+	}
+
 	/** Destroys the sandbox and forgets it; its WebSockets are closed. */
 	async destroy(id: string) {
 		const entry = this.entries.get(id);
 		if (entry) {
+			entry.destroyed = true;
 			this.entries.delete(id);
 			if (entry.ttl) clearTimeout(entry.ttl);
 			for (const socket of entry.sockets.keys()) closeQuietly(socket);
@@ -167,7 +180,7 @@ export class SandboxManager {
 		let entry = this.entries.get(id);
 		if (!entry) {
 			const state: SandboxSnapshot = { id, template, status: 'idle', steps: [], previewUrl: null, error: null };
-			entry = { state, version: 0, sockets: new Map(), ttl: null, run: null };
+			entry = { state, version: 0, sockets: new Map(), ttl: null, run: null, destroyed: false };
 			this.entries.set(id, entry);
 		}
 		return entry;
@@ -179,11 +192,18 @@ export class SandboxManager {
 
 	private async initialize(entry: Entry, template: Template, hostname: string) {
 		const { id } = entry.state;
-		const progress = (label: string) => this.step(entry, label);
+		const stillWanted = () => {
+			if (entry.destroyed) throw new BootCancelled();
+		};
+		const progress = (label: string) => {
+			stillWanted();
+			this.step(entry, label);
+		};
 		try {
 			const sandbox = await this.sandbox(id);
 			progress('Connecting to the sandbox');
 			const recovered = await this.runningPreview(sandbox, template, hostname);
+			stillWanted();
 			if (recovered) {
 				this.finish(entry, { status: 'ready', previewUrl: recovered });
 				return;
@@ -191,14 +211,27 @@ export class SandboxManager {
 			await template.initialize({ sandbox, sandboxId: id, progress });
 			progress('Exposing the preview URL');
 			const url = await this.expose(sandbox, template.port, hostname);
+			stillWanted();
 			this.finish(entry, { status: 'ready', previewUrl: url });
 		} catch (error) {
+			if (entry.destroyed) {
+				// Destroyed mid-boot: a call made since may have woken a fresh container. Stop it too,
+				// unless the sandbox was started again meanwhile (that boot owns it now).
+				if (!this.entries.has(id)) await this.destroyQuietly(id);
+				return;
+			}
 			this.options.log?.(`sandbox ${id} failed to start`, error);
 			this.finish(entry, { status: 'error', error: describe(error) });
 			// The sandbox is done for: free its slot now rather than at the TTL.
-			void this.sandbox(id)
-				.then((sandbox) => sandbox.destroy())
-				.catch(() => {});
+			void this.destroyQuietly(id);
+		}
+	}
+
+	private async destroyQuietly(id: string) {
+		try {
+			await (await this.sandbox(id)).destroy();
+		} catch {
+			// Gone already, or the backend is down: sleepAfter stops it in the end.
 		}
 	}
 

@@ -51,8 +51,9 @@ export async function reviveSandbox(event: Pick<RequestEvent, 'platform'>, id: s
  * activity. Used by hooks.server.ts and, in `vite dev`, by the dev server plugin.
  */
 export function answerPreview(request: Request, platform?: App.Platform): Promise<Response> {
-	const route = parsePreviewHost(new URL(request.url).host);
-	if (route) sandboxManager().touch(route.sandboxId);
+	const host = new URL(request.url).host;
+	const route = parsePreviewHost(host);
+	if (route) sandboxManager().touchPreview(route.sandboxId, host);
 	return routePreview(request, {
 		proxy: async (preview) => (await sandboxBackend()).proxyPreview(preview),
 		revive: async (id, appHost) => reviveSandbox({ platform }, id, appHost)
