@@ -47,6 +47,21 @@ test.describe('with JavaScript', () => {
 		expect(JSON.parse(second.body).visits).toBe(JSON.parse(first.body).visits + 1);
 	});
 
+	test('the status WebSocket only sends: a message from the browser closes it with 1008', async ({ page }) => {
+		const id = await startSandbox(page);
+		await previewJson(page);
+		const closeCode = await page.evaluate(
+			(id) =>
+				new Promise<number>((resolve) => {
+					const socket = new WebSocket(`ws://${location.host}/api/sandbox/${id}/ws`);
+					socket.onmessage = () => socket.send('{"type":"ping"}');
+					socket.onclose = (event) => resolve(event.code);
+				}),
+			id
+		);
+		expect(closeCode).toBe(1008);
+	});
+
 	test('the stop button destroys the sandbox and its preview', async ({ page }) => {
 		await startSandbox(page);
 		const previewUrl = (await page.locator('iframe').getAttribute('src'))!;

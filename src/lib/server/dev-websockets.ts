@@ -25,7 +25,7 @@ export async function acceptUpgrade(req: IncomingMessage, socket: Duplex, head: 
 	startSandbox({ url: new URL(`http://${req.headers.host}`), platform: undefined }, id, template);
 	server.handleUpgrade(req, socket, head, (ws) => {
 		serveSocket(id, ws, {
-			onMessage: (listener) => ws.on('message', (data, isBinary) => listener(isBinary ? data : String(data))),
+			onMessage: (listener) => ws.on('message', () => listener()),
 			onClose: (listener) => ws.on('close', listener)
 		});
 	});

@@ -1,17 +1,14 @@
 /**
  * A browser's WebSocket for one sandbox, whichever server holds it: `ws` in
- * `vite dev`, a `WebSocketPair` in workerd. Messages from the browser are
- * validated; anything unexpected closes the socket with 1008.
+ * `vite dev`, a `WebSocketPair` in workerd. It only carries state to the
+ * browser, for the length of a boot (the client closes it once the sandbox is
+ * settled): a message from the browser is a protocol violation, closed with 1008.
  */
-import * as v from 'valibot';
 import type { ClientSocket } from './manager';
 import { sandboxManager } from './sandboxes';
 
-/** The only message a browser sends: a keep-alive that marks the sandbox as in use. */
-const BrowserMessage = v.object({ type: v.literal('ping') });
-
 export interface SocketEvents {
-	onMessage(listener: (data: unknown) => void): void;
+	onMessage(listener: () => void): void;
 	onClose(listener: () => void): void;
 }
 
@@ -19,17 +16,11 @@ export interface SocketEvents {
 const SYNC_INTERVAL_MS = 250;
 
 export function serveSocket(id: string, socket: ClientSocket, events: SocketEvents) {
-	const { activity, sync, closed } = sandboxManager().connect(id, socket);
+	const { sync, closed } = sandboxManager().connect(id, socket);
 	const timer = setInterval(() => {
 		if (sync()) clearInterval(timer);
 	}, SYNC_INTERVAL_MS);
-	events.onMessage((data) => {
-		if (typeof data === 'string' && data.length <= 1024 && v.is(BrowserMessage, parseJson(data))) {
-			activity();
-		} else {
-			socket.close(1008, 'Unexpected message');
-		}
-	});
+	events.onMessage(() => socket.close(1008, 'This socket only sends'));
 	events.onClose(() => {
 		clearInterval(timer);
 		closed();
@@ -43,13 +34,5 @@ export function sameOrigin(origin: string | null | undefined, host: string | nul
 		return new URL(origin).host === host;
 	} catch {
 		return false;
-	}
-}
-
-function parseJson(text: string): unknown {
-	try {
-		return JSON.parse(text);
-	} catch {
-		return undefined;
 	}
 }

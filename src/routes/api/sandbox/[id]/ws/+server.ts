@@ -31,7 +31,7 @@ export const GET: RequestHandler = async ({ request, params, cookies, url, platf
 	const { 0: client, 1: server } = new WebSocketPair();
 	server.accept();
 	serveSocket(params.id, server, {
-		onMessage: (listener) => server.addEventListener('message', (event) => listener(event.data)),
+		onMessage: (listener) => server.addEventListener('message', () => listener()),
 		onClose: (listener) => {
 			server.addEventListener('close', listener);
 			server.addEventListener('error', listener);
