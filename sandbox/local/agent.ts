@@ -21,6 +21,10 @@ import type { ProcessInfo } from '../../src/lib/server/sandbox/types.ts';
 const EXEC_OUTPUT_LIMIT = 8 * 1024 * 1024;
 const PROCESS_LOG_LIMIT = 256 * 1024;
 const SHELL = '/bin/bash';
+/** How long a killed process has to exit before its group gets SIGKILL. */
+const KILL_GRACE_MS = 3000;
+/** How long output still in the pipes may take to arrive once a command has exited. */
+const OUTPUT_DRAIN_MS = 100;
 
 class AgentError extends Error {
 	readonly code: string;
@@ -52,6 +56,8 @@ interface TrackedProcess {
 	stdout: TailBuffer;
 	stderr: TailBuffer;
 	exited: Promise<void>;
+	/** Set by killProcess: the process ends as 'killed', however it exits. */
+	killRequested: boolean;
 }
 
 const processes = new Map<string, TrackedProcess>();
@@ -101,7 +107,20 @@ async function exec({ command, cwd, env, timeout }: AgentOperations['exec']) {
 	}, timeout);
 	const exitCode = await new Promise<number>((resolve, reject) => {
 		child.on('error', reject);
-		child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
+		// The command is done when its shell exits. A background child it left (`server &`) may hold
+		// the pipes open for ever: give the output a moment to drain, then stop reading.
+		child.on('exit', (code, signal) => {
+			const exitCode = code ?? 128 + (signal ? signalNumber(signal) : 0);
+			const drained = setTimeout(() => {
+				child.stdout?.destroy();
+				child.stderr?.destroy();
+				resolve(exitCode);
+			}, OUTPUT_DRAIN_MS);
+			child.once('close', () => {
+				clearTimeout(drained);
+				resolve(exitCode);
+			});
+		});
 	}).finally(() => clearTimeout(timer));
 	if (timedOut) {
 		throw new AgentError('EXEC_TIMEOUT', `Command timed out after ${timeout} ms: ${command}`);
@@ -136,7 +155,7 @@ async function startProcess({ command, processId, cwd, env }: AgentOperations['s
 		exited: new Promise((resolve) => {
 			child.on('close', (code, signal) => {
 				if (info.status === 'running') {
-					info.status = signal ? 'killed' : code === 0 ? 'completed' : 'failed';
+					info.status = tracked.killRequested || signal ? 'killed' : code === 0 ? 'completed' : 'failed';
 				}
 				info.exitCode = code ?? (signal ? 128 + signalNumber(signal) : null);
 				info.endTime = new Date().toISOString();
@@ -148,7 +167,8 @@ async function startProcess({ command, processId, cwd, env }: AgentOperations['s
 				info.endTime = new Date().toISOString();
 				resolve();
 			});
-		})
+		}),
+		killRequested: false
 	};
 	for (const stream of ['stdout', 'stderr'] as const) {
 		child[stream]!.setEncoding('utf8');
@@ -167,8 +187,18 @@ function trackedProcess(processId: string): TrackedProcess {
 async function killProcess({ processId, signal }: AgentOperations['killProcess']) {
 	const tracked = trackedProcess(processId);
 	if (tracked.info.status !== 'running') return tracked.info;
-	tracked.info.status = 'killed';
+	tracked.killRequested = true;
 	killGroup(tracked.child, signal);
+	// A process that ignores the signal gets SIGKILL after a grace period, so a kill always ends.
+	let grace: ReturnType<typeof setTimeout> | undefined;
+	const escalated = new Promise<void>((resolve) => {
+		grace = setTimeout(() => {
+			killGroup(tracked.child, 'SIGKILL');
+			resolve();
+		}, KILL_GRACE_MS);
+	});
+	await Promise.race([tracked.exited, escalated]);
+	clearTimeout(grace);
 	await tracked.exited;
 	return tracked.info;
 }

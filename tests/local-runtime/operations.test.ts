@@ -45,6 +45,13 @@ describe('exec', () => {
 		expect(stdout).not.toContain('sleep');
 	});
 
+	it('returns when the command exits, even if a process it left in the background holds its output open', async () => {
+		// Longer than the test's timeout: a call waiting for the pipes to close would fail the test.
+		const result = await sandbox.exec('sleep 300 & echo $! > /tmp/background.pid; echo started');
+		expect(result).toMatchObject({ success: true, stdout: 'started\n' });
+		await sandbox.exec('kill "$(cat /tmp/background.pid)"');
+	});
+
 	it('sees a read-only system and its own hostname', async () => {
 		const result = await sandbox.exec('hostname; touch /usr/x 2>&1; echo $HOME');
 		expect(result.stdout).toContain('sandbox\n');
@@ -130,6 +137,14 @@ describe('processes', () => {
 		const idle = await sandbox.startProcess('sleep 60', { processId: 'idle' });
 		await expect(idle.waitForPort(3003, { timeout: 600, interval: 100 })).rejects.toMatchObject({ code: 'PROCESS_READY_TIMEOUT' });
 		await idle.kill('SIGKILL');
+	});
+
+	it('kills a process that ignores SIGTERM with SIGKILL after a grace period', async () => {
+		const stubborn = await sandbox.startProcess(`trap '' TERM; echo ready; while true; do sleep 0.1; done`, { processId: 'stubborn' });
+		await expect.poll(async () => (await stubborn.getLogs()).stdout).toBe('ready\n');
+		await stubborn.kill();
+		expect(await sandbox.getProcess('stubborn')).toMatchObject({ status: 'killed' });
+		expect((await sandbox.exec('cat /proc/[0-9]*/comm')).stdout).not.toContain('sleep');
 	});
 
 	it('answers null for an unknown process', async () => {
