@@ -203,7 +203,7 @@ async function main() {
 				const origin = `http://localhost:${port}`;
 				for (const template of ['express', 'vue'] as const) {
 					await appRun(browser, origin, template); // warm-up: the first request compiles or loads the pages
-					const runs: AppBoot[] = (boots[`${template} (${name})`] = []);
+					const runs: AppBoot[] = (boots[`${TEMPLATE_LABELS[template]} (${name})`] = []);
 					for (let i = 0; i < RUNS; i++) {
 						runs.push(await appRun(browser, origin, template));
 						process.stderr.write('.');
@@ -223,16 +223,16 @@ async function main() {
 		console.log(row(`click Start → preview first byte, ${name}`, runs.map((b) => b.ms)));
 	}
 	for (const [name, runs] of Object.entries(boots)) {
-		if (runs[0].saveMs !== null) console.log(row(`save App.vue → edit shown by HMR, ${name.replace('vue ', '')}`, runs.map((b) => b.saveMs!)));
+		if (runs[0].saveMs !== null) console.log(row(`save App.vue → edit in the iframe (HMR), ${name}`, runs.map((b) => b.saveMs!)));
 	}
-	for (const template of ['express', 'vue']) {
-		const runs = Object.entries(boots).flatMap(([name, values]) => (name.startsWith(template) ? values : []));
+	for (const label of Object.values(TEMPLATE_LABELS)) {
+		const runs = Object.entries(boots).flatMap(([name, values]) => (name.startsWith(label) ? values : []));
 		const requests = (key: 'starts' | 'sockets' | 'polls' | 'other') => {
 			const values = runs.map((b) => b[key]);
 			return `${Math.min(...values)}–${Math.max(...values)}`;
 		};
 		console.log(
-			`requests per ${template} boot (min–max): start ${requests('starts')}, WebSocket ${requests('sockets')}, ` +
+			`requests per ${label} boot (min–max): start ${requests('starts')}, WebSocket ${requests('sockets')}, ` +
 				`polls ${requests('polls')}, other data requests ${requests('other')}`
 		);
 	}
