@@ -44,6 +44,8 @@ interface SandboxRecord {
 	lastActivity: number;
 	/** Calls and preview connections under way; a sandbox never sleeps in the middle of one. */
 	inflight: number;
+	/** Set by destroy: a call still holding the record must not start a container nobody tracks. */
+	destroyed: boolean;
 }
 
 export type PreviewTarget =
@@ -165,6 +167,7 @@ export class LocalRuntime {
 	async destroy(id: string) {
 		const record = this.records.get(id);
 		if (!record) return;
+		record.destroyed = true;
 		this.records.delete(id);
 		await record.starting?.catch(() => {});
 		await record.stopping;
@@ -191,7 +194,8 @@ export class LocalRuntime {
 				starting: null,
 				stopping: null,
 				lastActivity: Date.now(),
-				inflight: 0
+				inflight: 0,
+				destroyed: false
 			};
 			this.records.set(id, record);
 			this.forgetOldSleepers();
@@ -214,6 +218,7 @@ export class LocalRuntime {
 
 	private async ensureRunning(record: SandboxRecord): Promise<Container> {
 		await record.stopping;
+		if (record.destroyed) throw new RuntimeError('SANDBOX_STOPPED', `Sandbox ${record.id} was destroyed during the call`);
 		if (record.container) return record.container;
 		if (record.starting) return record.starting;
 		const { maxSandboxes } = this.settings;
