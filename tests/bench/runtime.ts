@@ -183,14 +183,14 @@ async function main() {
 	}
 
 	const row = (name: string, values: number[]) =>
-		`${name.padEnd(56)} ${percentile(values, 50).toFixed(0).padStart(7)} ${percentile(values, 95).toFixed(0).padStart(7)}`;
+		`${name.padEnd(64)} ${percentile(values, 50).toFixed(0).padStart(7)} ${percentile(values, 95).toFixed(0).padStart(7)}`;
 	console.log(`Cold start to first HTTP byte, node server.js — ${RUNS} runs each, Node ${process.versions.node}\n`);
-	console.log(`${'(milliseconds)'.padEnd(56)} ${'p50'.padStart(7)} ${'p95'.padStart(7)}`);
+	console.log(`${'(milliseconds)'.padEnd(64)} ${'p50'.padStart(7)} ${'p95'.padStart(7)}`);
 	console.log(row('plain: spawn on the host', plain));
 	console.log(row('sandboxed: new sandbox → preview first byte', sandboxed));
 	console.log(row('  of which sandbox boot (bwrap + slirp + agent)', boot));
 	const ratio = (p: number) => (percentile(sandboxed, p) / percentile(plain, p)).toFixed(2);
-	console.log(`${'ratio sandboxed / plain'.padEnd(56)} ${`${ratio(50)}x`.padStart(7)} ${`${ratio(95)}x`.padStart(7)}`);
+	console.log(`${'ratio sandboxed / plain'.padEnd(64)} ${`${ratio(50)}x`.padStart(7)} ${`${ratio(95)}x`.padStart(7)}`);
 
 	const build = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build'], { stdio: 'ignore' });
 	if (build.status !== 0) throw new Error('vite build failed');
@@ -218,7 +218,7 @@ async function main() {
 		await browser.close();
 	}
 	console.log(`\nThrough the app in Chromium — ${RUNS} runs each\n`);
-	console.log(`${'(milliseconds)'.padEnd(56)} ${'p50'.padStart(7)} ${'p95'.padStart(7)}`);
+	console.log(`${'(milliseconds)'.padEnd(64)} ${'p50'.padStart(7)} ${'p95'.padStart(7)}`);
 	for (const [name, runs] of Object.entries(boots)) {
 		console.log(row(`click Start → preview first byte, ${name}`, runs.map((b) => b.ms)));
 	}
