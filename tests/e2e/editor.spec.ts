@@ -69,6 +69,20 @@ test.describe('the Vue + Vite template', () => {
 		expect(after).toMatch(new RegExp(`^${before.replaceAll('.', '\\.')}\\?v=\\d+$`));
 	});
 
+	test('a save that gets no answer keeps the editor and its text, and says so', async ({ page }) => {
+		await startSandbox(page, 'Vue + Vite');
+		await expect(preview(page).getByRole('heading')).toHaveText('Hello from Vue in a sandbox', { timeout: 30_000 });
+		const edited = VUE_APP.replace('Hello from Vue in a sandbox', 'Typed, never saved');
+		await replaceEditorText(page, edited);
+		// The connection drops as the save goes out.
+		await page.route(/\/sandbox\/[^/]+\?.*\/save/, (route) => route.abort('connectionreset'));
+		await page.getByRole('button', { name: 'Save' }).click();
+
+		await expect(page.getByRole('alert')).toContainText('Not saved: the server did not answer');
+		await expect(codeEditor(page, 'src/App.vue')).toContainText('Typed, never saved');
+		await expect(preview(page).getByRole('heading')).toHaveText('Hello from Vue in a sandbox');
+	});
+
 	test('saves are refused for paths outside the sources, through symbolic links, and for oversized content', async ({ page }) => {
 		const id = await startSandbox(page, 'Vue + Vite');
 		await expect(preview(page).getByRole('heading')).toHaveText('Hello from Vue in a sandbox', { timeout: 30_000 });

@@ -48,11 +48,13 @@ test.describe('without JavaScript', () => {
 	test('a refused save shows why and keeps the text that was typed', async ({ page }) => {
 		await startSandbox(page, 'Vue + Vite');
 		await expect(page.locator('[data-status="ready"]')).toBeVisible({ timeout: 30_000 });
-		const oversized = `${VUE_APP}<!-- ${'x'.repeat(128 * 1024)} -->\n`;
-		await page.getByRole('textbox', { name: 'Contents of src/App.vue' }).fill(oversized);
+		// On another tab than the first: the page after the refusal must show the same file.
+		await page.getByRole('link', { name: 'index.html' }).click();
+		const oversized = `${VUE_INDEX}<!-- ${'x'.repeat(128 * 1024)} -->\n`;
+		await page.getByRole('textbox', { name: 'Contents of index.html' }).fill(oversized);
 		await page.getByRole('button', { name: 'Save' }).click();
 		await expect(page.getByRole('alert')).toContainText('Not saved: The file is too large');
-		await expect(page.getByRole('textbox', { name: 'Contents of src/App.vue' })).toHaveValue(oversized);
+		await expect(page.getByRole('textbox', { name: 'Contents of index.html' })).toHaveValue(oversized);
 	});
 });
 
