@@ -130,6 +130,13 @@ describe('reading and writing in a real sandbox', () => {
 		expect((await sandbox.exec('ls /tmp')).stdout).not.toContain('App.vue');
 	});
 
+	it('refuses a file whose folder would have to be a file', async () => {
+		expect(await refusal(() => writeSource(sandbox, 'src/App.vue/Child.vue', 'x'))).toMatchObject({
+			status: 400,
+			message: expect.stringContaining('a folder on its path is a file')
+		});
+	});
+
 	it('refuses a directory in place of a file, and answers 404 for a missing one', async () => {
 		expect(await refusal(() => writeSource(sandbox, 'src/dir.vue', 'x'))).toMatchObject({ status: 403, message: expect.stringContaining('not a regular file') });
 		expect(await refusal(() => readSource(sandbox, 'src/Missing.vue'))).toMatchObject({ status: 404 });

@@ -109,13 +109,14 @@ async function checkTarget(sandbox: Sandbox, path: string, { create }: { create:
 	const script = [
 		`p='${target}'`,
 		`[ "$(realpath -m -- "$p")" = "$p" ] || exit 3`,
-		`if [ -e "$p" ]; then [ -f "$p" ] || exit 4; else ${create ? 'mkdir -p -- "$(dirname -- "$p")"' : 'exit 5'}; fi`
+		`if [ -e "$p" ]; then [ -f "$p" ] || exit 4; else ${create ? 'mkdir -p -- "$(dirname -- "$p")" 2>/dev/null || exit 6' : 'exit 5'}; fi`
 	].join('; ');
 	// A shell of its own: the SDK runs commands in a long-lived session shell, which `exit` would end.
 	const result = await sandbox.exec(`sh -c ${quote(script)}`, { timeout: 10_000 });
 	if (result.exitCode === 3) throw new SourceFileError(403, `${path} leads through a symbolic link; only the app's own files can be edited.`);
 	if (result.exitCode === 4) throw new SourceFileError(403, `${path} is not a regular file.`);
 	if (result.exitCode === 5) throw missing(path);
+	if (result.exitCode === 6) throw new SourceFileError(400, `${path} cannot be created: a folder on its path is a file.`);
 	if (!result.success) throw new Error(`checking ${path} failed (${result.exitCode}): ${result.stderr.trim()}`);
 }
 
