@@ -108,12 +108,12 @@ async function exec({ command, cwd, env, timeout }: AgentOperations['exec']) {
 	const exitCode = await new Promise<number>((resolve, reject) => {
 		child.on('error', reject);
 		// The command is done when its shell exits. A background child it left (`server &`) may hold
-		// the pipes open for ever: give the output a moment to drain, then stop reading.
+		// the pipes open for ever: give the output a moment to drain, then stop collecting it. The pipes
+		// stay read (and their data dropped), so that the child can go on writing without a SIGPIPE.
 		child.on('exit', (code, signal) => {
 			const exitCode = code ?? 128 + (signal ? signalNumber(signal) : 0);
 			const drained = setTimeout(() => {
-				child.stdout?.destroy();
-				child.stderr?.destroy();
+				for (const stream of [child.stdout, child.stderr]) stream?.removeAllListeners('data').resume();
 				resolve(exitCode);
 			}, OUTPUT_DRAIN_MS);
 			child.once('close', () => {

@@ -217,7 +217,8 @@ export class SandboxManager {
 			if (entry.destroyed) {
 				// Destroyed mid-boot: a call made since may have woken a fresh container. Stop it too,
 				// unless the sandbox was started again meanwhile (that boot owns it now).
-				if (!this.entries.has(id)) await this.destroyQuietly(id);
+				const sandbox = await this.sandbox(id).catch(() => null);
+				if (!this.entries.has(id)) await sandbox?.destroy().catch(() => {});
 				return;
 			}
 			this.options.log?.(`sandbox ${id} failed to start`, error);
