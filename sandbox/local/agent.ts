@@ -279,6 +279,7 @@ function fileError(error: unknown, path: string): never {
 	if (code === 'ENOENT') throw new AgentError('FILE_NOT_FOUND', `No such file or directory: ${path}`);
 	if (code === 'EISDIR') throw new AgentError('INVALID_REQUEST', `${path} is a directory`);
 	if (code === 'ENOTDIR') throw new AgentError('INVALID_REQUEST', `A parent of ${path} is not a directory`);
+	if (code === 'ENOSPC') throw new AgentError('NO_SPACE', `The sandbox's disk is full: ${path} was not written`);
 	throw error;
 }
 

@@ -1,24 +1,32 @@
 /**
  * One running local sandbox — the stand-in for a Cloudflare container:
  *
- *   runtime ──spawn──▶ bwrap (own user/mount/pid/ipc/uts/net namespaces)
- *      │                 └─ agent.ts (Node 24) ─▶ the sandbox's commands and processes
- *      └──spawn──▶ slirp4netns ─ gives the namespace outbound network and
- *                               forwards 127.0.0.1:<host port> ─▶ <sandbox port>
+ *   runtime ──spawn──▶ [as root: a private mount namespace with the disk image mounted, then the
+ *      │                sandbox's own unprivileged host uid] bwrap (own user/mount/pid/ipc/uts/net
+ *      │                namespaces) └─ agent.ts (Node 24) ─▶ the sandbox's commands and processes
+ *      ├──spawn──▶ slirp4netns ─ gives the namespace outbound network and
+ *      │                         forwards 127.0.0.1:<host port> ─▶ <sandbox port>
+ *      └──nsenter──▶ the egress rules (egress.ts) and no nested user namespaces, before any of the
+ *                    sandbox's code runs
+ *
+ * What code inside can reach: see the README's "Safety" section. In short, when the runtime is
+ * root, a sandbox's root is an unprivileged host uid (never host root); bwrap itself starts with
+ * an empty environment; /proc's host-global parts are read-only; /workspace is a disk of its own.
  *
  * Nothing here outlives the runtime: bwrap runs with --die-with-parent (and the
- * kernel ends a PID namespace with its first process), slirp4netns exits when
- * the pipe it holds from the runtime closes.
+ * kernel ends a PID namespace with its first process, and the disk's mount namespace
+ * with its last), slirp4netns exits when the pipe it holds from the runtime closes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { chown, mkdir, rm } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { AGENT_READY, type AgentOperation, type AgentOperations, type AgentResponse } from './agent-protocol.ts';
+import { createDiskImage } from './disk.ts';
 import { RuntimeError } from './errors.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -26,12 +34,27 @@ const AGENT_FILES = ['agent.ts', 'agent-protocol.ts'];
 const TEMPLATES = join(HERE, '..', 'templates');
 const START_TIMEOUT_MS = 15_000;
 const TRUST_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR'];
+/** The whole environment of every host-side process of a sandbox: nothing of the runtime's own. */
+const HOST_TOOLS_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+
+/**
+ * Runs as the sandbox's first process: joins its cgroups, so that everything below counts against
+ * the limits from its first instruction; mounts the disk image, if any (as root, in a mount
+ * namespace of the sandbox's own); then becomes the rest of its arguments.
+ *   sh -c LAUNCH sh <cgroup.procs>... -- <image or ""> <mount point or ""> <command>...
+ */
+const LAUNCH = [
+	'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift',
+	'if [ -n "$1" ]; then mount -o loop,nosuid,nodev "$1" "$2" || exit 125; rmdir "$2/lost+found"; fi; shift 2',
+	'exec "$@"'
+].join('\n');
 
 export interface ContainerPaths {
-	/** Host directory mounted read-write at /workspace. */
-	workspace: string;
-	/** slirp4netns API socket (kept short: unix socket paths are limited to 108 bytes). */
-	apiSocket: string;
+	/**
+	 * The sandbox's own directory on the host: the workspace's mount point and disk image, and the
+	 * slirp4netns API socket (kept short: unix socket paths are limited to 108 bytes).
+	 */
+	dir: string;
 	/** Files written once per run and mounted into every sandbox. */
 	resolvConf: string;
 	hosts: string;
@@ -42,6 +65,15 @@ export interface ContainerOptions {
 	paths: ContainerPaths;
 	/** `cgroup.procs` files the sandbox joins before it starts (empty: no limits). */
 	cgroupProcs: string[];
+	/**
+	 * When the runtime is root: the unprivileged host uid (and gid) the sandbox's processes run as,
+	 * its root inside mapped to it. Null: the runtime's own (non-root) user, as rootless containers.
+	 */
+	hostUid: number | null;
+	/** The size of /workspace. */
+	diskBytes: number;
+	/** `ip -batch` lines for the sandbox's network namespace (see egress.ts). */
+	egressRoutes: string[];
 	onExit: () => void;
 	log: (message: string) => void;
 }
@@ -77,15 +109,25 @@ export class Container {
 	}
 
 	private async boot() {
-		const { paths, cgroupProcs } = this.options;
-		await mkdir(paths.workspace, { recursive: true });
-
-		// A tiny shell joins the cgroups first, so that bwrap and everything it
-		// starts are counted against the limits from their first instruction.
-		const joinCgroups = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
-		const bwrap = spawn('/bin/sh', ['-c', joinCgroups, 'sh', ...cgroupProcs, '--', 'bwrap', ...bwrapArgs(paths)], {
-			stdio: ['pipe', 'pipe', 'pipe', 'pipe']
-		});
+		const { paths, cgroupProcs, hostUid, diskBytes } = this.options;
+		await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+		let command: string[];
+		if (hostUid === null) {
+			// Not root: no disk to mount, so /workspace is a tmpfs of the quota's size (see disk.ts).
+			command = ['/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', '', '', 'bwrap', ...bwrapArgs(paths, { tmpfsBytes: diskBytes })];
+		} else {
+			await chown(paths.dir, hostUid, hostUid);
+			const workspace = join(paths.dir, 'workspace');
+			const image = join(paths.dir, 'disk.img');
+			await mkdir(workspace);
+			await createDiskImage(image, diskBytes, hostUid);
+			const user = [`--reuid=${hostUid}`, `--regid=${hostUid}`, '--clear-groups', '--'];
+			command = [
+				'unshare', '--mount', '--propagation=private', '/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', image, workspace,
+				'setpriv', ...user, 'bwrap', ...bwrapArgs(paths, { mountPoint: workspace })
+			];
+		}
+		const bwrap = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: HOST_TOOLS_ENV, cwd: '/' });
 		this.bwrap = bwrap;
 		bwrap.on('exit', () => this.onBwrapExit());
 		// A write racing the agent's death fails with EPIPE; the exit handler reports it to callers.
@@ -105,27 +147,24 @@ export class Container {
 		// the network comes once the agent (and so bwrap's setup) is up.
 		await agentReady;
 		await this.startNetwork(info['child-pid']);
+		await this.seal(info['child-pid']);
 		lines.on('line', (line) => this.onAgentLine(line));
 		this.started = true;
 	}
 
 	private async startNetwork(childPid: number) {
-		const slirp = spawn(
-			'slirp4netns',
-			[
-				'--configure',
-				'--mtu=65520',
-				'--disable-host-loopback',
-				`--api-socket=${this.options.paths.apiSocket}`,
-				'--ready-fd=3',
-				'--exit-fd=4',
-				String(childPid),
-				'tap0'
-			],
-			// fd 4 stays open as long as this process lives: when the runtime dies,
-			// even by SIGKILL, slirp4netns sees it close and exits.
-			{ stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] }
-		);
+		const target =
+			this.options.hostUid === null
+				? // As the namespace's owner: slirp4netns joins the sandbox's user namespace to reach it.
+					[String(childPid)]
+				: // As root: straight into the network namespace, and into a sandbox of slirp4netns's own
+					// (no capabilities, an empty root) once it is set up.
+					['--enable-sandbox', '--netns-type=path', `/proc/${childPid}/ns/net`];
+		const args = ['--configure', '--mtu=65520', '--disable-host-loopback', `--api-socket=${apiSocketOf(this.options.paths)}`];
+		// fd 4 stays open as long as this process lives: when the runtime dies,
+		// even by SIGKILL, slirp4netns sees it close and exits.
+		args.push('--ready-fd=3', '--exit-fd=4', ...target, 'tap0');
+		const slirp = spawn('slirp4netns', args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], env: HOST_TOOLS_ENV });
 		this.slirp = slirp;
 		const errors: string[] = [];
 		createInterface({ input: slirp.stderr! }).on('line', (line) => errors.push(line));
@@ -133,6 +172,29 @@ export class Container {
 			(slirp.stdio[3] as Readable).once('data', () => resolve());
 			slirp.once('exit', (code) => reject(new Error(`slirp4netns exited (${code}): ${errors.join(' ')}`)));
 			slirp.once('error', reject);
+		});
+	}
+
+	/**
+	 * From outside, with the rights over the sandbox's namespaces that its own processes lack: sets
+	 * the egress routes in its network namespace, and forbids user namespaces inside it (their
+	 * capabilities are a common first step of kernel exploits, and would be the way to a network
+	 * namespace without these routes). The runtime is root here, or the user namespace's owner.
+	 */
+	private seal(childPid: number): Promise<void> {
+		const script = 'echo 0 > /proc/sys/user/max_user_namespaces && exec ip -batch -';
+		return new Promise((resolve, reject) => {
+			const nsenter = spawn('nsenter', [`--target=${childPid}`, '--user', '--net', 'sh', '-c', script], {
+				stdio: ['pipe', 'ignore', 'pipe'],
+				env: HOST_TOOLS_ENV,
+				cwd: '/'
+			});
+			let errors = '';
+			nsenter.stderr!.setEncoding('utf8').on('data', (chunk: string) => (errors += chunk));
+			nsenter.stdin!.on('error', () => {}); // reported by the exit code
+			nsenter.on('error', reject);
+			nsenter.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sealing the sandbox failed (${code}): ${errors.trim()}`))));
+			nsenter.stdin!.end(`${this.options.egressRoutes.join('\n')}\n`);
 		});
 	}
 
@@ -188,7 +250,7 @@ export class Container {
 
 	private slirpApi(execute: string, args: object): Promise<unknown> {
 		return new Promise((resolve, reject) => {
-			const socket = createConnection(this.options.paths.apiSocket);
+			const socket = createConnection(apiSocketOf(this.options.paths));
 			let body = '';
 			socket.setEncoding('utf8');
 			socket.on('connect', () => socket.end(JSON.stringify({ execute, arguments: args })));
@@ -207,7 +269,7 @@ export class Container {
 	}
 
 	/**
-	 * Ends every process of the sandbox and removes its workspace. Resolves only
+	 * Ends every process of the sandbox and removes its files. Resolves only
 	 * when no process of its PID namespace is left.
 	 */
 	async stop() {
@@ -222,8 +284,8 @@ export class Container {
 			await exited;
 		}
 		if (this.pidNamespace) await waitUntilEmpty(this.pidNamespace);
-		await rm(this.options.paths.workspace, { recursive: true, force: true });
-		await rm(this.options.paths.apiSocket, { force: true });
+		// The disk's mount went with the last process of its namespace: what is left is a file.
+		await rm(this.options.paths.dir, { recursive: true, force: true });
 	}
 
 	private onBwrapExit() {
@@ -235,9 +297,21 @@ export class Container {
 	}
 }
 
-/** The bwrap profile: the container's layout, with only /workspace and /tmp writable. */
-function bwrapArgs(paths: ContainerPaths): string[] {
-	const args = ['--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--info-fd', '3'];
+function apiSocketOf(paths: ContainerPaths): string {
+	return join(paths.dir, 'slirp.sock');
+}
+
+/**
+ * The bwrap profile: the container's layout, with only /workspace and /tmp writable. Root inside
+ * (as in the container image) is the user bwrap runs as outside. /workspace is the mounted disk
+ * image, or a tmpfs of the quota's size.
+ */
+function bwrapArgs(paths: ContainerPaths, workspace: { mountPoint: string } | { tmpfsBytes: number }): string[] {
+	// A user namespace always (bwrap's --unshare-all only tries one), so that root inside is the
+	// outside user, not root; not bwrap's --disable-userns, whose nested namespace would show a
+	// "0 0" uid_map inside and keep slirp4netns and nsenter out (seal() forbids them instead).
+	const args = ['--unshare-all', '--unshare-user', '--uid', '0', '--gid', '0'];
+	args.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--info-fd', '3');
 	args.push('--hostname', 'sandbox', '--ro-bind', '/usr', '/usr');
 	// Merged-/usr systems link /bin, /lib… into /usr; others have real directories.
 	for (const dir of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
@@ -255,7 +329,12 @@ function bwrapArgs(paths: ContainerPaths): string[] {
 	// The template apps with their dependencies installed, where the container image puts them.
 	args.push('--ro-bind', TEMPLATES, '/templates');
 	args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
-	args.push('--bind', paths.workspace, '/workspace', '--chdir', '/workspace');
+	// What /proc shows of the whole machine stays read-only (core_pattern, sysrq, …), whoever asks.
+	args.push('--ro-bind', '/proc/sys', '/proc/sys');
+	for (const entry of ['/proc/sysrq-trigger', '/proc/irq', '/proc/bus', '/proc/fs']) args.push('--ro-bind-try', entry, entry);
+	if ('mountPoint' in workspace) args.push('--bind', workspace.mountPoint, '/workspace');
+	else args.push('--size', String(workspace.tmpfsBytes), '--tmpfs', '/workspace');
+	args.push('--chdir', '/workspace');
 	args.push('--clearenv');
 	const env: Record<string, string> = {
 		PATH: '/opt/node/bin:/usr/local/bin:/usr/bin:/bin',

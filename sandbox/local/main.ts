@@ -8,17 +8,22 @@
  *   LOCAL_SANDBOX_MAX         running sandboxes at once (default 4)
  *   LOCAL_SANDBOX_SLEEP_AFTER default idle timeout, e.g. "10m" (default 10m, as the SDK)
  *   LOCAL_SANDBOX_MEMORY_MB, LOCAL_SANDBOX_CPUS, LOCAL_SANDBOX_PIDS   per-sandbox limits (1024, 1, 512)
- *   LOCAL_SANDBOX_STATE_DIR   where workspaces live (default $TMPDIR/sandbox-preview-runtime)
+ *   LOCAL_SANDBOX_DISK_MB     size of each sandbox's /workspace (default 8192, the standard-1 instance's disk)
+ *   LOCAL_SANDBOX_EGRESS_ALLOW  comma-separated IPv4 ranges a sandbox may reach although private (default none)
+ *   LOCAL_SANDBOX_UID_BASE    as root: the Nth sandbox runs as host uid BASE + N (default 2000000000)
+ *   LOCAL_SANDBOX_STATE_DIR   where sandboxes' files live (default $TMPDIR/sandbox-preview-runtime)
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { Socket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as v from 'valibot';
 import { SleepAfter } from '../../src/lib/server/sandbox/rules.ts';
 import { Cgroups } from './cgroups.ts';
+import { EgressAllowList, egressRoutes, hostAddresses } from './egress.ts';
 import { LocalRuntime } from './runtime.ts';
 import { currentRunKey, isRunAlive } from './runs.ts';
 import { createRuntimeServer } from './server.ts';
@@ -34,20 +39,28 @@ const Config = v.object({
 	LOCAL_SANDBOX_MEMORY_MB: Integer(64, 1024 * 1024, 1024),
 	LOCAL_SANDBOX_CPUS: v.pipe(v.optional(v.string(), '1'), v.transform(Number), v.minValue(0.05), v.maxValue(1024)),
 	LOCAL_SANDBOX_PIDS: Integer(16, 1_000_000, 512),
+	LOCAL_SANDBOX_DISK_MB: Integer(16, 16 * 1024 * 1024, 8192),
+	LOCAL_SANDBOX_EGRESS_ALLOW: EgressAllowList,
+	LOCAL_SANDBOX_UID_BASE: Integer(1000, 4_000_000_000, 2_000_000_000),
 	LOCAL_SANDBOX_STATE_DIR: v.optional(v.string(), join(tmpdir(), 'sandbox-preview-runtime')),
 	/** Set by launch.ts: a pipe to report readiness on, whose closing means the launcher is gone. */
 	LOCAL_SANDBOX_READY_FD: v.optional(v.pipe(v.string(), v.transform(Number), v.integer()))
 });
 
 const log = (message: string) => console.log(`[sandbox-runtime] ${message}`);
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** Root maps each sandbox to an unprivileged host uid; a normal user's sandboxes run as that user. */
+const asRoot = process.getuid?.() === 0;
 
 function fail(message: string): never {
 	console.error(`[sandbox-runtime] ${message}`);
 	process.exit(1);
 }
 
+const found = (command: string) => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+
 function preflight() {
-	const missing = ['bwrap', 'slirp4netns'].filter((command) => spawnSync('sh', ['-c', `command -v ${command}`]).status !== 0);
+	const missing = ['bwrap', 'slirp4netns'].filter((command) => !found(command));
 	if (missing.length > 0) {
 		fail(
 			`cannot start: ${missing.join(' and ')} not found.\n` +
@@ -68,6 +81,12 @@ function preflight() {
 				'and, on Ubuntu 24.04+, `kernel.apparmor_restrict_unprivileged_userns`.'
 		);
 	}
+	// util-linux and iproute2 on any Linux; e2fsprogs for the disk images that root makes.
+	const tools = asRoot ? ['nsenter', 'ip', 'setpriv', 'unshare', 'mount', 'mkfs.ext4'] : ['nsenter', 'ip'];
+	const missingTools = tools.filter((command) => !found(command));
+	if (missingTools.length > 0) {
+		fail(`cannot start: ${missingTools.join(', ')} not found (Debian/Ubuntu: sudo apt-get install util-linux mount iproute2 e2fsprogs)`);
+	}
 	if (process.versions.node.split('.')[0] !== '24') {
 		log(`warning: running on Node ${process.versions.node}; sandboxes get this Node, the container image has Node 24`);
 	}
@@ -83,6 +102,25 @@ async function removeStaleRuns(stateDir: string) {
 	}
 }
 
+/**
+ * As root, bubblewrap runs as the sandbox's own unprivileged uid, which must be able to reach what
+ * it mounts into the sandbox: fails with the path to open up when it cannot.
+ */
+function checkReachableBy(uid: number, paths: string[]) {
+	// Directories need search permission, files read permission.
+	const check = 'for p; do if [ -d "$p" ]; then [ -x "$p" ]; else [ -r "$p" ]; fi || { echo "$p"; exit 1; }; done';
+	const probe = spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', 'sh', '-c', check, 'sh', ...paths], {
+		encoding: 'utf8'
+	});
+	if (probe.status !== 0) {
+		fail(
+			`cannot start: sandboxes run as the unprivileged uid ${uid}, which cannot reach ${probe.stdout.trim() || paths.join(', ')}.\n` +
+				'Make the directories on its way searchable by others (chmod o+x), or move the project or\n' +
+				'LOCAL_SANDBOX_STATE_DIR to a place that is.'
+		);
+	}
+}
+
 async function main() {
 	const parsed = v.safeParse(Config, process.env);
 	if (!parsed.success) fail(`invalid configuration: ${parsed.issues.map((i) => `${v.getDotPath(i)}: ${i.message}`).join('; ')}`);
@@ -91,13 +129,20 @@ async function main() {
 
 	const runName = `run-${currentRunKey}`;
 	const runDir = join(config.LOCAL_SANDBOX_STATE_DIR, runName);
-	await mkdir(config.LOCAL_SANDBOX_STATE_DIR, { recursive: true, mode: 0o700 });
+	// Others (the sandboxes' uids) may pass through to their own directories, but not list them.
+	const dirMode = asRoot ? 0o711 : 0o700;
+	await mkdir(config.LOCAL_SANDBOX_STATE_DIR, { recursive: true, mode: dirMode });
+	await chmod(config.LOCAL_SANDBOX_STATE_DIR, dirMode);
 	await removeStaleRuns(config.LOCAL_SANDBOX_STATE_DIR);
-	await mkdir(join(runDir, 'workspaces'), { recursive: true });
+	await mkdir(join(runDir, 'sandboxes'), { recursive: true, mode: dirMode });
+	await chmod(runDir, dirMode);
 	const sharedFiles = { resolvConf: join(runDir, 'resolv.conf'), hosts: join(runDir, 'hosts') };
 	// slirp4netns answers DNS at 10.0.2.3 and forwards it to the host's resolver.
 	await writeFile(sharedFiles.resolvConf, 'nameserver 10.0.2.3\n');
 	await writeFile(sharedFiles.hosts, '127.0.0.1 localhost sandbox\n::1 localhost\n');
+	if (asRoot) {
+		checkReachableBy(config.LOCAL_SANDBOX_UID_BASE + 1, [join(runDir, 'sandboxes'), sharedFiles.resolvConf, process.execPath, join(HERE, 'agent.ts'), join(HERE, '..', 'templates')]);
+	}
 
 	const limits = {
 		memoryBytes: config.LOCAL_SANDBOX_MEMORY_MB * 1024 * 1024,
@@ -109,6 +154,9 @@ async function main() {
 
 	const runtime = new LocalRuntime({
 		maxSandboxes: config.LOCAL_SANDBOX_MAX,
+		uidBase: asRoot ? config.LOCAL_SANDBOX_UID_BASE : null,
+		diskBytes: config.LOCAL_SANDBOX_DISK_MB * 1024 * 1024,
+		egressRoutes: egressRoutes({ hostAddresses: hostAddresses(), allow: config.LOCAL_SANDBOX_EGRESS_ALLOW }),
 		defaultSleepAfterMs: config.LOCAL_SANDBOX_SLEEP_AFTER * 1000,
 		runDir,
 		sharedFiles,

@@ -16,6 +16,10 @@ import { previewUrl, type PreviewRoute } from '../../src/lib/server/sandbox/rule
 
 export interface RuntimeSettings {
 	maxSandboxes: number;
+	/** Root only: the Nth sandbox runs as host uid `uidBase + N` (null: as the runtime's own user). */
+	uidBase: number | null;
+	diskBytes: number;
+	egressRoutes: string[];
 	/** Idle time before a sandbox sleeps when its client sets none (the SDK's default is 10 minutes). */
 	defaultSleepAfterMs: number;
 	runDir: string;
@@ -243,16 +247,17 @@ export class LocalRuntime {
 	}
 
 	private async startContainer(record: SandboxRecord): Promise<Container> {
-		const { runDir, sharedFiles, cgroups } = this.settings;
+		const { runDir, sharedFiles, cgroups, uidBase, diskBytes, egressRoutes } = this.settings;
 		const cgroupName = `sandbox-${record.key}`;
 		const options = {
 			id: record.id,
-			paths: {
-				...sharedFiles,
-				workspace: join(runDir, 'workspaces', record.id),
-				apiSocket: join(runDir, `slirp-${record.key}.sock`)
-			},
+			// By key, not ID: a destroy racing a new sandbox of the same ID never touches the new one's files.
+			paths: { ...sharedFiles, dir: join(runDir, 'sandboxes', record.key) },
 			cgroupProcs: await cgroups.create(cgroupName),
+			// One host uid per sandbox: none shares files or signals with another, nor with the host.
+			hostUid: uidBase === null ? null : uidBase + Number(record.key),
+			diskBytes,
+			egressRoutes,
 			onExit: () => void this.onContainerExit(record).catch((e) => this.log(`cleaning up ${record.id} failed: ${e}`)),
 			log: (line: string) => this.log(`[${record.id}] ${line}`)
 		};

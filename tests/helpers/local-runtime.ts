@@ -4,7 +4,7 @@
  * filesystem) to see what it left behind.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalBackend } from '../../sandbox/local/client.ts';
@@ -43,9 +43,14 @@ export async function startTestRuntime(env: Record<string, string> = {}): Promis
 	};
 }
 
-/** A fresh directory inside the suite's scratch directory (see global-setup.ts). */
+/**
+ * A fresh directory inside the suite's scratch directory (see global-setup.ts), which a runtime
+ * running as root can pass through as the sandboxes' unprivileged uid.
+ */
 export function scratchDir(prefix: string): string {
-	return mkdtempSync(join(process.env.SANDBOX_TEST_DIR ?? tmpdir(), prefix));
+	const dir = mkdtempSync(join(process.env.SANDBOX_TEST_DIR ?? tmpdir(), prefix));
+	chmodSync(dir, 0o711);
+	return dir;
 }
 
 interface HostProcess {

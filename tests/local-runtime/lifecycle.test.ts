@@ -21,9 +21,16 @@ afterEach(async () => {
 	runtime = undefined;
 });
 
-function workspaceOf(stateDir: string, id: string): string | undefined {
+/** The host directories of a runtime's sandboxes (each holds its disk image and mount point). */
+function sandboxDirs(stateDir: string): string[] {
 	const run = readdirSync(stateDir).find((entry) => entry.startsWith('run-'));
-	return run && join(stateDir, run, 'workspaces', id);
+	const parent = run && join(stateDir, run, 'sandboxes');
+	return parent && existsSync(parent) ? readdirSync(parent).map((key) => join(parent, key)) : [];
+}
+
+/** A file in the sandbox's /workspace, seen from the host through one of its processes. */
+function workspaceFile(processes: { pid: number; cmdline: string }[], file: string): boolean {
+	return processes.some((p) => p.cmdline.includes('node server.js') && existsSync(`/proc/${p.pid}/root/workspace/${file}`));
 }
 
 async function serve(rt: TestRuntime, id: string, sleepAfter?: string) {
@@ -42,18 +49,21 @@ describe('destroy', () => {
 		const before = sandboxProcesses(runtime.stateDir);
 		const pids = before.processes.map((p) => p.pid);
 		const ports = listeningPorts(pids);
-		const workspace = workspaceOf(runtime.stateDir, 'doomed')!;
+		const [dir] = sandboxDirs(runtime.stateDir);
 		// bwrap (outer and init), slirp4netns, the agent, bash and node.
 		expect(before.processes.length).toBeGreaterThanOrEqual(4);
 		expect(ports).toHaveLength(1);
-		expect(existsSync(join(workspace, 'server.js'))).toBe(true);
+		expect(workspaceFile(before.processes, 'server.js')).toBe(true);
+		expect(readdirSync(dir).sort()).toEqual(['disk.img', 'slirp.sock', 'workspace']);
 
 		await sandbox.destroy();
 
 		expect(sandboxProcesses(runtime.stateDir, before.namespaces).processes).toEqual([]);
 		expect(listeningPorts(pids)).toEqual([]);
 		expect(spawnSync('ss', ['-Hltn', `sport = :${ports[0]}`], { encoding: 'utf8' }).stdout.trim()).toBe('');
-		expect(existsSync(workspace)).toBe(false);
+		expect(existsSync(dir)).toBe(false);
+		// The disk's mount went with the sandbox's mount namespace, and with it its loop device.
+		await waitFor(() => !spawnSync('losetup', ['-a'], { encoding: 'utf8' }).stdout.includes(dir));
 		// Its preview is gone for good: the tokens went with it.
 		expect((await runtime.preview(url)).status).toBe(404);
 	});
@@ -76,8 +86,7 @@ describe('sleepAfter', () => {
 		const { namespaces } = sandboxProcesses(runtime.stateDir);
 		expect((await runtime.preview(url)).status).toBe(200);
 
-		const workspace = workspaceOf(runtime.stateDir, 'sleepy')!;
-		await waitFor(() => sandboxProcesses(runtime!.stateDir, namespaces).processes.length === 0 && !existsSync(workspace), {
+		await waitFor(() => sandboxProcesses(runtime!.stateDir, namespaces).processes.length === 0 && sandboxDirs(runtime!.stateDir).length === 0, {
 			timeout: 6000
 		});
 		const stale = await runtime.preview(url);
@@ -118,7 +127,7 @@ describe('capacity', () => {
 		const raw = await runtime.control('/v1/sandboxes/cap-three/exec', { method: 'POST', body: '{"command":"true"}' });
 		expect(raw.status).toBe(503);
 		expect(raw.headers.get('retry-after')).toBeTruthy();
-		expect(existsSync(workspaceOf(runtime.stateDir, 'cap-three')!)).toBe(false);
+		expect(sandboxDirs(runtime.stateDir)).toHaveLength(2);
 		expect(sandboxProcesses(runtime.stateDir).processes.filter((p) => p.cmdline.startsWith('slirp4netns'))).toHaveLength(2);
 
 		await one.destroy();
@@ -134,16 +143,19 @@ describe('when the runtime dies', () => {
 		await serve(first, 'orphan-b');
 		const before = sandboxProcesses(first.stateDir);
 		expect(before.namespaces.size).toBe(2);
-		const workspace = workspaceOf(first.stateDir, 'orphan-a')!;
+		const dirs = sandboxDirs(first.stateDir);
+		expect(dirs).toHaveLength(2);
 
 		first.child.kill('SIGKILL');
 		await first.stop();
 
 		await waitFor(() => sandboxProcesses(first.stateDir, before.namespaces).processes.length === 0, { timeout: 5000 });
-		expect(existsSync(workspace)).toBe(true);
+		// Nothing stays mounted: the disks' mount namespaces ended with their last process.
+		await waitFor(() => !spawnSync('losetup', ['-a'], { encoding: 'utf8' }).stdout.includes(first.stateDir));
+		expect(dirs.every((dir) => existsSync(join(dir, 'disk.img')))).toBe(true);
 
 		runtime = await startTestRuntime({ LOCAL_SANDBOX_STATE_DIR: first.stateDir });
-		expect(existsSync(workspace)).toBe(false);
+		expect(dirs.some((dir) => existsSync(dir))).toBe(false);
 		expect(runtime.output()).toContain('removing state of a crashed run');
 	});
 

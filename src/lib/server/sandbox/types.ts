@@ -112,6 +112,8 @@ export type SandboxErrorCode =
 	| 'INVALID_REQUEST'
 	| 'PATH_NOT_ALLOWED'
 	| 'FILE_NOT_FOUND'
+	/** The sandbox's disk is full. */
+	| 'NO_SPACE'
 	| 'PROCESS_NOT_FOUND'
 	| 'PROCESS_EXITED_BEFORE_READY'
 	| 'PROCESS_READY_TIMEOUT'
