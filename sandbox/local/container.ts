@@ -31,7 +31,8 @@ import { RuntimeError } from './errors.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const AGENT_FILES = ['agent.ts', 'agent-protocol.ts'];
-const TEMPLATES = join(HERE, '..', 'templates');
+/** The host's directories that every sandbox sees (read-only): its Node, the agent, the templates. */
+const HOST_SOURCES: Sources = { node: dirname(process.execPath), agent: HERE, templates: join(HERE, '..', 'templates') };
 const START_TIMEOUT_MS = 15_000;
 const TRUST_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR'];
 /** The whole environment of every host-side process of a sandbox: nothing of the runtime's own. */
@@ -39,15 +40,24 @@ const HOST_TOOLS_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
 
 /**
  * Runs as the sandbox's first process: joins its cgroups, so that everything below counts against
- * the limits from its first instruction; mounts the disk image, if any (as root, in a mount
- * namespace of the sandbox's own); then becomes the rest of its arguments.
- *   sh -c LAUNCH sh <cgroup.procs>... -- <image or ""> <mount point or ""> <command>...
+ * the limits from its first instruction; as root, in a mount namespace of the sandbox's own, mounts
+ * the disk image and binds the host's sources into the sandbox's directory (where its unprivileged
+ * uid can reach them, wherever the project lives); then becomes the rest of its arguments.
+ *   sh -c LAUNCH sh <cgroup.procs>... -- [<image> <mount point>] [<source> <target>]... -- <command>...
  */
 const LAUNCH = [
 	'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift',
-	'if [ -n "$1" ]; then mount -o loop,nosuid,nodev "$1" "$2" || exit 125; rmdir "$2/lost+found"; fi; shift 2',
+	'if [ "$1" != -- ]; then mount -o loop,nosuid,nodev "$1" "$2" || exit 125; rmdir "$2/lost+found"; shift 2; fi',
+	'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 125; shift 2; done; shift',
 	'exec "$@"'
 ].join('\n');
+
+/** Where bwrap finds what it mounts read-only into every sandbox. */
+interface Sources {
+	node: string;
+	agent: string;
+	templates: string;
+}
 
 export interface ContainerPaths {
 	/**
@@ -113,18 +123,22 @@ export class Container {
 		await mkdir(paths.dir, { recursive: true, mode: 0o700 });
 		let command: string[];
 		if (hostUid === null) {
-			// Not root: no disk to mount, so /workspace is a tmpfs of the quota's size (see disk.ts).
-			command = ['/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', '', '', 'bwrap', ...bwrapArgs(paths, { tmpfsBytes: diskBytes })];
+			// Not root: nothing to mount; /workspace is a tmpfs of the quota's size (see disk.ts).
+			const bwrap = bwrapArgs(paths, HOST_SOURCES, { tmpfsBytes: diskBytes });
+			command = ['/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', '--', 'bwrap', ...bwrap];
 		} else {
 			await chown(paths.dir, hostUid, hostUid);
 			const workspace = join(paths.dir, 'workspace');
 			const image = join(paths.dir, 'disk.img');
-			await mkdir(workspace);
+			const staged = { node: join(paths.dir, 'node'), agent: join(paths.dir, 'agent'), templates: join(paths.dir, 'templates') };
+			for (const dir of [workspace, ...Object.values(staged)]) await mkdir(dir);
 			await createDiskImage(image, diskBytes, hostUid);
+			const binds = (Object.keys(staged) as (keyof Sources)[]).flatMap((name) => [HOST_SOURCES[name], staged[name]]);
 			const user = [`--reuid=${hostUid}`, `--regid=${hostUid}`, '--clear-groups', '--'];
+			const bwrap = bwrapArgs(paths, staged, { mountPoint: workspace });
 			command = [
-				'unshare', '--mount', '--propagation=private', '/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', image, workspace,
-				'setpriv', ...user, 'bwrap', ...bwrapArgs(paths, { mountPoint: workspace })
+				'unshare', '--mount', '--propagation=private', '/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', image, workspace, ...binds,
+				'--', 'setpriv', ...user, 'bwrap', ...bwrap
 			];
 		}
 		const bwrap = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: HOST_TOOLS_ENV, cwd: '/' });
@@ -306,7 +320,7 @@ function apiSocketOf(paths: ContainerPaths): string {
  * (as in the container image) is the user bwrap runs as outside. /workspace is the mounted disk
  * image, or a tmpfs of the quota's size.
  */
-function bwrapArgs(paths: ContainerPaths, workspace: { mountPoint: string } | { tmpfsBytes: number }): string[] {
+function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPoint: string } | { tmpfsBytes: number }): string[] {
 	// A user namespace always (bwrap's --unshare-all only tries one), so that root inside is the
 	// outside user, not root; not bwrap's --disable-userns, whose nested namespace would show a
 	// "0 0" uid_map inside and keep slirp4netns and nsenter out (seal() forbids them instead).
@@ -324,10 +338,10 @@ function bwrapArgs(paths: ContainerPaths, workspace: { mountPoint: string } | { 
 	}
 	args.push('--ro-bind', paths.resolvConf, '/etc/resolv.conf', '--ro-bind', paths.hosts, '/etc/hosts');
 	// The runtime's own Node (24, like the container image's) is the sandbox's `node`.
-	args.push('--ro-bind', dirname(process.execPath), '/opt/node/bin');
-	for (const file of AGENT_FILES) args.push('--ro-bind', join(HERE, file), `/opt/sandbox-agent/${file}`);
+	args.push('--ro-bind', sources.node, '/opt/node/bin');
+	for (const file of AGENT_FILES) args.push('--ro-bind', join(sources.agent, file), `/opt/sandbox-agent/${file}`);
 	// The template apps with their dependencies installed, where the container image puts them.
-	args.push('--ro-bind', TEMPLATES, '/templates');
+	args.push('--ro-bind', sources.templates, '/templates');
 	args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
 	// What /proc shows of the whole machine stays read-only (core_pattern, sysrq, …), whoever asks.
 	args.push('--ro-bind', '/proc/sys', '/proc/sys');

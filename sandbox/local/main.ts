@@ -18,8 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { Socket } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as v from 'valibot';
 import { SleepAfter } from '../../src/lib/server/sandbox/rules.ts';
 import { Cgroups } from './cgroups.ts';
@@ -48,7 +47,6 @@ const Config = v.object({
 });
 
 const log = (message: string) => console.log(`[sandbox-runtime] ${message}`);
-const HERE = dirname(fileURLToPath(import.meta.url));
 /** Root maps each sandbox to an unprivileged host uid; a normal user's sandboxes run as that user. */
 const asRoot = process.getuid?.() === 0;
 
@@ -103,8 +101,8 @@ async function removeStaleRuns(stateDir: string) {
 }
 
 /**
- * As root, bubblewrap runs as the sandbox's own unprivileged uid, which must be able to reach what
- * it mounts into the sandbox: fails with the path to open up when it cannot.
+ * As root, bubblewrap runs as the sandbox's own unprivileged uid, which must be able to reach the
+ * state directory: fails with the path to open up when it cannot.
  */
 function checkReachableBy(uid: number, paths: string[]) {
 	// Directories need search permission, files read permission.
@@ -115,8 +113,8 @@ function checkReachableBy(uid: number, paths: string[]) {
 	if (probe.status !== 0) {
 		fail(
 			`cannot start: sandboxes run as the unprivileged uid ${uid}, which cannot reach ${probe.stdout.trim() || paths.join(', ')}.\n` +
-				'Make the directories on its way searchable by others (chmod o+x), or move the project or\n' +
-				'LOCAL_SANDBOX_STATE_DIR to a place that is.'
+				'Make the directories on its way searchable by others (chmod o+x), or set LOCAL_SANDBOX_STATE_DIR\n' +
+				'to a place that is (the default, under the system temporary directory, is).'
 		);
 	}
 }
@@ -141,7 +139,8 @@ async function main() {
 	await writeFile(sharedFiles.resolvConf, 'nameserver 10.0.2.3\n');
 	await writeFile(sharedFiles.hosts, '127.0.0.1 localhost sandbox\n::1 localhost\n');
 	if (asRoot) {
-		checkReachableBy(config.LOCAL_SANDBOX_UID_BASE + 1, [join(runDir, 'sandboxes'), sharedFiles.resolvConf, process.execPath, join(HERE, 'agent.ts'), join(HERE, '..', 'templates')]);
+		// The project's own files are bound into each sandbox's directory by root (container.ts).
+		checkReachableBy(config.LOCAL_SANDBOX_UID_BASE + 1, [join(runDir, 'sandboxes'), sharedFiles.resolvConf]);
 	}
 
 	const limits = {
