@@ -144,6 +144,11 @@ export class Container {
 		const bwrap = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: HOST_TOOLS_ENV, cwd: '/' });
 		this.bwrap = bwrap;
 		bwrap.on('exit', () => this.onBwrapExit());
+		// A launch that cannot even spawn ends like one that exits: start() reports it.
+		bwrap.on('error', (error) => {
+			this.options.log(`could not launch the sandbox: ${error.message}`);
+			this.onBwrapExit();
+		});
 		// A write racing the agent's death fails with EPIPE; the exit handler reports it to callers.
 		bwrap.stdin!.on('error', () => {});
 		createInterface({ input: bwrap.stderr! }).on('line', (line) => this.options.log(line));

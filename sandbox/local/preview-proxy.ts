@@ -9,7 +9,7 @@
  * Host (so a Vite dev server inside must allow it).
  */
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { pipeline, type Duplex } from 'node:stream';
 import { parsePreviewHost } from '../../src/lib/server/sandbox/rules.ts';
 import { PREVIEW_HOST_HEADER } from './protocol.ts';
 import type { LocalRuntime, PreviewTarget } from './runtime.ts';
@@ -64,7 +64,9 @@ export function proxyPreviewRequest(runtime: LocalRuntime, req: IncomingMessage,
 		const responseHeaders = { ...response.headers };
 		for (const name of HOP_BY_HOP) delete responseHeaders[name];
 		res.writeHead(response.statusCode ?? 502, response.statusMessage, responseHeaders);
-		response.pipe(res);
+		// A server inside that cuts its response short must not leave the client (and this call's
+		// activity) hanging: pipeline ends both sides on an error, where pipe() would wait forever.
+		pipeline(response, res, () => {});
 	});
 	upstream.on('error', () => {
 		if (res.headersSent) {
@@ -79,7 +81,7 @@ export function proxyPreviewRequest(runtime: LocalRuntime, req: IncomingMessage,
 		upstream.destroy();
 		target.done();
 	});
-	req.pipe(upstream);
+	pipeline(req, upstream, () => {});
 }
 
 export function proxyPreviewUpgrade(runtime: LocalRuntime, req: IncomingMessage, client: Duplex, head: Buffer) {

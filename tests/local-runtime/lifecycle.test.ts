@@ -101,6 +101,25 @@ describe('sleepAfter', () => {
 		await sandbox.destroy();
 	});
 
+	it('ends a preview response that the server inside cuts short, and lets the sandbox sleep', async () => {
+		runtime = await startTestRuntime();
+		const sandbox = runtime.backend.getSandbox('cutter', { sleepAfter: '2s' });
+		// Hostile: promises 1000 bytes, sends 7, then drops the connection.
+		await sandbox.writeFile(
+			'/workspace/cut.js',
+			`require('node:http').createServer((req, res) => { res.writeHead(200, { 'content-length': '1000' }); res.write('partial'); setTimeout(() => res.socket.destroy(), 50); }).listen(3001);`
+		);
+		await (await sandbox.startProcess('node cut.js', { processId: 'cut' })).waitForPort(3001, { timeout: 10_000 });
+		const { url } = await sandbox.exposePort(3001, { hostname: HOST });
+		const { namespaces } = sandboxProcesses(runtime.stateDir);
+		const cut = await runtime.preview(url, { signal: AbortSignal.timeout(5000) });
+		await expect(cut.text()).rejects.toThrow(/terminated/);
+		// Nothing of that request is left in flight: the sandbox goes to sleep as idle.
+		await waitFor(() => sandboxProcesses(runtime!.stateDir, namespaces).processes.length === 0, { timeout: 8000 });
+		expect((await runtime.preview(url)).status).toBe(410);
+		await sandbox.destroy();
+	});
+
 	it('counts preview traffic as activity', async () => {
 		runtime = await startTestRuntime();
 		const { sandbox, url } = await serve(runtime, 'busy', '2s');
