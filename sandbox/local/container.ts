@@ -203,7 +203,9 @@ export class Container {
 	private seal(childPid: number): Promise<void> {
 		const script = 'echo 0 > /proc/sys/user/max_user_namespaces && exec ip -batch -';
 		return new Promise((resolve, reject) => {
-			const nsenter = spawn('nsenter', [`--target=${childPid}`, '--user', '--net', 'sh', '-c', script], {
+			// The owner keeps its uid, which is root inside (it may not set groups there); root takes uid 0 inside.
+			const credentials = this.options.hostUid === null ? ['--preserve-credentials'] : [];
+			const nsenter = spawn('nsenter', [`--target=${childPid}`, '--user', '--net', ...credentials, 'sh', '-c', script], {
 				stdio: ['pipe', 'ignore', 'pipe'],
 				env: HOST_TOOLS_ENV,
 				cwd: '/'
