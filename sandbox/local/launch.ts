@@ -47,9 +47,20 @@ export async function startLocalRuntime({ env = {}, output = 'inherit' }: StartO
 	let log = '';
 	child.stdout?.on('data', (chunk) => (log += chunk));
 	child.stderr?.on('data', (chunk) => (log += chunk));
-	const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+	const exited = new Promise<void>((resolve) => {
+		child.once('exit', () => resolve());
+		// A spawn that fails (no memory, no process slots) emits 'error' instead of 'exit'; unheard,
+		// it would be thrown and take the launcher — and with it the app — down without a word.
+		child.once('error', (error) => {
+			log += `${error.message}\n`;
+			resolve();
+		});
+	});
 
 	const channel = child.stdio[3] as Socket;
+	// The channel carries only the ready line: how it ends when the runtime goes is of no interest
+	// (the runtime's exit is), but an unheard 'error' on it would be thrown.
+	channel.on('error', () => {});
 	const url = await new Promise<string>((resolve, reject) => {
 		createInterface({ input: channel }).once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
 		void exited.then(() => reject(new Error(`The local sandbox runtime exited during start (code ${child.exitCode}).\n${log}`)));
