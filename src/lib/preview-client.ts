@@ -2,9 +2,11 @@
  * Follows a sandbox's boot in the browser. Framework-agnostic.
  *
  * - The WebSocket is the primary channel, and reconnects when it drops.
- * - Polling is a last resort: it starts only if the WebSocket has delivered no
- *   substantive message (progress, ready or error) within `pollFallbackDelay`,
- *   and stops itself as soon as the WebSocket delivers one.
+ * - Polling is a last resort: it starts only if no WebSocket has delivered a
+ *   substantive message (progress, ready or error) within `pollFallbackDelay`
+ *   of the start — or of a socket closing, since a socket that spoke once and
+ *   then dropped, with every reconnect failing, would otherwise leave the page
+ *   on its last state for good — and stops itself as soon as a socket delivers.
  * - On ready or error everything closes: socket, timers, polling.
  * - `on()` returns an unsubscribe function; `destroy()` clears every timer,
  *   socket and listener.
@@ -38,6 +40,7 @@ export class PreviewClient {
 		error: new Set()
 	};
 	private socket: WebSocket | null = null;
+	/** Whether the current socket has delivered (reset when a socket closes). */
 	private webSocketDelivered = false;
 	private settled = false;
 	private destroyed = false;
@@ -59,10 +62,7 @@ export class PreviewClient {
 		this.apply(initial);
 		if (this.settled || this.destroyed) return;
 		this.connect();
-		this.fallbackTimer = setTimeout(() => {
-			this.fallbackTimer = null;
-			if (!this.webSocketDelivered) this.startPolling();
-		}, this.options.pollFallbackDelay);
+		this.armFallback();
 	}
 
 	destroy() {
@@ -85,12 +85,23 @@ export class PreviewClient {
 			if (this.socket !== socket) return;
 			this.socket = null;
 			if (!this.settled && !this.destroyed) {
+				this.webSocketDelivered = false;
+				this.armFallback();
 				this.reconnectTimer = setTimeout(() => {
 					this.reconnectTimer = null;
 					this.connect();
 				}, this.options.reconnectDelay);
 			}
 		});
+	}
+
+	/** Polls unless a socket delivers within the grace period (a deadline already set is kept). */
+	private armFallback() {
+		if (this.fallbackTimer) return;
+		this.fallbackTimer = setTimeout(() => {
+			this.fallbackTimer = null;
+			if (!this.webSocketDelivered) this.startPolling();
+		}, this.options.pollFallbackDelay);
 	}
 
 	private startPolling() {

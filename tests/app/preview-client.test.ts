@@ -161,6 +161,67 @@ describe('PreviewClient', () => {
 		expect(polls).toBe(0);
 	});
 
+	it('polls when the WebSocket spoke once, then dropped and every reconnect fails — until a socket delivers again', async () => {
+		let reconnectsFail = true;
+		onConnection = (socket) => {
+			if (sockets.length === 1) {
+				socket.send(JSON.stringify({ type: 'progress', state: snapshot('initializing', 2) }));
+				socket.close();
+			} else if (reconnectsFail) {
+				socket.close(); // accepted, then closed without a word
+			} else {
+				socket.send(JSON.stringify({ type: 'progress', state: snapshot('initializing', 4) }));
+			}
+		};
+		const seen = newClient();
+		client.start(snapshot('initializing'));
+		await until(() => seen.length === 2, 'the first message');
+		await until(() => sockets[0].readyState === sockets[0].CLOSED, 'the first socket to close');
+
+		// Step fake time in small slices: the sockets' close handshakes also run on timers.
+		pollAnswer = snapshot('initializing', 3);
+		for (let elapsed = 0; polls === 0 && elapsed < 8000; elapsed += 250) {
+			await vi.advanceTimersByTimeAsync(250);
+			await new Promise((resolve) => realSetImmediate(resolve));
+		}
+		expect(polls).toBe(1);
+		expect(sockets.length).toBeGreaterThan(1); // it kept trying the socket meanwhile
+		expect(seen.at(-1)?.steps).toHaveLength(3);
+
+		// A reconnect that delivers again stops the polling.
+		reconnectsFail = false;
+		for (let elapsed = 0; seen.at(-1)?.steps.length !== 4 && elapsed < 8000; elapsed += 250) {
+			await vi.advanceTimersByTimeAsync(250);
+			await new Promise((resolve) => realSetImmediate(resolve));
+		}
+		expect(seen.at(-1)?.steps).toHaveLength(4);
+		const pollsThen = polls;
+		await vi.advanceTimersByTimeAsync(30_000);
+		expect(polls).toBe(pollsThen);
+	});
+
+	it('polls until ready when the socket spoke once and then never again, and then closes everything', async () => {
+		onConnection = (socket) => {
+			if (sockets.length === 1) socket.send(JSON.stringify({ type: 'progress', state: snapshot('initializing', 2) }));
+			socket.close();
+		};
+		let ready: SandboxSnapshot | undefined;
+		const seen = newClient();
+		client.on('ready', (state) => (ready = state));
+		client.start(snapshot('initializing'));
+		await until(() => seen.length === 2, 'the first message');
+
+		pollAnswer = snapshot('ready', 3);
+		for (let elapsed = 0; !ready && elapsed < 8000; elapsed += 250) {
+			await vi.advanceTimersByTimeAsync(250);
+			await new Promise((resolve) => realSetImmediate(resolve));
+		}
+		expect(ready?.status).toBe('ready');
+		expect(polls).toBe(1);
+		await vi.advanceTimersByTimeAsync(60_000);
+		expect(vi.getTimerCount()).toBe(0);
+	});
+
 	it('opens no connection at all for a sandbox that is already ready', async () => {
 		const seen = newClient();
 		client.start(snapshot('ready'));

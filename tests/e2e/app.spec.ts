@@ -47,6 +47,35 @@ test.describe('with JavaScript', () => {
 		expect(JSON.parse(second.body).visits).toBe(JSON.parse(first.body).visits + 1);
 	});
 
+	test('a status WebSocket that drops after its first message, with every reconnect failing, hands over to polling', async ({ page }) => {
+		let connections = 0;
+		let spoke = false;
+		await page.routeWebSocket(/\/api\/sandbox\/[^/]+\/ws$/, (socket) => {
+			if (++connections > 1) return socket.close(); // every reconnect: accepted, then closed without a word
+			const server = socket.connectToServer();
+			server.onMessage((message) => {
+				if (spoke) return;
+				spoke = true;
+				// The server's first message, as a socket gets it while the boot runs: an Express boot can
+				// finish before the page's socket connects, so the state is passed on as still initializing.
+				const { state } = JSON.parse(String(message));
+				socket.send(JSON.stringify({ type: 'progress', state: { ...state, status: 'initializing', previewUrl: null } }));
+				socket.close();
+				server.close();
+			});
+		});
+		const polls: string[] = [];
+		page.on('request', (request) => {
+			if (/\/api\/sandbox\/[^/]+\/state/.test(request.url())) polls.push(request.url());
+		});
+
+		const id = await startSandbox(page);
+		expect((await previewJson(page)).sandbox).toBe(id);
+		expect(spoke).toBe(true);
+		expect(connections).toBeGreaterThan(1);
+		expect(polls.length).toBeGreaterThan(0);
+	});
+
 	test('the status WebSocket only sends: a message from the browser closes it with 1008', async ({ page }) => {
 		const id = await startSandbox(page);
 		await previewJson(page);
