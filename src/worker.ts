@@ -4,14 +4,16 @@
  * - answers preview hosts (`{port}-{id}-{token}.{host}`) from the sandbox before SvelteKit's
  *   generated worker sees them: that worker serves static assets by path and answers from
  *   `caches.default` before any hook runs, so a preview host would otherwise get the app's own
- *   /robots.txt, or a cached copy of what the sandbox served earlier;
+ *   /robots.txt, or a cached copy of what the sandbox served earlier. The whole preview namespace
+ *   goes there, so that a host that only looks like a preview (port 3000, an overlong ID) gets 404
+ *   rather than the app;
  * - hands every other request to SvelteKit.
  */
 import { proxyToSandbox, Sandbox } from '@cloudflare/sandbox';
 import kit from '../.svelte-kit/cloudflare/_worker.js';
 import { createLocalBackend, localBackendConfigFrom } from '../sandbox/local/client.ts';
 import { REVIVE_KEY_HEADER, routePreview } from './lib/server/preview-route.ts';
-import { parsePreviewHost } from './lib/server/sandbox/rules.ts';
+import { isPreviewNamespace } from './lib/server/sandbox/rules.ts';
 
 export { Sandbox };
 
@@ -32,7 +34,7 @@ let reviveKey: string | undefined;
 export default {
 	async fetch(request: Request, env: WorkerEnv, ctx: Context): Promise<Response> {
 		const url = new URL(request.url);
-		if (!parsePreviewHost(url.host)) return kit.fetch(request, env, ctx);
+		if (!isPreviewNamespace(url.host)) return kit.fetch(request, env, ctx);
 
 		return routePreview(request, {
 			proxy: (preview) =>

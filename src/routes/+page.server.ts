@@ -1,6 +1,7 @@
 import { fail, redirect } from '@sveltejs/kit';
 import * as v from 'valibot';
 import { TEMPLATES, type TemplateId } from '$lib/sandbox-state';
+import { readForm } from '$lib/server/form';
 import { startSandbox } from '$lib/server/sandboxes';
 import { ensureVisitor, newSandboxId } from '$lib/server/visitor';
 import type { Actions } from './$types';
@@ -15,10 +16,10 @@ const StartForm = v.object({
 export const actions: Actions = {
 	/** Starts a fresh sandbox for this visitor and sends them to its status page (Post/Redirect/Get). */
 	start: async ({ request, cookies, url, platform }) => {
-		const form = v.safeParse(StartForm, Object.fromEntries(await request.formData()));
+		const form = v.safeParse(StartForm, Object.fromEntries(await readForm(request)));
 		if (!form.success) return fail(400, { error: form.issues[0].message });
 
-		const visitor = await ensureVisitor(cookies, url.protocol === 'https:');
+		const visitor = await ensureVisitor(request, cookies, url.protocol === 'https:');
 		const id = await newSandboxId(visitor, form.output.template);
 		startSandbox({ url, platform }, id, form.output.template);
 		redirect(303, `/sandbox/${id}`);

@@ -6,17 +6,19 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { sameOrigin, serveSocket } from './realtime';
+import { MAX_MESSAGE_BYTES, serveSocket } from './realtime';
+import { sameOrigin } from './same-origin';
 import { startSandbox } from './sandboxes';
 import { ownedSandbox, readVisitor } from './visitor';
 
-const server = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+const server = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
 
 export async function acceptUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
-	const id = decodeURIComponent(/^\/api\/sandbox\/([^/?]+)\/ws/.exec(req.url ?? '')?.[1] ?? '');
-	const cookies = parseCookies(req.headers.cookie);
+	// Not URI-decoded: IDs are plain DNS labels, so an encoded one is none of ours (and a stray `%`
+	// would make decodeURIComponent throw).
+	const id = /^\/api\/sandbox\/([^/?]+)\/ws/.exec(req.url ?? '')?.[1] ?? '';
 	const template = sameOrigin(req.headers.origin, req.headers.host)
-		? await ownedSandbox(await readVisitor({ get: (name) => cookies.get(name) }), id)
+		? await ownedSandbox(await readVisitor(req.headers.cookie), id)
 		: null;
 	if (!template) {
 		socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\ncontent-length: 15\r\nconnection: close\r\n\r\nNo such sandbox');
@@ -24,18 +26,13 @@ export async function acceptUpgrade(req: IncomingMessage, socket: Duplex, head: 
 	}
 	startSandbox({ url: new URL(`http://${req.headers.host}`), platform: undefined }, id, template);
 	server.handleUpgrade(req, socket, head, (ws) => {
+		// A frame `ws` cannot read (invalid UTF-8, over maxPayload, bad framing) is an 'error' event:
+		// ws has already closed the socket with the matching code (1007, 1009, 1002), and with no
+		// listener the event would be thrown — taking the whole dev server down for one client.
+		ws.on('error', () => {});
 		serveSocket(id, ws, {
-			onMessage: (listener) => ws.on('message', () => listener()),
+			onMessage: (listener) => ws.on('message', (data) => listener(data)),
 			onClose: (listener) => ws.on('close', listener)
 		});
 	});
-}
-
-function parseCookies(header: string | undefined): Map<string, string> {
-	const cookies = new Map<string, string>();
-	for (const part of header?.split(';') ?? []) {
-		const at = part.indexOf('=');
-		if (at > 0) cookies.set(part.slice(0, at).trim(), part.slice(at + 1).trim());
-	}
-	return cookies;
 }

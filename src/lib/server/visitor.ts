@@ -12,7 +12,7 @@
  */
 import { dev } from '$app/environment';
 import { env } from '$env/dynamic/private';
-import type { Cookies } from '@sveltejs/kit';
+import { error, type Cookies } from '@sveltejs/kit';
 import * as v from 'valibot';
 import { TEMPLATES, type TemplateId } from '$lib/sandbox-state';
 
@@ -53,17 +53,44 @@ function sameText(a: string, b: string): boolean {
 	return difference === 0;
 }
 
-/** The visitor's ID from their cookie, or null when they have none (or a forged one). */
-export async function readVisitor(cookies: Pick<Cookies, 'get'>): Promise<string | null> {
-	const value = cookies.get(COOKIE);
-	const match = value && /^([0-9a-f]{32})\.([0-9a-f]{32})$/.exec(value);
+/**
+ * Every `visitor` value in a Cookie header. Normally one — but a page under a parent or sibling
+ * domain can add another (cookie tossing; a sandbox's preview host is a subdomain of the app),
+ * and parsers disagree on which of two wins (SvelteKit's `cookies.get` takes the first, a Map the
+ * last). So the app reads the header itself, everywhere, with one rule: two or more prove no
+ * visitor at all (see `readVisitor`).
+ */
+function visitorCookies(cookieHeader: string | null | undefined): string[] {
+	return (cookieHeader ?? '').split(';').flatMap((part) => {
+		const at = part.indexOf('=');
+		return at > 0 && part.slice(0, at).trim() === COOKIE ? [part.slice(at + 1).trim()] : [];
+	});
+}
+
+/**
+ * The visitor's ID from the request's Cookie header, or null when they have none, a forged one,
+ * or more than one. Duplicates count as no visitor — not a 400 — so that every sandbox answers
+ * them exactly as it answers a stranger (404 for its page, state, WebSocket and actions): the
+ * request cannot prove whose it is, and the answer gives away nothing about which cookie matched.
+ */
+export async function readVisitor(cookieHeader: string | null | undefined): Promise<string | null> {
+	const values = visitorCookies(cookieHeader);
+	const match = values.length === 1 && /^([0-9a-f]{32})\.([0-9a-f]{32})$/.exec(values[0]);
 	if (!match) return null;
 	return sameText(await mac(`visitor:${match[1]}`, 32), match[2]) ? match[1] : null;
 }
 
-/** The visitor's ID, giving them a cookie first if they have none. */
-export async function ensureVisitor(cookies: Cookies, secure: boolean): Promise<string> {
-	const existing = await readVisitor(cookies);
+/**
+ * The visitor's ID, giving them a cookie first if they have none. With duplicate cookies this is a
+ * 400: a new cookie would replace only ours, the other would stay, and every page of the new
+ * sandbox would answer 404 — the visitor has to clear them.
+ */
+export async function ensureVisitor(request: Request, cookies: Cookies, secure: boolean): Promise<string> {
+	const cookieHeader = request.headers.get('cookie');
+	if (visitorCookies(cookieHeader).length > 1) {
+		error(400, "This browser sent two visitor cookies, so it is unclear who you are. Clear this site's cookies, then start again.");
+	}
+	const existing = await readVisitor(cookieHeader);
 	if (existing) return existing;
 	const visitor = randomHex(32);
 	cookies.set(COOKIE, `${visitor}.${await mac(`visitor:${visitor}`, 32)}`, {

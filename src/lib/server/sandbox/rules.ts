@@ -78,6 +78,18 @@ export function parsePreviewHost(host: string): PreviewRoute | null {
 }
 
 /**
+ * Whether a host is in the preview namespace: a subdomain whose first label starts with a port
+ * number and a hyphen (`{digits}-…`). Such a host is never the app's own (the SDK's proxy would
+ * take it for a preview as well), so the entry points route every one of them to the preview
+ * route, which answers those `parsePreviewHost` refuses — port 80 or 3000, a label over 63
+ * characters, a reserved ID — with 404 instead of letting them fall through to the app's pages.
+ */
+export function isPreviewNamespace(host: string): boolean {
+	const labels = host.toLowerCase().split('.');
+	return labels.length > 1 && /^\d+-/.test(labels[0]);
+}
+
+/**
  * The host (with its port, if any) that preview URLs hang off: the app's own
  * request host, e.g. `localhost:5173` or `preview.example.com`.
  */

@@ -2,6 +2,7 @@ import { error, fail, redirect } from '@sveltejs/kit';
 import * as v from 'valibot';
 import type { EditorData, SavedFile } from '$lib/sandbox-state';
 import { requireOwnSandbox } from '$lib/server/access';
+import { readForm } from '$lib/server/form';
 import { sandboxManager, startSandbox } from '$lib/server/sandboxes';
 import { parseSourceContent, parseSourcePath, readSource, SourceFileError, writeSource } from '$lib/server/source-files';
 import { templates, type EditableSources } from '$lib/server/templates';
@@ -14,8 +15,8 @@ const Query = v.object({
 	refresh: v.optional(v.literal('1', 'refresh can only be 1'))
 });
 
-export const load: PageServerLoad = async ({ params, cookies, url, platform, setHeaders }) => {
-	const template = await requireOwnSandbox(cookies, params.id);
+export const load: PageServerLoad = async ({ params, request, url, platform, setHeaders }) => {
+	const template = await requireOwnSandbox(request, params.id);
 	setHeaders({ 'cache-control': 'no-store' });
 	const query = v.safeParse(Query, Object.fromEntries(url.searchParams));
 	if (!query.success) error(400, query.issues[0].message);
@@ -59,12 +60,12 @@ export const actions: Actions = {
 	 * sandbox's dev server hot-reloads the change; when no browser is connected to it for that,
 	 * the redirect says `refresh=1` and the page reloads the preview with a cache-busting URL.
 	 */
-	save: async ({ params, cookies, request, url, platform }) => {
-		const template = await requireOwnSandbox(cookies, params.id);
+	save: async ({ params, request, url, platform }) => {
+		const template = await requireOwnSandbox(request, params.id);
+		const form = await readForm(request);
 		const sources = templates[template].sources;
 		if (!sources) error(404, 'This template has no editable files.');
 
-		const form = await request.formData();
 		const path = form.get('path');
 		const content = form.get('content');
 		// Sent back with every failure, so that nothing the visitor typed is lost.
@@ -93,8 +94,10 @@ export const actions: Actions = {
 	},
 
 	/** Destroys the visitor's sandbox now instead of at the idle TTL. */
-	stop: async ({ params, cookies }) => {
-		await requireOwnSandbox(cookies, params.id);
+	stop: async ({ params, request }) => {
+		await requireOwnSandbox(request, params.id);
+		// Nothing in the body is needed, but a stop takes only what our form sends, like every action.
+		await readForm(request);
 		await sandboxManager().destroy(params.id);
 		redirect(303, '/');
 	}

@@ -4,8 +4,8 @@ import { startSandbox } from '$lib/server/sandboxes';
 import type { RequestHandler } from './$types';
 
 /** The sandbox's state: the polling path, used only when the WebSocket stays silent. */
-export const GET: RequestHandler = async ({ params, cookies, url, platform }) => {
-	const template = await requireOwnSandbox(cookies, params.id);
+export const GET: RequestHandler = async ({ params, request, url, platform }) => {
+	const template = await requireOwnSandbox(request, params.id);
 	const state = startSandbox({ url, platform }, params.id, template);
 	return json(state, { headers: { 'cache-control': 'no-store' } });
 };

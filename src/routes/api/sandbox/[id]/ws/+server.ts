@@ -6,7 +6,8 @@
  * `Vary: Accept`, which a 101 does not survive.
  */
 import { requireOwnSandbox } from '$lib/server/access';
-import { sameOrigin, serveSocket } from '$lib/server/realtime';
+import { serveSocket } from '$lib/server/realtime';
+import { sameOrigin } from '$lib/server/same-origin';
 import { startSandbox } from '$lib/server/sandboxes';
 import type { RequestHandler } from './$types';
 
@@ -19,19 +20,19 @@ interface WorkerWebSocket {
 }
 declare const WebSocketPair: { new (): { 0: WorkerWebSocket; 1: WorkerWebSocket } } | undefined;
 
-export const GET: RequestHandler = async ({ request, params, cookies, url, platform }) => {
+export const GET: RequestHandler = async ({ request, params, url, platform }) => {
 	if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
 		return new Response('This endpoint speaks WebSocket only', { status: 426, headers: { upgrade: 'websocket' } });
 	}
 	if (!sameOrigin(request.headers.get('origin'), url.host)) return new Response('Cross-origin WebSocket refused', { status: 403 });
-	const template = await requireOwnSandbox(cookies, params.id);
+	const template = await requireOwnSandbox(request, params.id);
 	if (typeof WebSocketPair === 'undefined') return new Response('No WebSocketPair in this runtime', { status: 501 });
 
 	startSandbox({ url, platform }, params.id, template);
 	const { 0: client, 1: server } = new WebSocketPair();
 	server.accept();
 	serveSocket(params.id, server, {
-		onMessage: (listener) => server.addEventListener('message', () => listener()),
+		onMessage: (listener) => server.addEventListener('message', (event) => listener(event.data)),
 		onClose: (listener) => {
 			server.addEventListener('close', listener);
 			server.addEventListener('error', listener);
