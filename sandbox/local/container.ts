@@ -19,7 +19,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { chown, mkdir, rm } from 'node:fs/promises';
+import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { AGENT_READY, type AgentOperation, type AgentOperations, type AgentResponse } from './agent-protocol.ts';
 import { createDiskImage } from './disk.ts';
 import { RuntimeError } from './errors.ts';
+import { HOST_TOOLS_ENV, runTool } from './host-tools.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const AGENT_FILES = ['agent.ts', 'agent-protocol.ts'];
@@ -35,8 +36,6 @@ const AGENT_FILES = ['agent.ts', 'agent-protocol.ts'];
 const HOST_SOURCES: Sources = { node: dirname(process.execPath), agent: HERE, templates: join(HERE, '..', 'templates') };
 const START_TIMEOUT_MS = 15_000;
 const TRUST_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR'];
-/** The whole environment of every host-side process of a sandbox: nothing of the runtime's own. */
-const HOST_TOOLS_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
 
 /**
  * Runs as the sandbox's first process: joins its cgroups, so that everything below counts against
@@ -121,6 +120,8 @@ export class Container {
 	private async boot() {
 		const { paths, cgroupProcs, hostUid, diskBytes } = this.options;
 		await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+		// Which sandbox this directory holds, for people (and tests) looking at the host.
+		await writeFile(join(paths.dir, 'id'), `${this.options.id}\n`);
 		let command: string[];
 		if (hostUid === null) {
 			// Not root: nothing to mount; /workspace is a tmpfs of the quota's size (see disk.ts).
@@ -202,21 +203,10 @@ export class Container {
 	 */
 	private seal(childPid: number): Promise<void> {
 		const script = 'echo 0 > /proc/sys/user/max_user_namespaces && exec ip -batch -';
-		return new Promise((resolve, reject) => {
-			// The owner keeps its uid, which is root inside (it may not set groups there); root takes uid 0 inside.
-			const credentials = this.options.hostUid === null ? ['--preserve-credentials'] : [];
-			const nsenter = spawn('nsenter', [`--target=${childPid}`, '--user', '--net', ...credentials, 'sh', '-c', script], {
-				stdio: ['pipe', 'ignore', 'pipe'],
-				env: HOST_TOOLS_ENV,
-				cwd: '/'
-			});
-			let errors = '';
-			nsenter.stderr!.setEncoding('utf8').on('data', (chunk: string) => (errors += chunk));
-			nsenter.stdin!.on('error', () => {}); // reported by the exit code
-			nsenter.on('error', reject);
-			nsenter.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sealing the sandbox failed (${code}): ${errors.trim()}`))));
-			nsenter.stdin!.end(`${this.options.egressRoutes.join('\n')}\n`);
-		});
+		// The owner keeps its uid, which is root inside (it may not set groups there); root takes uid 0 inside.
+		const credentials = this.options.hostUid === null ? ['--preserve-credentials'] : [];
+		const args = [`--target=${childPid}`, '--user', '--net', ...credentials, 'sh', '-c', script];
+		return runTool('nsenter', args, `${this.options.egressRoutes.join('\n')}\n`);
 	}
 
 	/** Sends one request to the agent inside the sandbox. */

@@ -8,8 +8,8 @@
  * - As a normal user, who cannot mount a disk: a tmpfs of the quota's size. It lives in memory,
  *   and counts against the sandbox's memory limit where cgroups are enforced.
  */
-import { spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
+import { runTool } from './host-tools.ts';
 
 /** Makes an empty ext4 image of `bytes` at `path`, whose root directory `owner` owns. */
 export async function createDiskImage(path: string, bytes: number, owner: number): Promise<void> {
@@ -17,15 +17,5 @@ export async function createDiskImage(path: string, bytes: number, owner: number
 	await file.truncate(bytes).finally(() => file.close());
 	// No journal and lazy tables: the disk lives as long as its sandbox, and is made in ~10 ms.
 	const options = `root_owner=${owner}:${owner},nodiscard,lazy_itable_init=1`;
-	await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-O', '^has_journal', '-E', options, path]);
-}
-
-function run(command: string, args: string[]): Promise<void> {
-	return new Promise((resolve, reject) => {
-		const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
-		let errors = '';
-		child.stderr.setEncoding('utf8').on('data', (chunk: string) => (errors += chunk));
-		child.on('error', reject);
-		child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} failed (${code}): ${errors.trim()}`))));
-	});
+	await runTool('mkfs.ext4', ['-q', '-F', '-m', '0', '-O', '^has_journal', '-E', options, path]);
 }

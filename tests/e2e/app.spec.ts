@@ -1,6 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { liveProcesses } from '../helpers/local-runtime.ts';
-import { fetchPreview, previewJson, startSandbox } from './helpers.ts';
+import { containerOf, fetchPreview, previewJson, startSandbox } from './helpers.ts';
 
 test.describe('with JavaScript', () => {
 	test('shows live progress, then the Express JSON in the iframe, over one WebSocket and no polling', async ({ page }) => {
@@ -110,9 +109,7 @@ test.describe('after the container goes away', () => {
 		const previewUrl = (await page.locator('iframe').getAttribute('src'))!;
 
 		// Kill the sandbox's container from outside, as a crash or a restart would.
-		const container = liveProcesses().filter((p) => p.cmdline.startsWith('bwrap') && p.cmdline.includes(`/workspaces/${id} `));
-		expect(container.length).toBeGreaterThan(0);
-		for (const p of container) process.kill(p.pid, 'SIGKILL');
+		process.kill(containerOf(id).bwrap, 'SIGKILL');
 
 		const waking = await page.goto(previewUrl);
 		expect(waking!.status()).toBe(503);

@@ -1,5 +1,6 @@
 /** What the end-to-end specs share: starting a sandbox as a visitor would, and looking into it. */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { expect, type APIRequestContext, type Page } from '@playwright/test';
 import { liveProcesses } from '../helpers/local-runtime.ts';
@@ -31,13 +32,23 @@ export function fetchPreview(previewUrl: string): Promise<{ status: number; body
 	});
 }
 
-/** The host directory mounted at /workspace in the sandbox (read from its bwrap command line). */
-export function workspaceOf(id: string): string {
+/**
+ * The sandbox's container as the host sees it: its outer bwrap process (found through the `id`
+ * file the runtime writes in each sandbox's directory), and a process inside it.
+ */
+export function containerOf(id: string): { bwrap: number; inside: number } {
 	for (const p of liveProcesses()) {
-		const match = new RegExp(`(\\S+/workspaces/${id}) /workspace`).exec(p.cmdline);
-		if (match) return match[1];
+		const dir = /^bwrap .*?(\S+\/sandboxes\/\d+)\//.exec(p.cmdline)?.[1];
+		if (!dir || readFileSync(join(dir, 'id'), 'utf8').trim() !== id) continue;
+		const [inside] = readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim().split(' ');
+		return { bwrap: p.pid, inside: Number(inside) };
 	}
 	throw new Error(`no container for ${id}`);
+}
+
+/** The sandbox's /workspace, seen from the host through a process inside it. */
+export function workspaceOf(id: string): string {
+	return `/proc/${containerOf(id).inside}/root/workspace`;
 }
 
 /** The preview iframe of the sandbox page. */
