@@ -26,7 +26,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { AGENT_READY, type AgentOperation, type AgentOperations, type AgentResponse } from './agent-protocol.ts';
-import { createDiskImage } from './disk.ts';
+import { copyDisk } from './disk.ts';
 import { RuntimeError } from './errors.ts';
 import { HOST_TOOLS_ENV, runTool } from './host-tools.ts';
 
@@ -40,13 +40,14 @@ const TRUST_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR']
 /**
  * Runs as the sandbox's first process: joins its cgroups, so that everything below counts against
  * the limits from its first instruction; as root, in a mount namespace of the sandbox's own, mounts
- * the disk image and binds the host's sources into the sandbox's directory (where its unprivileged
- * uid can reach them, wherever the project lives); then becomes the rest of its arguments.
- *   sh -c LAUNCH sh <cgroup.procs>... -- [<image> <mount point>] [<source> <target>]... -- <command>...
+ * the disk image (its root given to the sandbox's uid) and binds the host's sources into the
+ * sandbox's directory (where that uid can reach them, wherever the project lives); then becomes
+ * the rest of its arguments.
+ *   sh -c LAUNCH sh <cgroup.procs>... -- [<image> <mount point> <uid>] [<source> <target>]... -- <command>...
  */
 const LAUNCH = [
 	'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift',
-	'if [ "$1" != -- ]; then mount -o loop,nosuid,nodev "$1" "$2" || exit 125; rmdir "$2/lost+found"; shift 2; fi',
+	'if [ "$1" != -- ]; then mount -o loop,nosuid,nodev "$1" "$2" && rmdir "$2/lost+found" && chown "$3:$3" "$2" || exit 125; shift 3; fi',
 	'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 125; shift 2; done; shift',
 	'exec "$@"'
 ].join('\n');
@@ -69,18 +70,19 @@ export interface ContainerPaths {
 	hosts: string;
 }
 
+/**
+ * As root: the unprivileged host uid (and gid) the sandbox's processes run as, its root inside
+ * mapped to it, and the empty disk image its /workspace is a copy of. As a normal user: sandboxes
+ * run as that user, like rootless containers, with a tmpfs /workspace of the quota's size.
+ */
+export type Isolation = { asRoot: true; hostUid: number; diskTemplate: string } | { asRoot: false; tmpfsBytes: number };
+
 export interface ContainerOptions {
 	id: string;
 	paths: ContainerPaths;
 	/** `cgroup.procs` files the sandbox joins before it starts (empty: no limits). */
 	cgroupProcs: string[];
-	/**
-	 * When the runtime is root: the unprivileged host uid (and gid) the sandbox's processes run as,
-	 * its root inside mapped to it. Null: the runtime's own (non-root) user, as rootless containers.
-	 */
-	hostUid: number | null;
-	/** The size of /workspace. */
-	diskBytes: number;
+	isolation: Isolation;
 	/** `ip -batch` lines for the sandbox's network namespace (see egress.ts). */
 	egressRoutes: string[];
 	onExit: () => void;
@@ -118,27 +120,28 @@ export class Container {
 	}
 
 	private async boot() {
-		const { paths, cgroupProcs, hostUid, diskBytes } = this.options;
+		const { paths, cgroupProcs, isolation } = this.options;
 		await mkdir(paths.dir, { recursive: true, mode: 0o700 });
 		// Which sandbox this directory holds, for people (and tests) looking at the host.
 		await writeFile(join(paths.dir, 'id'), `${this.options.id}\n`);
 		let command: string[];
-		if (hostUid === null) {
-			// Not root: nothing to mount; /workspace is a tmpfs of the quota's size (see disk.ts).
-			const bwrap = bwrapArgs(paths, HOST_SOURCES, { tmpfsBytes: diskBytes });
+		if (!isolation.asRoot) {
+			// Nothing to mount; /workspace is a tmpfs (see disk.ts).
+			const bwrap = bwrapArgs(paths, HOST_SOURCES, { tmpfsBytes: isolation.tmpfsBytes });
 			command = ['/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', '--', 'bwrap', ...bwrap];
 		} else {
+			const { hostUid } = isolation;
 			await chown(paths.dir, hostUid, hostUid);
 			const workspace = join(paths.dir, 'workspace');
 			const image = join(paths.dir, 'disk.img');
 			const staged = { node: join(paths.dir, 'node'), agent: join(paths.dir, 'agent'), templates: join(paths.dir, 'templates') };
 			for (const dir of [workspace, ...Object.values(staged)]) await mkdir(dir);
-			await createDiskImage(image, diskBytes, hostUid);
+			await copyDisk(isolation.diskTemplate, image);
 			const binds = (Object.keys(staged) as (keyof Sources)[]).flatMap((name) => [HOST_SOURCES[name], staged[name]]);
 			const user = [`--reuid=${hostUid}`, `--regid=${hostUid}`, '--clear-groups', '--'];
 			const bwrap = bwrapArgs(paths, staged, { mountPoint: workspace });
 			command = [
-				'unshare', '--mount', '--propagation=private', '/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', image, workspace, ...binds,
+				'unshare', '--mount', '--propagation=private', '/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', image, workspace, String(hostUid), ...binds,
 				'--', 'setpriv', ...user, 'bwrap', ...bwrap
 			];
 		}
@@ -174,7 +177,7 @@ export class Container {
 
 	private async startNetwork(childPid: number) {
 		const target =
-			this.options.hostUid === null
+			!this.options.isolation.asRoot
 				? // As the namespace's owner: slirp4netns joins the sandbox's user namespace to reach it.
 					[String(childPid)]
 				: // As root: straight into the network namespace, and into a sandbox of slirp4netns's own
@@ -204,7 +207,7 @@ export class Container {
 	private seal(childPid: number): Promise<void> {
 		const script = 'echo 0 > /proc/sys/user/max_user_namespaces && exec ip -batch -';
 		// The owner keeps its uid, which is root inside (it may not set groups there); root takes uid 0 inside.
-		const credentials = this.options.hostUid === null ? ['--preserve-credentials'] : [];
+		const credentials = this.options.isolation.asRoot ? [] : ['--preserve-credentials'];
 		const args = [`--target=${childPid}`, '--user', '--net', ...credentials, 'sh', '-c', script];
 		return runTool('nsenter', args, `${this.options.egressRoutes.join('\n')}\n`);
 	}

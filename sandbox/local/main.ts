@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import * as v from 'valibot';
 import { SleepAfter } from '../../src/lib/server/sandbox/rules.ts';
 import { Cgroups } from './cgroups.ts';
+import { createDiskTemplate } from './disk.ts';
 import { EgressAllowList, egressRoutes, hostAddresses } from './egress.ts';
 import { LocalRuntime } from './runtime.ts';
 import { currentRunKey, isRunAlive } from './runs.ts';
@@ -142,6 +143,9 @@ async function main() {
 		// The project's own files are bound into each sandbox's directory by root (container.ts).
 		checkReachableBy(config.LOCAL_SANDBOX_UID_BASE + 1, [join(runDir, 'sandboxes'), sharedFiles.resolvConf]);
 	}
+	const diskBytes = config.LOCAL_SANDBOX_DISK_MB * 1024 * 1024;
+	const diskTemplate = join(runDir, 'disk-template.img');
+	if (asRoot) await createDiskTemplate(diskTemplate, diskBytes);
 
 	const limits = {
 		memoryBytes: config.LOCAL_SANDBOX_MEMORY_MB * 1024 * 1024,
@@ -153,8 +157,9 @@ async function main() {
 
 	const runtime = new LocalRuntime({
 		maxSandboxes: config.LOCAL_SANDBOX_MAX,
-		uidBase: asRoot ? config.LOCAL_SANDBOX_UID_BASE : null,
-		diskBytes: config.LOCAL_SANDBOX_DISK_MB * 1024 * 1024,
+		isolation: asRoot
+			? { asRoot, uidBase: config.LOCAL_SANDBOX_UID_BASE, diskTemplate }
+			: { asRoot, tmpfsBytes: diskBytes },
 		egressRoutes: egressRoutes({ hostAddresses: hostAddresses(), allow: config.LOCAL_SANDBOX_EGRESS_ALLOW }),
 		defaultSleepAfterMs: config.LOCAL_SANDBOX_SLEEP_AFTER * 1000,
 		runDir,

@@ -16,9 +16,11 @@ import { previewUrl, type PreviewRoute } from '../../src/lib/server/sandbox/rule
 
 export interface RuntimeSettings {
 	maxSandboxes: number;
-	/** Root only: the Nth sandbox runs as host uid `uidBase + N` (null: as the runtime's own user). */
-	uidBase: number | null;
-	diskBytes: number;
+	/**
+	 * As root, the Nth sandbox runs as host uid `uidBase + N` with a copy of `diskTemplate`; as a
+	 * normal user, as that user with a tmpfs of `tmpfsBytes` (see container.ts).
+	 */
+	isolation: { asRoot: true; uidBase: number; diskTemplate: string } | { asRoot: false; tmpfsBytes: number };
 	egressRoutes: string[];
 	/** Idle time before a sandbox sleeps when its client sets none (the SDK's default is 10 minutes). */
 	defaultSleepAfterMs: number;
@@ -247,7 +249,7 @@ export class LocalRuntime {
 	}
 
 	private async startContainer(record: SandboxRecord): Promise<Container> {
-		const { runDir, sharedFiles, cgroups, uidBase, diskBytes, egressRoutes } = this.settings;
+		const { runDir, sharedFiles, cgroups, isolation, egressRoutes } = this.settings;
 		const cgroupName = `sandbox-${record.key}`;
 		const options = {
 			id: record.id,
@@ -255,8 +257,9 @@ export class LocalRuntime {
 			paths: { ...sharedFiles, dir: join(runDir, 'sandboxes', record.key) },
 			cgroupProcs: await cgroups.create(cgroupName),
 			// One host uid per sandbox: none shares files or signals with another, nor with the host.
-			hostUid: uidBase === null ? null : uidBase + Number(record.key),
-			diskBytes,
+			isolation: isolation.asRoot
+				? { asRoot: true as const, hostUid: isolation.uidBase + Number(record.key), diskTemplate: isolation.diskTemplate }
+				: isolation,
 			egressRoutes,
 			onExit: () => void this.onContainerExit(record).catch((e) => this.log(`cleaning up ${record.id} failed: ${e}`)),
 			log: (line: string) => this.log(`[${record.id}] ${line}`)
