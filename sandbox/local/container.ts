@@ -1,11 +1,13 @@
 /**
  * One running local sandbox — the stand-in for a Cloudflare container:
  *
- *   runtime ──spawn──▶ [as root: a private mount namespace with the disk image mounted, then the
- *      │                sandbox's own unprivileged host uid] bwrap (own user/mount/pid/ipc/uts/net
- *      │                namespaces) └─ agent.ts (Node 24) ─▶ the sandbox's commands and processes
- *      ├──spawn──▶ slirp4netns ─ gives the namespace outbound network and
- *      │                         forwards 127.0.0.1:<host port> ─▶ <sandbox port>
+ *   engine ──spawn──▶ [as root: a private mount namespace with the disk image mounted, then the
+ *      │               sandbox's own unprivileged host uid] bwrap (own user/mount/pid/ipc/uts/net
+ *      │               namespaces) └─ its program (Node 24): the control server (control/, the
+ *      │               SDK's protocol on port 3000) or the agent (agent.ts, for the local runtime)
+ *      ├──spawn──▶ slirp4netns ─ gives the namespace outbound network
+ *      ├──nsenter──▶ port-forwarder.ts, in the namespace's network only: 127.0.0.1:<host port>
+ *      │             on the host ─▶ <port> inside, opened on demand
  *      └──nsenter──▶ the egress rules (egress.ts) and no nested user namespaces, before any of the
  *                    sandbox's code runs
  *
@@ -13,14 +15,16 @@
  * root, a sandbox's root is an unprivileged host uid (never host root); bwrap itself starts with
  * an empty environment; /proc's host-global parts are read-only; /workspace is a disk of its own.
  *
- * Nothing here outlives the runtime: bwrap runs with --die-with-parent (and the
+ * Nothing here outlives the engine: bwrap runs with --die-with-parent (and the
  * kernel ends a PID namespace with its first process, and the disk's mount namespace
- * with its last), slirp4netns exits when the pipe it holds from the runtime closes.
+ * with its last), slirp4netns exits when the pipe it holds from the engine closes, the
+ * port forwarder when its IPC channel does.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
+import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -32,8 +36,19 @@ import { HOST_TOOLS_ENV, runTool } from './host-tools.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const AGENT_FILES = ['agent.ts', 'agent-protocol.ts'];
-/** The host's directories that every sandbox sees (read-only): its Node, the agent, the templates. */
-const HOST_SOURCES: Sources = { node: dirname(process.execPath), agent: HERE, templates: join(HERE, '..', 'templates') };
+const CONTROL_READY = 'control server ready';
+const FORWARDER = join(HERE, 'port-forwarder.ts');
+/**
+ * The host's directories that every sandbox sees (read-only): its Node, the agent, the control
+ * server and its one dependency, the templates.
+ */
+const HOST_SOURCES: Sources = {
+	node: dirname(process.execPath),
+	agent: HERE,
+	control: join(HERE, 'control'),
+	valibot: packageDir('valibot'),
+	templates: join(HERE, '..', 'templates')
+};
 const START_TIMEOUT_MS = 15_000;
 const TRUST_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR'];
 
@@ -52,17 +67,33 @@ const LAUNCH = [
 	'exec "$@"'
 ].join('\n');
 
+/** The installed package's directory (its `exports` hide package.json from import.meta.resolve). */
+function packageDir(name: string): string {
+	const entry = fileURLToPath(import.meta.resolve(name));
+	const marker = `/node_modules/${name}/`;
+	return entry.slice(0, entry.lastIndexOf(marker) + marker.length - 1);
+}
+
 /** Where bwrap finds what it mounts read-only into every sandbox. */
 interface Sources {
 	node: string;
 	agent: string;
+	control: string;
+	valibot: string;
 	templates: string;
 }
+
+/**
+ * What runs as the sandbox's first process: the control server that speaks the SDK's container
+ * protocol (with the container's environment variables, and outbound network only if asked), or
+ * the agent of the local runtime.
+ */
+export type Program = { kind: 'control-server'; env: Record<string, string>; enableInternet: boolean } | { kind: 'agent' };
 
 export interface ContainerPaths {
 	/**
 	 * The sandbox's own directory on the host: the workspace's mount point and disk image, and the
-	 * slirp4netns API socket (kept short: unix socket paths are limited to 108 bytes).
+	 * mount points of what the sandbox sees of the host's files.
 	 */
 	dir: string;
 	/** Files written once per run and mounted into every sandbox. */
@@ -79,13 +110,15 @@ export type Isolation = { asRoot: true; hostUid: number; diskTemplate: string } 
 
 export interface ContainerOptions {
 	id: string;
+	program: Program;
 	paths: ContainerPaths;
 	/** `cgroup.procs` files the sandbox joins before it starts (empty: no limits). */
 	cgroupProcs: string[];
 	isolation: Isolation;
 	/** `ip -batch` lines for the sandbox's network namespace (see egress.ts). */
 	egressRoutes: string[];
-	onExit: () => void;
+	/** The sandbox's first process exited by itself (not by stop()), with this code. */
+	onExit: (exitCode: number) => void;
 	log: (message: string) => void;
 }
 
@@ -93,6 +126,11 @@ export class Container {
 	private readonly options: ContainerOptions;
 	private bwrap: ChildProcess | null = null;
 	private slirp: ChildProcess | null = null;
+	private forwarder: Promise<ChildProcess> | null = null;
+	private readonly listeners = new Map<number, Server>();
+	private nextListenerId = 1;
+	/** The host PID of the sandbox's first process (bwrap's own init ignores signals from outside). */
+	private childPid = 0;
 	private pidNamespace = '';
 	private nextRequestId = 1;
 	private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
@@ -107,7 +145,7 @@ export class Container {
 		this.bwrapExited = new Promise((resolve) => (this.markBwrapExited = resolve));
 	}
 
-	/** Starts the sandbox and resolves once its network and agent are ready. Cleans up fully on failure. */
+	/** Starts the sandbox and resolves once its network and program are ready. Cleans up fully on failure. */
 	static async start(options: ContainerOptions): Promise<Container> {
 		const container = new Container(options);
 		try {
@@ -127,19 +165,27 @@ export class Container {
 		let command: string[];
 		if (!isolation.asRoot) {
 			// Nothing to mount; /workspace is a tmpfs (see disk.ts).
-			const bwrap = bwrapArgs(paths, HOST_SOURCES, { tmpfsBytes: isolation.tmpfsBytes });
+			const bwrap = bwrapArgs(paths, HOST_SOURCES, { tmpfsBytes: isolation.tmpfsBytes }, this.options.program);
 			command = ['/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', '--', 'bwrap', ...bwrap];
 		} else {
 			const { hostUid } = isolation;
 			await chown(paths.dir, hostUid, hostUid);
 			const workspace = join(paths.dir, 'workspace');
 			const image = join(paths.dir, 'disk.img');
-			const staged = { node: join(paths.dir, 'node'), agent: join(paths.dir, 'agent'), templates: join(paths.dir, 'templates') };
-			for (const dir of [workspace, ...Object.values(staged)]) await mkdir(dir);
+			const staged: Sources = {
+				node: join(paths.dir, 'node'),
+				agent: join(paths.dir, 'agent'),
+				control: join(paths.dir, 'control'),
+				valibot: join(paths.dir, 'valibot'),
+				templates: join(paths.dir, 'templates')
+			};
+			const needed: (keyof Sources)[] =
+				this.options.program.kind === 'agent' ? ['node', 'agent', 'templates'] : ['node', 'control', 'valibot', 'templates'];
+			for (const dir of [workspace, ...needed.map((name) => staged[name])]) await mkdir(dir);
 			await copyDisk(isolation.diskTemplate, image);
-			const binds = (Object.keys(staged) as (keyof Sources)[]).flatMap((name) => [HOST_SOURCES[name], staged[name]]);
+			const binds = needed.flatMap((name) => [HOST_SOURCES[name], staged[name]]);
 			const user = [`--reuid=${hostUid}`, `--regid=${hostUid}`, '--clear-groups', '--'];
-			const bwrap = bwrapArgs(paths, staged, { mountPoint: workspace });
+			const bwrap = bwrapArgs(paths, staged, { mountPoint: workspace }, this.options.program);
 			command = [
 				'unshare', '--mount', '--propagation=private', '/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', image, workspace, String(hostUid), ...binds,
 				'--', 'setpriv', ...user, 'bwrap', ...bwrap
@@ -147,11 +193,11 @@ export class Container {
 		}
 		const bwrap = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: HOST_TOOLS_ENV, cwd: '/' });
 		this.bwrap = bwrap;
-		bwrap.on('exit', () => this.onBwrapExit());
+		bwrap.on('exit', (code, signal) => this.onBwrapExit(code ?? 128 + (signal ? osConstants.signals[signal] : 0)));
 		// A launch that cannot even spawn ends like one that exits: start() reports it.
 		bwrap.on('error', (error) => {
 			this.options.log(`could not launch the sandbox: ${error.message}`);
-			this.onBwrapExit();
+			this.onBwrapExit(125);
 		});
 		// A write racing the agent's death fails with EPIPE; the exit handler reports it to callers.
 		bwrap.stdin!.on('error', () => {});
@@ -159,19 +205,25 @@ export class Container {
 
 		const info = JSON.parse(await readAll(bwrap.stdio[3] as Readable)) as { 'child-pid': number; 'pid-namespace': number };
 		this.pidNamespace = `pid:[${info['pid-namespace']}]`;
+		this.childPid = info['child-pid'];
 
+		const program = this.options.program;
+		const readyLine = program.kind === 'agent' ? AGENT_READY : CONTROL_READY;
 		const lines = createInterface({ input: bwrap.stdout! });
-		const agentReady = new Promise<void>((resolve, reject) => {
-			lines.once('line', (line) => (line === AGENT_READY ? resolve() : reject(new Error(`agent said: ${line}`))));
+		const programReady = new Promise<void>((resolve, reject) => {
+			lines.once('line', (line) => (line === readyLine ? resolve() : reject(new Error(`the sandbox's program said: ${line}`))));
 			void this.bwrapExited.then(() => reject(new Error('the sandbox exited during start')));
 		});
+		// The forwarder needs only the network namespace, which exists now: start it meanwhile.
+		if (program.kind === 'control-server') this.forwarder = this.startForwarder();
 		// bwrap sets up the namespace's loopback itself: slirp4netns configuring
 		// the same namespace at the same moment makes that fail now and then, so
-		// the network comes once the agent (and so bwrap's setup) is up.
-		await agentReady;
-		await this.startNetwork(info['child-pid']);
-		await this.seal(info['child-pid']);
-		lines.on('line', (line) => this.onAgentLine(line));
+		// the network comes once the program (and so bwrap's setup) is up.
+		await programReady;
+		if (program.kind === 'agent' || program.enableInternet) await this.startNetwork(this.childPid);
+		await this.seal(this.childPid);
+		if (program.kind === 'agent') lines.on('line', (line) => this.onAgentLine(line));
+		else lines.on('line', (line) => this.options.log(line));
 		this.started = true;
 	}
 
@@ -183,11 +235,16 @@ export class Container {
 				: // As root: straight into the network namespace, and into a sandbox of slirp4netns's own
 					// (no capabilities, an empty root) once it is set up.
 					['--enable-sandbox', '--netns-type=path', `/proc/${childPid}/ns/net`];
-		const args = ['--configure', '--mtu=65520', '--disable-host-loopback', `--api-socket=${apiSocketOf(this.options.paths)}`];
+		const args = ['--configure', '--mtu=65520', '--disable-host-loopback'];
 		// fd 4 stays open as long as this process lives: when the runtime dies,
 		// even by SIGKILL, slirp4netns sees it close and exits.
 		args.push('--ready-fd=3', '--exit-fd=4', ...target, 'tap0');
-		const slirp = spawn('slirp4netns', args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], env: HOST_TOOLS_ENV });
+		const slirp = spawn('slirp4netns', args, {
+			stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+			env: HOST_TOOLS_ENV,
+			// Names the sandbox it serves, for people (and tests) reading `ps`.
+			argv0: `slirp4netns:${this.options.paths.dir}`
+		});
 		this.slirp = slirp;
 		const errors: string[] = [];
 		createInterface({ input: slirp.stderr! }).on('line', (line) => errors.push(line));
@@ -239,47 +296,68 @@ export class Container {
 		else waiter.reject(RuntimeError.fromAgent(response.error.code, response.error.message));
 	}
 
-	/** Forwards a free 127.0.0.1 port on the host to `guestPort` inside; returns the host port and the rule's ID. */
+	/**
+	 * Opens a free 127.0.0.1 port on the host that leads to `guestPort` inside; returns the host
+	 * port and the ID to close it with. A connection to it while nothing listens inside is reset.
+	 */
 	async forward(guestPort: number): Promise<{ hostPort: number; ruleId: number }> {
-		for (let attempt = 1; ; attempt++) {
-			const hostPort = await freeLoopbackPort();
-			try {
-				const result = (await this.slirpApi('add_hostfwd', {
-					proto: 'tcp',
-					host_addr: '127.0.0.1',
-					host_port: hostPort,
-					guest_port: guestPort
-				})) as { id: number };
-				return { hostPort, ruleId: result.id };
-			} catch (error) {
-				// Another process may have taken the port between our probe and slirp's bind.
-				if (attempt === 3) throw error;
-			}
-		}
+		this.forwarder ??= this.startForwarder();
+		const forwarder = await this.forwarder;
+		const server = createServer();
+		await new Promise<void>((resolve, reject) => {
+			server.once('error', reject);
+			// A backlog like any server's: a burst of connections waits instead of being refused.
+			server.listen({ host: '127.0.0.1', port: 0, backlog: 511 }, resolve);
+		});
+		const hostPort = (server.address() as { port: number }).port;
+		const ruleId = this.nextListenerId++;
+		await new Promise<void>((resolve, reject) =>
+			forwarder.send({ open: ruleId, guestPort }, server, (error) => (error ? reject(error) : resolve()))
+		);
+		// The forwarder holds its own copy of the socket now; only it accepts.
+		server.close();
+		this.listeners.set(ruleId, server);
+		return { hostPort, ruleId };
 	}
 
 	async unforward(ruleId: number) {
-		await this.slirpApi('remove_hostfwd', { id: ruleId });
+		if (!this.listeners.delete(ruleId)) return;
+		const forwarder = await this.forwarder;
+		if (forwarder?.connected) forwarder.send({ close: ruleId });
 	}
 
-	private slirpApi(execute: string, args: object): Promise<unknown> {
-		return new Promise((resolve, reject) => {
-			const socket = createConnection(apiSocketOf(this.options.paths));
-			let body = '';
-			socket.setEncoding('utf8');
-			socket.on('connect', () => socket.end(JSON.stringify({ execute, arguments: args })));
-			socket.on('data', (chunk) => (body += chunk));
-			socket.on('error', reject);
-			socket.on('end', () => {
-				try {
-					const reply = JSON.parse(body) as { return?: unknown; error?: { desc: string } };
-					if (reply.error) reject(new Error(`slirp4netns ${execute}: ${reply.error.desc}`));
-					else resolve(reply.return);
-				} catch {
-					reject(new Error(`slirp4netns ${execute}: unreadable reply ${JSON.stringify(body.slice(0, 200))}`));
-				}
-			});
+	/**
+	 * The forwarder (port-forwarder.ts) runs in the sandbox's network namespace only, as the
+	 * engine's user: as root straight into the namespace; as its owner through its user namespace.
+	 */
+	private async startForwarder(): Promise<ChildProcess> {
+		const namespaces = this.options.isolation.asRoot
+			? [`--net=/proc/${this.childPid}/ns/net`]
+			: [`--target=${this.childPid}`, '--user', '--net', '--preserve-credentials'];
+		const program = [process.execPath, '--disable-warning=ExperimentalWarning', FORWARDER, this.options.paths.dir];
+		const forwarder = spawn('nsenter', [...namespaces, ...program], {
+			stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+			env: HOST_TOOLS_ENV,
+			cwd: '/'
 		});
+		createInterface({ input: forwarder.stderr! }).on('line', (line) => this.options.log(`port forwarder: ${line}`));
+		await new Promise<void>((resolve, reject) => {
+			forwarder.once('message', () => resolve());
+			forwarder.once('exit', (code) => reject(new Error(`the port forwarder exited (${code})`)));
+			forwarder.once('error', reject);
+		});
+		return forwarder;
+	}
+
+	/** Sends a signal to the sandbox's first process (the control server or the agent). */
+	signal(signal: number) {
+		if (this.childPid && !this.stopping && this.bwrap?.exitCode === null) {
+			try {
+				process.kill(this.childPid, signal);
+			} catch {
+				// It exited meanwhile: the exit is reported as usual.
+			}
+		}
 	}
 
 	/**
@@ -292,27 +370,25 @@ export class Container {
 			this.bwrap.kill('SIGKILL');
 			await this.bwrapExited;
 		}
-		if (this.slirp && this.slirp.exitCode === null && this.slirp.signalCode === null) {
-			const exited = new Promise((resolve) => this.slirp!.once('exit', resolve));
-			this.slirp.kill('SIGKILL');
+		for (const helper of [this.slirp, await this.forwarder?.catch(() => null)]) {
+			if (!helper || helper.exitCode !== null || helper.signalCode !== null) continue;
+			const exited = new Promise((resolve) => helper.once('exit', resolve));
+			helper.kill('SIGKILL');
 			await exited;
 		}
+		this.listeners.clear();
 		if (this.pidNamespace) await waitUntilEmpty(this.pidNamespace);
 		// The disk's mount went with the last process of its namespace: what is left is a file.
 		await rm(this.options.paths.dir, { recursive: true, force: true });
 	}
 
-	private onBwrapExit() {
+	private onBwrapExit(exitCode: number) {
 		this.markBwrapExited();
 		const error = new RuntimeError('SANDBOX_STOPPED', `Sandbox ${this.options.id} stopped`);
 		for (const waiter of this.pending.values()) waiter.reject(error);
 		this.pending.clear();
-		if (this.started && !this.stopping) this.options.onExit();
+		if (this.started && !this.stopping) this.options.onExit(exitCode);
 	}
-}
-
-function apiSocketOf(paths: ContainerPaths): string {
-	return join(paths.dir, 'slirp.sock');
 }
 
 /**
@@ -320,7 +396,7 @@ function apiSocketOf(paths: ContainerPaths): string {
  * (as in the container image) is the user bwrap runs as outside. /workspace is the mounted disk
  * image, or a tmpfs of the quota's size.
  */
-function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPoint: string } | { tmpfsBytes: number }): string[] {
+function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPoint: string } | { tmpfsBytes: number }, program: Program): string[] {
 	// A user namespace always (bwrap's --unshare-all only tries one), so that root inside is the
 	// outside user, not root; not bwrap's --disable-userns, whose nested namespace would show a
 	// "0 0" uid_map inside and keep slirp4netns and nsenter out (seal() forbids them instead).
@@ -339,7 +415,12 @@ function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPo
 	args.push('--ro-bind', paths.resolvConf, '/etc/resolv.conf', '--ro-bind', paths.hosts, '/etc/hosts');
 	// The runtime's own Node (24, like the container image's) is the sandbox's `node`.
 	args.push('--ro-bind', sources.node, '/opt/node/bin');
-	for (const file of AGENT_FILES) args.push('--ro-bind', join(sources.agent, file), `/opt/sandbox-agent/${file}`);
+	if (program.kind === 'agent') {
+		for (const file of AGENT_FILES) args.push('--ro-bind', join(sources.agent, file), `/opt/sandbox-agent/${file}`);
+	} else {
+		// Node finds the control server's dependency by its usual node_modules walk.
+		args.push('--ro-bind', sources.control, '/opt/sandbox-control', '--ro-bind', sources.valibot, '/opt/node_modules/valibot');
+	}
 	// The template apps with their dependencies installed, where the container image puts them.
 	args.push('--ro-bind', sources.templates, '/templates');
 	args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
@@ -368,8 +449,11 @@ function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPo
 		if (!path.startsWith('/etc/ssl/') && !path.startsWith('/usr/')) args.push('--ro-bind-try', path, path);
 		env[name] = path;
 	}
+	// The container's own variables (from its start) come on top, as in an image's environment.
+	if (program.kind === 'control-server') Object.assign(env, program.env);
 	for (const [name, value] of Object.entries(env)) args.push('--setenv', name, value);
-	args.push('/opt/node/bin/node', '--disable-warning=ExperimentalWarning', '/opt/sandbox-agent/agent.ts');
+	const script = program.kind === 'agent' ? '/opt/sandbox-agent/agent.ts' : '/opt/sandbox-control/server.ts';
+	args.push('/opt/node/bin/node', '--disable-warning=ExperimentalWarning', script);
 	return args;
 }
 
@@ -380,17 +464,6 @@ function readAll(stream: Readable): Promise<string> {
 		stream.on('data', (chunk: string) => (text += chunk));
 		stream.on('end', () => resolve(text));
 		stream.on('error', reject);
-	});
-}
-
-function freeLoopbackPort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.on('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			const { port } = server.address() as { port: number };
-			server.close(() => resolve(port));
-		});
 	});
 }
 

@@ -2,6 +2,7 @@
  * Errors the runtime answers with: a stable code the client maps back to a
  * `SandboxError`, a message for people, and the HTTP status that fits.
  */
+import * as v from 'valibot';
 import type { SandboxErrorCode } from '../../src/lib/server/sandbox/types.ts';
 
 export type RuntimeErrorCode =
@@ -10,6 +11,7 @@ export type RuntimeErrorCode =
 	| 'HOST_NOT_ALLOWED'
 	| 'NOT_FOUND'
 	| 'METHOD_NOT_ALLOWED'
+	| 'CONFLICT'
 	| 'BODY_TOO_LARGE';
 
 const STATUS: Record<RuntimeErrorCode, number> = {
@@ -17,6 +19,7 @@ const STATUS: Record<RuntimeErrorCode, number> = {
 	HOST_NOT_ALLOWED: 403,
 	NOT_FOUND: 404,
 	METHOD_NOT_ALLOWED: 405,
+	CONFLICT: 409,
 	BODY_TOO_LARGE: 413,
 	INVALID_REQUEST: 400,
 	PATH_NOT_ALLOWED: 403,
@@ -54,4 +57,12 @@ export class RuntimeError extends Error {
 	toJSON() {
 		return { error: { code: this.code, message: this.message, retryable: this.retryable } };
 	}
+}
+
+/** Validates part of a request; what fails is answered as INVALID_REQUEST, saying what and why. */
+export function parseRequest<const S extends v.GenericSchema>(schema: S, input: unknown, what = 'request'): v.InferOutput<S> {
+	const result = v.safeParse(schema, input);
+	if (result.success) return result.output;
+	const issues = result.issues.map((issue) => [v.getDotPath(issue), issue.message].filter(Boolean).join(': '));
+	throw new RuntimeError('INVALID_REQUEST', `Invalid ${what}: ${issues.join('; ')}`);
 }

@@ -8,25 +8,16 @@
  * than 404, until `exposePort` is called on the restarted sandbox.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { join } from 'node:path';
-import { Cgroups } from './cgroups.ts';
-import { Container, type ContainerPaths } from './container.ts';
+import type { Container } from './container.ts';
+import type { ContainerHost } from './container-host.ts';
 import { RuntimeError } from './errors.ts';
 import { previewUrl, type PreviewRoute } from '../../src/lib/server/sandbox/rules.ts';
 
 export interface RuntimeSettings {
-	maxSandboxes: number;
-	/**
-	 * As root, the Nth sandbox runs as host uid `uidBase + N` with a copy of `diskTemplate`; as a
-	 * normal user, as that user with a tmpfs of `tmpfsBytes` (see container.ts).
-	 */
-	isolation: { asRoot: true; uidBase: number; diskTemplate: string } | { asRoot: false; tmpfsBytes: number };
-	egressRoutes: string[];
+	/** Where containers come from (and the limit on how many run). */
+	host: ContainerHost;
 	/** Idle time before a sandbox sleeps when its client sets none (the SDK's default is 10 minutes). */
 	defaultSleepAfterMs: number;
-	runDir: string;
-	sharedFiles: Pick<ContainerPaths, 'resolvConf' | 'hosts'>;
-	cgroups: Cgroups;
 	log: (message: string) => void;
 }
 
@@ -37,14 +28,14 @@ interface Forward {
 
 interface SandboxRecord {
 	id: string;
-	/** Short name for the sandbox's socket and cgroup. */
-	key: string;
 	sleepAfterMs: number;
 	/** port → preview token; kept across sleeps. */
 	tokens: Map<number, string>;
 	/** port → host forward; only while the container runs. */
 	forwards: Map<number, Forward>;
 	container: Container | null;
+	/** Stops the running container and frees its slot. */
+	release: (() => Promise<void>) | null;
 	starting: Promise<Container> | null;
 	stopping: Promise<void> | null;
 	lastActivity: number;
@@ -67,18 +58,11 @@ export class LocalRuntime {
 	private readonly settings: RuntimeSettings;
 	private readonly records = new Map<string, SandboxRecord>();
 	private readonly sweeper: NodeJS.Timeout;
-	private nextKey = 1;
 
 	constructor(settings: RuntimeSettings) {
 		this.settings = settings;
 		this.sweeper = setInterval(() => void this.sleepIdleSandboxes().catch((e) => this.log(`sleeping idle sandboxes failed: ${e}`)), SWEEP_INTERVAL_MS);
 		this.sweeper.unref();
-	}
-
-	get runningCount(): number {
-		let count = 0;
-		for (const record of this.records.values()) if (record.container || record.starting) count++;
-		return count;
 	}
 
 	list() {
@@ -192,11 +176,11 @@ export class LocalRuntime {
 		if (!record) {
 			record = {
 				id,
-				key: String(this.nextKey++),
 				sleepAfterMs: this.settings.defaultSleepAfterMs,
 				tokens: new Map(),
 				forwards: new Map(),
 				container: null,
+				release: null,
 				starting: null,
 				stopping: null,
 				lastActivity: Date.now(),
@@ -227,48 +211,21 @@ export class LocalRuntime {
 		if (record.destroyed) throw new RuntimeError('SANDBOX_STOPPED', `Sandbox ${record.id} was destroyed during the call`);
 		if (record.container) return record.container;
 		if (record.starting) return record.starting;
-		const { maxSandboxes } = this.settings;
-		if (this.runningCount >= maxSandboxes) {
-			throw new RuntimeError(
-				'CAPACITY_EXCEEDED',
-				`Maximum number of running sandboxes exceeded (${maxSandboxes} of ${maxSandboxes} running). ` +
-					'Try again once one is destroyed or goes idle.',
-				{ retryable: true }
-			);
-		}
+		const { host } = this.settings;
 		// The container is recorded before anyone awaiting `starting` resumes,
 		// so a concurrent destroy always finds it to stop.
-		record.starting = this.startContainer(record).then((container) => (record.container = container));
+		record.starting = host
+			.launch(record.id, { kind: 'agent' }, () => void this.onContainerExit(record).catch((e) => this.log(`cleaning up ${record.id} failed: ${e}`)))
+			.then(({ container, release }) => {
+				record.release = release;
+				return (record.container = container);
+			});
 		try {
 			const container = await record.starting;
-			this.log(`sandbox ${record.id} started (${this.runningCount}/${maxSandboxes} running)`);
+			this.log(`sandbox ${record.id} started (${host.running}/${host.max} running)`);
 			return container;
 		} finally {
 			record.starting = null;
-		}
-	}
-
-	private async startContainer(record: SandboxRecord): Promise<Container> {
-		const { runDir, sharedFiles, cgroups, isolation, egressRoutes } = this.settings;
-		const cgroupName = `sandbox-${record.key}`;
-		const options = {
-			id: record.id,
-			// By key, not ID: a destroy racing a new sandbox of the same ID never touches the new one's files.
-			paths: { ...sharedFiles, dir: join(runDir, 'sandboxes', record.key) },
-			cgroupProcs: await cgroups.create(cgroupName),
-			// One host uid per sandbox: none shares files or signals with another, nor with the host.
-			isolation: isolation.asRoot
-				? { asRoot: true as const, hostUid: isolation.uidBase + Number(record.key), diskTemplate: isolation.diskTemplate }
-				: isolation,
-			egressRoutes,
-			onExit: () => void this.onContainerExit(record).catch((e) => this.log(`cleaning up ${record.id} failed: ${e}`)),
-			log: (line: string) => this.log(`[${record.id}] ${line}`)
-		};
-		try {
-			return await Container.start(options);
-		} catch (error) {
-			await cgroups.remove(cgroupName);
-			throw error;
 		}
 	}
 
@@ -296,12 +253,11 @@ export class LocalRuntime {
 	}
 
 	private async stopContainer(record: SandboxRecord) {
-		const container = record.container;
+		const release = record.release;
 		record.container = null;
+		record.release = null;
 		record.forwards.clear();
-		if (!container) return;
-		await container.stop();
-		await this.settings.cgroups.remove(`sandbox-${record.key}`);
+		await release?.();
 	}
 
 	private forgetOldSleepers() {

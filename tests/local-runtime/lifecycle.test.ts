@@ -54,7 +54,7 @@ describe('destroy', () => {
 		expect(before.processes.length).toBeGreaterThanOrEqual(4);
 		expect(ports).toHaveLength(1);
 		expect(workspaceFile(before.processes, 'server.js')).toBe(true);
-		expect(readdirSync(dir)).toEqual(expect.arrayContaining(['disk.img', 'slirp.sock', 'workspace']));
+		expect(readdirSync(dir)).toEqual(expect.arrayContaining(['disk.img', 'workspace']));
 
 		await sandbox.destroy();
 

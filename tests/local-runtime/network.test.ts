@@ -161,8 +161,8 @@ describe('isolation', () => {
 	});
 
 	it("cannot reach another sandbox's forwarded port", async () => {
-		const slirps = sandboxProcesses(runtime.stateDir).processes.filter((p) => p.cmdline.startsWith('slirp4netns'));
-		const forwarded = listeningPorts(slirps.map((p) => p.pid));
+		const forwarders = sandboxProcesses(runtime.stateDir).processes.filter((p) => p.cmdline.includes('port-forwarder.ts'));
+		const forwarded = listeningPorts(forwarders.map((p) => p.pid));
 		expect(forwarded.length).toBeGreaterThanOrEqual(2);
 		for (const port of forwarded) {
 			expect(await fetchInside(alpha, `http://127.0.0.1:${port}/`)).toMatch(/ECONNREFUSED/);
