@@ -1,9 +1,10 @@
 /**
- * `npm run preview`: runs the built worker in workerd with `wrangler dev`.
+ * `npm run preview`: runs the built worker in workerd with `wrangler dev`, the SDK's own `Sandbox`
+ * Durable Object included.
  * - With a Docker engine: real Cloudflare sandbox containers, built from sandbox/Dockerfile.
- * - Without one: containers disabled, and the local sandbox runtime as the backend, so the whole
- *   production path — worker entry, hooks, form actions, WebSockets from WebSocketPair, waitUntil —
- *   still runs in the production runtime.
+ * - Without one: workerd's containers disabled, and the Durable Object's containers come from the
+ *   local engine (sandbox/local/workerd/): the same worker code as production end to end, only the
+ *   container underneath differs.
  *
  * Extra arguments go to `wrangler dev` (e.g. `npm run preview -- --port 8790`).
  */
@@ -14,6 +15,8 @@ import { startLocalRuntime } from './local/launch.ts';
 
 // Run with this Node (24): wrangler needs >= 22.12, and the system's may be older.
 const WRANGLER = fileURLToPath(new URL('../node_modules/wrangler/bin/wrangler.js', import.meta.url));
+/** The app's worker entry with the local engine's containers under the Sandbox Durable Object. */
+const ENGINE_ENTRY = fileURLToPath(new URL('./local/workerd/worker.ts', import.meta.url));
 
 // Visitor cookies are signed: a key for this run, unless one is given.
 const extra = ['--var', `SESSION_SECRET:${process.env.SESSION_SECRET ?? randomBytes(32).toString('base64url')}`, ...process.argv.slice(2)];
@@ -24,10 +27,10 @@ async function main() {
 		console.log('[preview] Docker engine found: sandboxes run in real containers');
 		return run(['dev', ...extra], () => {});
 	}
-	console.log('[preview] no Docker engine: sandboxes come from the local sandbox runtime');
-	const runtime = await startLocalRuntime();
-	const vars = ['--var', `LOCAL_SANDBOX_URL:${runtime.url}`, '--var', `LOCAL_SANDBOX_SECRET:${runtime.secret}`];
-	return run(['dev', '--enable-containers=false', ...vars, ...extra], () => runtime.stop());
+	console.log('[preview] no Docker engine: containers come from the local engine (bubblewrap)');
+	const engine = await startLocalRuntime();
+	const vars = ['--var', `LOCAL_CONTAINER_ENGINE_URL:${engine.url}`, '--var', `LOCAL_CONTAINER_ENGINE_SECRET:${engine.secret}`];
+	return run(['dev', ENGINE_ENTRY, '--enable-containers=false', ...vars, ...extra], () => engine.stop());
 }
 
 async function run(args: string[], cleanUp: () => Promise<void> | void) {

@@ -11,7 +11,6 @@
  */
 import { proxyToSandbox, Sandbox } from '@cloudflare/sandbox';
 import kit from '../.svelte-kit/cloudflare/_worker.js';
-import { createLocalBackend, localBackendConfigFrom } from '../sandbox/local/client.ts';
 import { REVIVE_KEY_HEADER, routePreview } from './lib/server/preview-route.ts';
 import { isPreviewNamespace } from './lib/server/sandbox/rules.ts';
 
@@ -19,9 +18,6 @@ export { Sandbox };
 
 interface WorkerEnv {
 	Sandbox: Parameters<typeof proxyToSandbox>[1]['Sandbox'];
-	/** Set by `npm run preview` without Docker: sandboxes come from the local runtime instead. */
-	LOCAL_SANDBOX_URL?: string;
-	LOCAL_SANDBOX_SECRET?: string;
 }
 type Context = { waitUntil(promise: Promise<unknown>): void };
 
@@ -37,10 +33,7 @@ export default {
 		if (!isPreviewNamespace(url.host)) return kit.fetch(request, env, ctx);
 
 		return routePreview(request, {
-			proxy: (preview) =>
-				env.LOCAL_SANDBOX_URL
-					? createLocalBackend(localBackendConfigFrom({ ...env })).proxyPreview(preview)
-					: proxyToSandbox(preview, env),
+			proxy: (preview) => proxyToSandbox(preview, env),
 			// The manager lives in SvelteKit's part of the worker: ask it directly, with the key in
 			// the env of this one call.
 			revive: async (id, appHost) => {

@@ -22,7 +22,9 @@ import { join } from 'node:path';
 import * as v from 'valibot';
 import { SleepAfter } from '../../src/lib/server/sandbox/rules.ts';
 import { Cgroups } from './cgroups.ts';
+import { ContainerHost } from './container-host.ts';
 import { createDiskTemplate } from './disk.ts';
+import { ContainerEngine } from './engine.ts';
 import { EgressAllowList, egressRoutes, hostAddresses } from './egress.ts';
 import { LocalRuntime } from './runtime.ts';
 import { currentRunKey, isRunAlive } from './runs.ts';
@@ -155,24 +157,27 @@ async function main() {
 	const cgroups = await Cgroups.setUp(runName, limits);
 	if (!cgroups.support.enforced) log(`resource limits not enforced: ${cgroups.support.reason}`);
 
-	const runtime = new LocalRuntime({
-		maxSandboxes: config.LOCAL_SANDBOX_MAX,
+	const host = new ContainerHost({
+		maxContainers: config.LOCAL_SANDBOX_MAX,
 		isolation: asRoot
 			? { asRoot, uidBase: config.LOCAL_SANDBOX_UID_BASE, diskTemplate }
 			: { asRoot, tmpfsBytes: diskBytes },
 		egressRoutes: egressRoutes({ hostAddresses: hostAddresses(), allow: config.LOCAL_SANDBOX_EGRESS_ALLOW }),
-		defaultSleepAfterMs: config.LOCAL_SANDBOX_SLEEP_AFTER * 1000,
 		runDir,
 		sharedFiles,
 		cgroups,
 		log
 	});
+	// The containers of the SDK's Durable Objects (in workerd), and the sandboxes of the local runtime.
+	const engine = new ContainerEngine(host, log);
+	const runtime = new LocalRuntime({ host, defaultSleepAfterMs: config.LOCAL_SANDBOX_SLEEP_AFTER * 1000, log });
 	const secret = config.LOCAL_SANDBOX_SECRET ?? randomBytes(32).toString('base64url');
 	const server = createRuntimeServer({
 		runtime,
+		engine,
 		secret,
 		health: () => ({
-			sandboxes: { running: runtime.runningCount, max: config.LOCAL_SANDBOX_MAX },
+			sandboxes: { running: host.running, max: host.max },
 			limits: cgroups.support.enforced ? { enforced: true, ...limits } : cgroups.support
 		})
 	});
@@ -180,10 +185,10 @@ async function main() {
 	let stopping: Promise<void> | null = null;
 	const shutdown = (reason: string, code = 0) => {
 		stopping ??= (async () => {
-			log(`${reason}: destroying ${runtime.runningCount} running sandbox(es)`);
+			log(`${reason}: destroying ${host.running} running sandbox(es)`);
 			server.close();
 			server.closeAllConnections();
-			await runtime.destroyAll();
+			await Promise.all([runtime.destroyAll(), engine.destroyAll()]);
 			await cgroups.removeAll();
 			await rm(runDir, { recursive: true, force: true });
 			log('stopped');

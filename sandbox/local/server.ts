@@ -10,10 +10,11 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import * as v from 'valibot';
 import { SandboxId, SleepAfter } from '../../src/lib/server/sandbox/rules.ts';
 import { WRITABLE_ROOTS } from './agent-protocol.ts';
-import { RuntimeError } from './errors.ts';
+import { handleContainerCall } from './engine-api.ts';
+import type { ContainerEngine } from './engine.ts';
+import { RuntimeError, parseRequest as parse } from './errors.ts';
 import { proxyPreviewRequest, proxyPreviewUpgrade } from './preview-proxy.ts';
 import {
 	MAX_FILE_BYTES,
@@ -29,11 +30,12 @@ const MAX_BODY_BYTES = 2 * MAX_FILE_BYTES;
 
 export interface ServerOptions {
 	runtime: LocalRuntime;
+	engine: ContainerEngine;
 	secret: string;
 	health: () => RuntimeHealth;
 }
 
-export function createRuntimeServer({ runtime, secret, health }: ServerOptions): Server {
+export function createRuntimeServer({ runtime, engine, secret, health }: ServerOptions): Server {
 	const expectedAuth = Buffer.from(`Bearer ${secret}`);
 	const server = createServer();
 
@@ -82,6 +84,9 @@ export function createRuntimeServer({ runtime, secret, health }: ServerOptions):
 		if (segments.length === 2 && segments[1] === 'health') {
 			requireMethod(req, 'GET');
 			return health();
+		}
+		if (segments[1] === 'containers') {
+			return handleContainerCall(engine, req, segments.slice(2).map(decodeSegment), () => readJson(req));
 		}
 		if (segments[1] !== 'sandboxes') throw notFound(url.pathname);
 		if (segments.length === 2) {
@@ -166,16 +171,6 @@ async function perform(runtime: LocalRuntime, id: string, op: Operation, body: u
 		case 'getExposedPorts':
 			return runtime.getExposedPorts(id, parse(operationSchemas.getExposedPorts, body).hostname);
 	}
-}
-
-function parse<const S extends v.GenericSchema>(schema: S, input: unknown, what?: string): v.InferOutput<S> {
-	const result = v.safeParse(schema, input);
-	if (result.success) return result.output;
-	const issues = result.issues.map((issue) => {
-		const path = v.getDotPath(issue);
-		return path ? `${path}: ${issue.message}` : issue.message;
-	});
-	throw new RuntimeError('INVALID_REQUEST', `Invalid ${what ?? 'request'}: ${issues.join('; ')}`);
 }
 
 function checkAbsolute(path: string) {
