@@ -4,6 +4,7 @@
  * (npm → node → esbuild …), not only the shell.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 
 export const SHELL = '/bin/bash';
@@ -34,8 +35,30 @@ export function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
 	}
 }
 
+/**
+ * Is any process of the group still running? Zombies do not count: an orphan's zombie waits for
+ * whoever reaps orphans (bwrap in a sandbox, but some inits take seconds), and it holds nothing.
+ */
 export function groupExists(pid: number): boolean {
-	return signalGroup(pid, 0);
+	if (!signalGroup(pid, 0)) return false;
+	let entries: string[];
+	try {
+		entries = readdirSync('/proc');
+	} catch {
+		return true;
+	}
+	for (const entry of entries) {
+		if (!/^\d+$/.test(entry)) continue;
+		try {
+			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+			// After the command name (which may hold spaces and parentheses): state, ppid, pgrp, …
+			const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+			if (Number(pgrp) === pid && state !== 'Z') return true;
+		} catch {
+			// The process has just gone.
+		}
+	}
+	return false;
 }
 
 /**

@@ -30,7 +30,7 @@ export const SessionCreateBody = v.optional(
 	{}
 );
 
-export const SessionDeleteBody = v.object({ sessionId: v.pipe(v.string('sessionId is required'), v.minLength(1, 'sessionId is required')) });
+export const SessionDeleteBody = v.object({ sessionId: v.pipe(v.string(), v.minLength(1, 'sessionId is required')) });
 
 export const ExecuteBody = v.object({
 	command: text,
@@ -84,11 +84,13 @@ export const PortWatchBody = v.object({
 export function parse<const Schema extends v.GenericSchema>(schema: Schema, input: unknown): v.InferOutput<Schema> {
 	const result = v.safeParse(schema, input);
 	if (result.success) return result.output;
-	const validationErrors = result.issues.map((issue) => ({
-		field: v.getDotPath(issue) ?? 'body',
-		message: issue.message,
-		code: 'INVALID_FIELD'
-	}));
+	const validationErrors = result.issues.map((issue) => {
+		const field = v.getDotPath(issue) ?? 'body';
+		// A missing field reads better as such than as valibot's "Invalid key" report.
+		const missing = issue.type === 'object' && issue.received === 'undefined' && field !== 'body';
+		return { field, message: missing ? `${field} is required` : issue.message, code: missing ? 'MISSING_FIELD' : 'INVALID_FIELD' };
+	});
 	const first = validationErrors[0];
-	throw new ProtocolError(ErrorCode.VALIDATION_FAILED, first.field === 'body' ? first.message : `${first.field}: ${first.message}`, { validationErrors });
+	const message = first.field === 'body' || first.message.startsWith(first.field) ? first.message : `${first.field}: ${first.message}`;
+	throw new ProtocolError(ErrorCode.VALIDATION_FAILED, message, { validationErrors });
 }
