@@ -129,7 +129,7 @@ export class Container {
 	private forwarder: Promise<ChildProcess> | null = null;
 	private readonly listeners = new Map<number, Server>();
 	private nextListenerId = 1;
-	/** The host PID of the sandbox's first process (bwrap's own init ignores signals from outside). */
+	/** The host PID of bwrap's init in the sandbox's PID namespace (its network namespace's holder). */
 	private childPid = 0;
 	private pidNamespace = '';
 	private nextRequestId = 1;
@@ -349,11 +349,15 @@ export class Container {
 		return forwarder;
 	}
 
-	/** Sends a signal to the sandbox's first process (the control server or the agent). */
+	/**
+	 * Sends a signal to the sandbox's program (the control server or the agent). Not to bwrap's init,
+	 * the namespace's PID 1: the kernel drops signals from outside that PID 1 has no handler for.
+	 */
 	signal(signal: number) {
-		if (this.childPid && !this.stopping && this.bwrap?.exitCode === null) {
+		if (!this.childPid || this.stopping || this.bwrap?.exitCode !== null) return;
+		for (const pid of childrenOf(this.childPid)) {
 			try {
-				process.kill(this.childPid, signal);
+				process.kill(pid, signal);
 			} catch {
 				// It exited meanwhile: the exit is reported as usual.
 			}
@@ -465,6 +469,15 @@ function readAll(stream: Readable): Promise<string> {
 		stream.on('end', () => resolve(text));
 		stream.on('error', reject);
 	});
+}
+
+/** The host PIDs of a process's children. */
+function childrenOf(pid: number): number[] {
+	try {
+		return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+	} catch {
+		return [];
+	}
 }
 
 /** Waits (up to 5 s) until no process is left in the given PID namespace. */

@@ -1,7 +1,7 @@
 /**
  * The container API over HTTP, for the Durable Objects in workerd (workerd/engine-container.ts):
  *
- *   PUT    /v1/containers/{name}            { env?, enableInternet? }  start; answers once it runs
+ *   PUT    /v1/containers/{name}            { env?, enableInternet?, label? }  start; answers once it runs
  *   GET    /v1/containers/{name}            { running, exitCode }
  *   GET    /v1/containers/{name}/exit       answers { exitCode } when the container stops
  *   POST   /v1/containers/{name}/signal     { signal }                 to its first process
@@ -26,7 +26,9 @@ const StartBody = v.object({
 		),
 		{}
 	),
-	enableInternet: v.optional(v.boolean(), true)
+	enableInternet: v.optional(v.boolean(), true),
+	/** What people and logs know the container by (the Durable Object's name, when it has one). */
+	label: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,128}$/, 'a label is 1–128 letters, digits, "_", "." or "-"')))
 });
 const SignalBody = v.object({ signal: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(64)) });
 const Port = v.pipe(v.string(), v.regex(/^\d{1,5}$/), v.transform(Number), v.integer(), v.minValue(1), v.maxValue(65535));
@@ -37,8 +39,8 @@ export async function handleContainerCall(engine: ContainerEngine, req: Incoming
 	const route = `${req.method} ${action ?? ''}${arg === undefined ? '' : ' *'}`;
 	switch (route) {
 		case 'PUT ': {
-			const { env, enableInternet } = parse(StartBody, await body());
-			await engine.start(name, env, enableInternet);
+			const { env, enableInternet, label } = parse(StartBody, await body());
+			await engine.start(name, { env, enableInternet, label: label ?? name });
 			return engine.status(name);
 		}
 		case 'GET ':

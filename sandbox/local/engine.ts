@@ -44,7 +44,7 @@ export class ContainerEngine {
 	}
 
 	/** Starts the named container; resolves once its control server listens. */
-	async start(name: string, env: Record<string, string>, enableInternet: boolean): Promise<void> {
+	async start(name: string, { env, enableInternet, label }: { env: Record<string, string>; enableInternet: boolean; label: string }): Promise<void> {
 		if (this.entries.get(name)?.exitCode === null) {
 			throw new RuntimeError('CONFLICT', `Container ${name} is already running`);
 		}
@@ -52,7 +52,7 @@ export class ContainerEngine {
 		const exited = new Promise<number>((resolve) => (markExited = resolve));
 		const entry: Entry = {
 			name,
-			launched: this.host.launch(name, { kind: 'control-server', env, enableInternet }, markExited),
+			launched: this.host.launch(label, { kind: 'control-server', env, enableInternet }, markExited),
 			exited,
 			markExited,
 			exitCode: null,
@@ -66,7 +66,7 @@ export class ContainerEngine {
 			entry.exitCode = code;
 			entry.ports.clear();
 			await (await entry.launched.catch(() => null))?.release();
-			this.log(`container ${name} stopped (${code}); ${this.host.running}/${this.host.max} running`);
+			this.log(`container ${label} stopped (${code}); ${this.host.running}/${this.host.max} running`);
 		});
 		try {
 			await entry.launched;
@@ -74,7 +74,7 @@ export class ContainerEngine {
 			markExited(1);
 			throw error;
 		}
-		this.log(`container ${name} started; ${this.host.running}/${this.host.max} running`);
+		this.log(`container ${label} started; ${this.host.running}/${this.host.max} running`);
 	}
 
 	status(name: string): ContainerStatus {

@@ -16,6 +16,7 @@
  * Its one argument, the sandbox's directory on the host, only names it in `ps`.
  */
 import { connect, type Server, type Socket } from 'node:net';
+import { restoreOriginalHost } from './original-host.ts';
 
 interface OpenMessage {
 	open: number;
@@ -26,6 +27,9 @@ interface CloseMessage {
 }
 
 const listeners = new Map<number, Server>();
+
+/** The most a request head may take before the forwarder stops looking for the host header in it. */
+const MAX_HEAD_BYTES = 64 * 1024;
 
 function forward(client: Socket, guestPort: number) {
 	const guest = connect({ host: '127.0.0.1', port: guestPort });
@@ -41,10 +45,29 @@ function forward(client: Socket, guestPort: number) {
 	guest.on('error', end).on('close', end);
 	guest.once('connect', () => {
 		connected = true;
-		client.pipe(guest);
 		guest.pipe(client);
 	});
+	firstHead(client, (head) => {
+		guest.write(restoreOriginalHost(head));
+		client.pipe(guest);
+	});
 }
+
+/**
+ * Reads the connection's first bytes up to the end of its first request head (or a bounded amount
+ * of whatever else it carries) and hands them over; the rest is piped as it comes.
+ */
+function firstHead(client: Socket, onHead: (head: Buffer) => void) {
+	let head = Buffer.alloc(0);
+	const onData = (chunk: Buffer) => {
+		head = Buffer.concat([head, chunk]);
+		if (head.indexOf('\r\n\r\n') === -1 && head.length < MAX_HEAD_BYTES) return;
+		client.off('data', onData).pause();
+		onHead(head);
+	};
+	client.on('data', onData);
+}
+
 
 process.on('message', (message: OpenMessage | CloseMessage, handle?: Server) => {
 	if ('open' in message && handle) {

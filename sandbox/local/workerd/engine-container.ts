@@ -11,6 +11,7 @@
  * connection would otherwise surface as "Network connection lost", which the library reads as a
  * crashed container).
  */
+import { ORIGINAL_HOST_HEADER } from '../original-host.ts';
 
 export interface EngineAddress {
 	/** http://127.0.0.1:<port> of the engine. */
@@ -41,6 +42,7 @@ class EngineError extends Error {
 export class EngineContainer {
 	readonly #engine: EngineAddress;
 	readonly #name: string;
+	readonly #label: string | undefined;
 	#running = false;
 	/** Settles once the engine has started the current run (rejects if it could not). */
 	#started: Promise<void> = Promise.resolve();
@@ -48,10 +50,14 @@ export class EngineContainer {
 	#exit: Promise<void> | null = null;
 	#ports = new Map<number, Promise<number>>();
 
-	/** `name`: the Durable Object's ID, which names its container in the engine. */
-	constructor(engine: EngineAddress, name: string) {
+	/**
+	 * `name`: the Durable Object's ID, which names its container in the engine; `label`: the name
+	 * the object was made from, if any, which the engine shows people.
+	 */
+	constructor(engine: EngineAddress, name: string, label?: string) {
 		this.#engine = engine;
 		this.#name = name;
+		this.#label = label;
 	}
 
 	get running(): boolean {
@@ -76,7 +82,8 @@ export class EngineContainer {
 		if (options.entrypoint) throw new Error('The local container engine runs the sandbox control server; it takes no entrypoint.');
 		this.#running = true;
 		this.#ports.clear();
-		this.#started = this.#call('PUT', '', { env: options.env ?? {}, enableInternet: options.enableInternet ?? true }).then(() => {});
+		const body = { env: options.env ?? {}, enableInternet: options.enableInternet ?? true, label: this.#label };
+		this.#started = this.#call('PUT', '', body).then(() => {});
 		this.#watch();
 	}
 
@@ -142,8 +149,10 @@ export class EngineContainer {
 		}
 		const url = new URL(request.url);
 		const target = new Request(`http://127.0.0.1:${await hostPort}${url.pathname}${url.search}`, request);
-		// The container sees the host it was asked for, as behind workerd's own container proxy.
-		target.headers.set('host', url.host);
+		// workerd sends the Host of the URL above: an upgrade names the one it was asked for, which
+		// the port forwarder restores (see original-host.ts). Nobody else may name one.
+		target.headers.delete(ORIGINAL_HOST_HEADER);
+		if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') target.headers.set(ORIGINAL_HOST_HEADER, url.host);
 		try {
 			return await fetch(target);
 		} catch (error) {

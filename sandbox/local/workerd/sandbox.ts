@@ -25,7 +25,7 @@ export class Sandbox extends SdkSandbox {
 						'engine (or a Docker engine, when one is running).'
 				);
 			}
-			const container = new EngineContainer({ url, secret }, ctx.id.toString());
+			const container = new EngineContainer({ url, secret }, ctx.id.toString(), ctx.id.name);
 			ctx.container = container;
 			void ctx.blockConcurrencyWhile(() => container.attach());
 		}
