@@ -1,0 +1,121 @@
+/**
+ * Runs the conformance worker (worker.ts) in workerd with `wrangler dev`, as `npm run preview`
+ * runs the app: without Docker, the SDK's Durable Object gets its containers from a local engine
+ * started here; with SANDBOX_CONFORMANCE=docker, from a Docker engine and the real container image
+ * (sandbox/Dockerfile), so the same assertions check the engine against the real thing.
+ */
+import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { startLocalRuntime, type LocalRuntimeHandle } from '../../sandbox/local/launch.ts';
+import { scratchDir } from '../helpers/local-runtime.ts';
+
+const WRANGLER = fileURLToPath(new URL('../../node_modules/wrangler/bin/wrangler.js', import.meta.url));
+const CONFIG = fileURLToPath(new URL('./wrangler.jsonc', import.meta.url));
+
+export interface CallResult {
+	value?: unknown;
+	error?: { name: string; message: string };
+}
+
+export interface PreviewResponse {
+	status: number;
+	body: string;
+	headers: Record<string, string | string[] | undefined>;
+}
+
+export interface ConformanceWorker {
+	/**
+	 * localhost:<port>, the worker's address as preview URLs hang off it. (Not 127.0.0.1: the SDK
+	 * builds preview URLs for a host with a port correctly only for localhost.)
+	 */
+	host: string;
+	/** The engine (null against Docker). */
+	engine: LocalRuntimeHandle | null;
+	stateDir: string | null;
+	call(sandbox: string, method: string, args?: unknown[], extra?: { options?: object; processId?: string }): Promise<CallResult>;
+	/** A request for a preview URL, sent to the worker with the preview host in its Host header. */
+	preview(url: string, init?: { method?: string; headers?: Record<string, string> }): Promise<PreviewResponse>;
+	output(): string;
+	stop(): Promise<void>;
+}
+
+export async function startConformanceWorker(): Promise<ConformanceWorker> {
+	const docker = process.env.SANDBOX_CONFORMANCE === 'docker';
+	const stateDir = docker ? null : scratchDir('conformance-');
+	const engine = stateDir ? await startLocalRuntime({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '8' }, output: 'capture' }) : null;
+	const [port, inspectorPort] = [await freePort(), await freePort()];
+	const args = [WRANGLER, 'dev', '--config', CONFIG, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort)];
+	// Durable Object storage of this run only: no tokens or state from an earlier one.
+	args.push('--persist-to', scratchDir('conformance-persist-'), '--show-interactive-dev-session=false');
+	if (engine) {
+		args.push('--enable-containers=false', '--var', `LOCAL_CONTAINER_ENGINE_URL:${engine.url}`, '--var', `LOCAL_CONTAINER_ENGINE_SECRET:${engine.secret}`);
+	}
+	const wrangler = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
+	let log = '';
+	wrangler.stdout.on('data', (chunk) => (log += chunk));
+	wrangler.stderr.on('data', (chunk) => (log += chunk));
+	const exited = new Promise<void>((resolve) => wrangler.once('exit', () => resolve()));
+	const base = `http://127.0.0.1:${port}`;
+
+	const stop = async () => {
+		if (wrangler.exitCode === null) wrangler.kill('SIGTERM');
+		await exited;
+		await engine?.stop();
+	};
+	for (let attempt = 0; ; attempt++) {
+		if (wrangler.exitCode !== null || attempt > 240) {
+			await stop();
+			throw new Error(`wrangler dev did not start:\n${log}`);
+		}
+		if (await fetch(`${base}/`).then((r) => r.status === 404, () => false)) break;
+		await new Promise((resolve) => setTimeout(resolve, 250));
+	}
+
+	return {
+		host: `localhost:${port}`,
+		engine,
+		stateDir,
+		async call(sandbox, method, callArgs = [], extra = {}) {
+			const response = await fetch(`${base}/call`, {
+				method: 'POST',
+				body: JSON.stringify({ sandbox, method, args: callArgs, options: extra.options, processId: extra.processId })
+			});
+			if (!response.ok) throw new Error(`the test worker answered ${response.status}: ${await response.text()}`);
+			return (await response.json()) as CallResult;
+		},
+		preview: (url, init = {}) => previewRequest(port, url, init),
+		output: () => `${log}\n${engine?.output() ?? ''}`,
+		stop
+	};
+}
+
+function previewRequest(port: number, previewUrl: string, init: { method?: string; headers?: Record<string, string> }): Promise<PreviewResponse> {
+	const url = new URL(previewUrl);
+	return new Promise((resolve, reject) => {
+		const req = httpRequest(
+			{ host: '127.0.0.1', port, path: `${url.pathname}${url.search}`, method: init.method ?? 'GET', headers: { ...init.headers, host: url.host } },
+			(res) => {
+				let body = '';
+				res.setEncoding('utf8');
+				res.on('data', (chunk) => (body += chunk));
+				res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+				res.on('error', reject);
+			}
+		);
+		req.on('error', reject);
+		req.end();
+	});
+}
+
+function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = createServer();
+		server.on('error', reject);
+		server.listen(0, '127.0.0.1', () => {
+			const { port } = server.address() as { port: number };
+			server.close(() => resolve(port));
+		});
+	});
+}

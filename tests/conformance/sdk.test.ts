@@ -1,0 +1,252 @@
+/**
+ * Conformance: the SDK (`getSandbox` in workerd, its own Durable Object and proxyToSandbox) over
+ * the local engine's containers behaves as it does over Cloudflare's container image. Each
+ * assertion is the SDK's observable behaviour, including where it surprises (see
+ * ../shared/notes/sdk-real-behaviour.md): run the same file with SANDBOX_CONFORMANCE=docker where
+ * a Docker engine can build sandbox/Dockerfile to check it against the real image.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startConformanceWorker, type CallResult, type ConformanceWorker } from './harness.ts';
+
+let worker: ConformanceWorker;
+let host: string;
+
+beforeAll(async () => {
+	worker = await startConformanceWorker();
+	host = worker.host;
+}, 120_000);
+
+afterAll(async () => {
+	await worker?.stop();
+});
+
+/** A sandbox ID of its own for each test: DNS-label characters, as preview URLs need. */
+let counter = 0;
+const newId = (name: string) => `c${Date.now().toString(36)}-${++counter}-${name}`;
+
+function value<T>(result: CallResult): T {
+	if (result.error) throw new Error(`${result.error.name}: ${result.error.message}\n--- worker output ---\n${worker.output().slice(-4000)}`);
+	return result.value as T;
+}
+
+interface ExecResult {
+	success: boolean;
+	exitCode: number;
+	stdout: string;
+	stderr: string;
+}
+
+/** A server that answers its name on every path, and greets WebSocket clients with one text frame. */
+const SERVER = String.raw`
+const http = require('node:http');
+const { createHash } = require('node:crypto');
+const server = http.createServer((req, res) => {
+	res.setHeader('content-type', 'text/plain');
+	res.end('hello from ' + (process.env.NAME || 'server') + ' ' + req.url);
+});
+server.on('upgrade', (req, socket) => {
+	const accept = createHash('sha1').update(req.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+	socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ' + accept + '\r\n\r\n');
+	const text = Buffer.from('hi ' + req.headers.host);
+	socket.write(Buffer.concat([Buffer.from([0x81, text.length]), text]));
+});
+server.listen(Number(process.env.PORT || 3001), '0.0.0.0');
+`;
+
+async function serve(id: string, options: object = {}) {
+	value(await worker.call(id, 'writeFile', ['/workspace/server.js', SERVER], { options }));
+	const process = value<{ id: string }>(
+		await worker.call(id, 'startProcess', ['node server.js', { processId: 'web', cwd: '/workspace', env: { NAME: id, PORT: '3001' } }], { options })
+	);
+	value(await worker.call(id, 'waitForPort', [3001, { timeout: 20_000 }], { processId: process.id, options }));
+	return process;
+}
+
+async function expose(id: string, token: string, options: object = {}) {
+	return value<{ url: string }>(await worker.call(id, 'exposePort', [3001, { hostname: host, token }], { options })).url;
+}
+
+describe('exec', () => {
+	it('returns the exit code, stdout and stderr of a command', async () => {
+		const id = newId('exec');
+		const ok = value<ExecResult>(await worker.call(id, 'exec', ['echo out; echo err >&2; id -u']));
+		// The session joins output lines: no trailing newline.
+		expect(ok).toMatchObject({ success: true, exitCode: 0, stdout: 'out\n0', stderr: 'err' });
+		const failed = value<ExecResult>(await worker.call(id, 'exec', ['(exit 3)']));
+		expect(failed).toMatchObject({ success: false, exitCode: 3 });
+		// `exit` itself ends the session's shell, and the call with it.
+		const ended = await worker.call(id, 'exec', ['exit 4']);
+		expect(ended.error?.message).toMatch(/shell exited \(exit code: 4\)/);
+		value(await worker.call(id, 'destroy'));
+	});
+
+	it('runs in one session by default: cd and variables persist; sessionless calls start afresh', async () => {
+		const id = newId('session');
+		value(await worker.call(id, 'exec', ['cd /tmp && export GREETING=hello']));
+		const inSession = value<ExecResult>(await worker.call(id, 'exec', ['pwd; echo "$GREETING"']));
+		expect(inSession.stdout.trim()).toBe('/tmp\nhello');
+
+		const sessionless = { enableDefaultSession: false };
+		value(await worker.call(id, 'exec', ['cd /tmp'], { options: sessionless }));
+		const fresh = value<ExecResult>(await worker.call(id, 'exec', ['pwd; echo "[$GREETING]"'], { options: sessionless }));
+		expect(fresh.stdout.trim()).toBe('/workspace\n[]');
+		value(await worker.call(id, 'destroy'));
+	});
+
+	it('in a session, a timeout rejects without killing the command, and the next command waits for it', async () => {
+		const id = newId('timeout');
+		const timedOut = await worker.call(id, 'exec', ['sleep 1.5; echo finished > /tmp/marker', { timeout: 300 }]);
+		expect(timedOut.error?.message).toMatch(/timeout/i);
+		// Queued behind the first: by the time it runs, the first has written its marker.
+		const next = value<ExecResult>(await worker.call(id, 'exec', ['cat /tmp/marker']));
+		expect(next.stdout.trim()).toBe('finished');
+		value(await worker.call(id, 'destroy'));
+	});
+
+	it('sessionless, a timeout kills the command and answers exit code 124', async () => {
+		const id = newId('killed');
+		const sessionless = { enableDefaultSession: false };
+		const timedOut = value<ExecResult>(
+			await worker.call(id, 'exec', ['sleep 1; echo finished > /tmp/marker', { timeout: 300 }], { options: sessionless })
+		);
+		expect(timedOut).toMatchObject({ success: false, exitCode: 124, stderr: expect.stringMatching(/timed out/i) });
+		const later = value<ExecResult>(await worker.call(id, 'exec', ['sleep 1.5; cat /tmp/marker 2>/dev/null || echo absent'], { options: sessionless }));
+		expect(later.stdout.trim()).toBe('absent');
+		value(await worker.call(id, 'destroy'));
+	});
+});
+
+describe('files', () => {
+	it('writes, reads, lists, renames and deletes files; a missing one is an error', async () => {
+		const id = newId('files');
+		value(await worker.call(id, 'mkdir', ['/workspace/app/src', { recursive: true }]));
+		value(await worker.call(id, 'writeFile', ['/workspace/app/src/App.vue', '<template>hi</template>\n']));
+		const read = value<{ content: string }>(await worker.call(id, 'readFile', ['/workspace/app/src/App.vue', { encoding: 'utf-8' }]));
+		expect(read.content).toBe('<template>hi</template>\n');
+		expect(value<{ exists: boolean }>(await worker.call(id, 'exists', ['/workspace/app/src/App.vue'])).exists).toBe(true);
+		value(await worker.call(id, 'renameFile', ['/workspace/app/src/App.vue', '/workspace/app/src/Main.vue']));
+		const listed = value<{ files: { name: string }[] }>(await worker.call(id, 'listFiles', ['/workspace/app/src']));
+		expect(listed.files.map((f) => f.name)).toEqual(['Main.vue']);
+		value(await worker.call(id, 'deleteFile', ['/workspace/app/src/Main.vue']));
+		expect(value<{ exists: boolean }>(await worker.call(id, 'exists', ['/workspace/app/src/Main.vue'])).exists).toBe(false);
+		const missing = await worker.call(id, 'readFile', ['/workspace/nope.txt', { encoding: 'utf-8' }]);
+		expect(missing.error?.message).toMatch(/not found|no such file/i);
+		value(await worker.call(id, 'destroy'));
+	});
+});
+
+describe('processes', () => {
+	it('waitForPort resolves once the server answers; the server is reachable by exec', async () => {
+		const id = newId('serve');
+		await serve(id);
+		const fetched = value<ExecResult>(await worker.call(id, 'exec', [`node -e "fetch('http://127.0.0.1:3001/x').then(r => r.text()).then(console.log)"`]));
+		expect(fetched.stdout).toContain(`hello from ${id} /x`);
+		const listed = value<{ id: string; status: string }[]>(await worker.call(id, 'listProcesses'));
+		expect(listed).toEqual([expect.objectContaining({ id: 'web', status: 'running' })]);
+		value(await worker.call(id, 'destroy'));
+	});
+
+	it('a second startProcess with the same ID is accepted, fails on the busy port, and replaces the record', async () => {
+		const id = newId('twice');
+		const url = await (async () => {
+			await serve(id);
+			return expose(id, 'twice');
+		})();
+		const second = value<{ id: string }>(
+			await worker.call(id, 'startProcess', ['node server.js', { processId: 'web', cwd: '/workspace', env: { NAME: 'second', PORT: '3001' } }])
+		);
+		expect(second.id).toBe('web');
+		// The record of "web" is now the second process's, which dies on the busy port…
+		await expect
+			.poll(async () => value<{ status: string }>(await worker.call(id, 'getProcess', ['web'])).status, { timeout: 10_000 })
+			.toBe('failed');
+		// …so waiting for "web" reports an exit, although port 3001 serves.
+		const waited = await worker.call(id, 'waitForPort', [3001, { timeout: 10_000 }], { processId: 'web' });
+		expect(waited.error?.message).toMatch(/exited with code \d+ before becoming ready/i);
+		// The first server still serves.
+		expect((await worker.preview(url)).body).toBe(`hello from ${id} /`);
+		value(await worker.call(id, 'destroy'));
+	});
+
+	it('waitForPort on a process that exits first says so', async () => {
+		const id = newId('early');
+		const process = value<{ id: string }>(await worker.call(id, 'startProcess', ['sh -c "exit 7"', { processId: 'quitter' }]));
+		const waited = await worker.call(id, 'waitForPort', [3001, { timeout: 10_000 }], { processId: process.id });
+		expect(waited.error?.message).toMatch(/exited with code 7 before becoming ready/i);
+		value(await worker.call(id, 'destroy'));
+	});
+
+	it('keeps logs and kills on request', async () => {
+		const id = newId('logs');
+		value(await worker.call(id, 'startProcess', ['echo started; echo oops >&2; sleep 60', { processId: 'chatty' }]));
+		await expect.poll(async () => value<{ stdout: string }>(await worker.call(id, 'getProcessLogs', ['chatty'])).stdout, { timeout: 10_000 }).toBe('started\n');
+		expect(value<{ stderr: string }>(await worker.call(id, 'getProcessLogs', ['chatty'])).stderr).toBe('oops\n');
+		value(await worker.call(id, 'killProcess', ['chatty']));
+		await expect.poll(async () => value<{ status: string }>(await worker.call(id, 'getProcess', ['chatty'])).status, { timeout: 10_000 }).toBe('killed');
+		value(await worker.call(id, 'destroy'));
+	});
+});
+
+describe('ports and previews', () => {
+	it('exposes a port at a preview URL with the given token, lists it, and unexposes it', async () => {
+		const id = newId('expose');
+		await serve(id);
+		const url = await expose(id, 'tok1');
+		expect(new URL(url).host).toBe(`3001-${id}-tok1.${host}`);
+		const exposed = value<{ port: number; url: string }[]>(await worker.call(id, 'getExposedPorts', [host]));
+		expect(exposed).toEqual([expect.objectContaining({ port: 3001, url })]);
+
+		const answer = await worker.preview(`${url}path?q=1`);
+		expect(answer.status).toBe(200);
+		expect(answer.body).toBe(`hello from ${id} /path?q=1`);
+		const wrongToken = await worker.preview(url.replace('-tok1.', '-tok2.'));
+		expect(wrongToken.status).toBe(404);
+
+		value(await worker.call(id, 'unexposePort', [3001]));
+		expect((await worker.preview(url)).status).toBe(404);
+		expect(value<unknown[]>(await worker.call(id, 'getExposedPorts', [host]))).toEqual([]);
+		value(await worker.call(id, 'destroy'));
+	});
+
+	it('carries WebSockets through a preview URL', async () => {
+		const id = newId('socket');
+		await serve(id);
+		const url = new URL(await expose(id, 'ws'));
+		const [, port] = host.split(':');
+		const socket = new WebSocket(`ws://127.0.0.1:${port}/socket`, { headers: { host: url.host } });
+		const message = await new Promise<string>((resolve, reject) => {
+			socket.once('message', (data) => resolve(String(data)));
+			socket.once('error', reject);
+			socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade answered ${res.statusCode}`)));
+		});
+		socket.close();
+		// WebSocket upgrades keep the public preview host.
+		expect(message).toBe(`hi ${url.host}`);
+		value(await worker.call(id, 'destroy'));
+	});
+
+	it('destroy deletes the tokens: the old preview URL answers 404', async () => {
+		const id = newId('destroy');
+		await serve(id);
+		const url = await expose(id, 'gone');
+		expect((await worker.preview(url)).status).toBe(200);
+		value(await worker.call(id, 'destroy'));
+		const after = await worker.preview(url);
+		expect(after.status).toBe(404);
+		expect(after.body).toMatch(/INVALID_TOKEN/);
+	});
+
+	it('after sleepAfter, the container sleeps and its preview URL answers 410 until exposed again', async () => {
+		const id = newId('sleepy');
+		const options = { sleepAfter: '3s' };
+		await serve(id, options);
+		const url = await expose(id, 'sleepy', options);
+		expect((await worker.preview(url)).status).toBe(200);
+		// Checked less often than sleepAfter: a preview request that reaches the app is activity too.
+		await expect.poll(async () => (await worker.preview(url)).status, { timeout: 40_000, interval: 6000 }).toBe(410);
+		const stale = await worker.preview(url);
+		expect(stale.body).toMatch(/STALE_PREVIEW_URL/);
+		value(await worker.call(id, 'destroy', [], { options }));
+	});
+});
