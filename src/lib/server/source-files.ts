@@ -85,7 +85,8 @@ export function parseSourceContent(input: unknown): string {
 export async function readSource(sandbox: Sandbox, path: string): Promise<string> {
 	await checkTarget(sandbox, path, { create: false });
 	try {
-		return (await sandbox.readFile(`${APP_DIR}/${path}`)).content;
+		// As text, always: without an encoding the SDK guesses from the extension (and `.vue` is no text type).
+		return (await sandbox.readFile(`${APP_DIR}/${path}`, { encoding: 'utf-8' })).content;
 	} catch (error) {
 		if (error instanceof SandboxError && error.code === 'FILE_NOT_FOUND') throw missing(path);
 		throw error;

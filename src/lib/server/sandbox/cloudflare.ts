@@ -31,7 +31,9 @@ export interface CloudflareEnv {
 const ERROR_MESSAGES: [RegExp, SandboxErrorCode, boolean][] = [
 	[/maximum number of running container instances|no container instance|max_instances/i, 'CAPACITY_EXCEEDED', true],
 	[/container.*(unavailable|not (yet )?ready|is starting)|ContainerUnavailable|network connection lost/i, 'BACKEND_UNAVAILABLE', true],
-	[/exited before|ProcessExitedBeforeReady/i, 'PROCESS_EXITED_BEFORE_READY', false],
+	// The SDK's words: "Process exited with code N before becoming ready…".
+	[/exited (with code -?\d+ )?before|ProcessExitedBeforeReady/i, 'PROCESS_EXITED_BEFORE_READY', false],
+	[/command timeout after/i, 'EXEC_TIMEOUT', false],
 	[/not ready within|did not become ready|ProcessReadyTimeout/i, 'PROCESS_READY_TIMEOUT', false],
 	[/(file|directory) not found|no such file|ENOENT/i, 'FILE_NOT_FOUND', false],
 	[/already in use by port/i, 'TOKEN_IN_USE', false]
