@@ -34,7 +34,9 @@ async function main() {
 }
 
 async function run(args: string[], cleanUp: () => Promise<void> | void) {
-	const wrangler = spawn(process.execPath, [WRANGLER, ...args], { stdio: 'inherit' });
+	// A process group of its own: wrangler runs workerd as its grandchildren, which would outlive a
+	// wrangler that is killed (holding the port, their Durable Objects calling a gone engine).
+	const wrangler = spawn(process.execPath, [WRANGLER, ...args], { stdio: 'inherit', detached: true });
 	for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => wrangler.kill(signal));
 	const code = await new Promise<number>((resolve) => {
 		wrangler.once('exit', (exitCode) => resolve(exitCode ?? 1));
@@ -43,6 +45,11 @@ async function run(args: string[], cleanUp: () => Promise<void> | void) {
 			resolve(1);
 		});
 	});
+	try {
+		process.kill(-wrangler.pid!, 'SIGKILL');
+	} catch {
+		// The group is empty: wrangler took workerd down with it.
+	}
 	await cleanUp();
 	process.exit(code);
 }
