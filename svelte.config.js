@@ -12,10 +12,6 @@ const config = {
 		typescript: {
 			// Type-check the sandbox runtime along with the app.
 			config: (tsconfig) => ({ ...tsconfig, include: [...tsconfig.include, '../sandbox/**/*.ts'] })
-		},
-		alias: {
-			// The sandbox runtime and templates live beside the app, not inside src/.
-			$sandbox: 'sandbox'
 		}
 	}
 };

@@ -3,9 +3,9 @@ import { sveltekit } from '@sveltejs/kit/vite';
 import type { Duplex } from 'node:stream';
 import type { Plugin, ViteDevServer } from 'vite';
 import { defineConfig } from 'vitest/config';
-import { localBackendConfigFrom } from './sandbox/local/client.ts';
-import { forwardPreviewUpgrade } from './sandbox/local/dev-proxy.ts';
 import { normalizeRequestHead } from './src/lib/server/dev-request.ts';
+import { localBackendConfigFrom } from './src/lib/server/sandbox/local.ts';
+import { forwardPreviewUpgrade } from './src/lib/server/sandbox/local-dev-proxy.ts';
 import { isPreviewNamespace, parsePreviewHost } from './src/lib/server/sandbox/rules.ts';
 
 /**

@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLocalBackend } from '../../sandbox/local/client.ts';
 import { startLocalRuntime, type LocalRuntimeHandle } from '../../sandbox/local/launch.ts';
 import { PREVIEW_HOST_HEADER } from '../../sandbox/local/protocol.ts';
+import { createLocalBackend } from '../../src/lib/server/sandbox/local.ts';
 import type { Sandbox, SandboxBackend } from '../../src/lib/server/sandbox/types.ts';
 
 export interface TestRuntime extends LocalRuntimeHandle {

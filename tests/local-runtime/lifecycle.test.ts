@@ -195,7 +195,7 @@ describe('when the runtime dies', () => {
 		// The "app": starts a sandbox through the env the launcher hands it, then idles.
 		writeFileSync(
 			script,
-			`import { createLocalBackend, localBackendConfigFrom } from '${process.cwd()}/sandbox/local/client.ts';
+			`import { createLocalBackend, localBackendConfigFrom } from '${process.cwd()}/src/lib/server/sandbox/local.ts';
 			 const sandbox = createLocalBackend(localBackendConfigFrom(process.env)).getSandbox('launched');
 			 await sandbox.startProcess('sleep 300', { processId: 'idle' });
 			 console.log('APP READY');

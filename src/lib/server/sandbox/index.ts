@@ -6,8 +6,8 @@
  * The SDK is imported only on the second path: it needs `cloudflare:workers`, which Node lacks.
  */
 import { env } from '$env/dynamic/private';
-import { createLocalBackend, localBackendConfigFrom } from '$sandbox/local/client';
 import { createCloudflareBackend, type CloudflareEnv } from './cloudflare';
+import { createLocalBackend, localBackendConfigFrom } from './local';
 import { SandboxError, type SandboxBackend } from './types';
 
 let backend: Promise<SandboxBackend> | undefined;

@@ -1,10 +1,12 @@
 /**
  * The local backend of the app's sandbox interface: a small client of the
- * runtime's control API. It only uses `fetch`, so it runs the same in Node
- * (`vite dev`) and in workerd (`wrangler dev`).
+ * local sandbox runtime's control API (local-protocol.ts). It only uses
+ * `fetch`, so it runs the same in Node (`vite dev`) and in workerd
+ * (`wrangler dev`).
  */
 import * as v from 'valibot';
-import { SandboxId, SleepAfter, parsePreviewHost } from '../../src/lib/server/sandbox/rules.ts';
+import { PREVIEW_HOST_HEADER, SLEEP_AFTER_HEADER, type ErrorBody, type Operation, type Operations } from './local-protocol.ts';
+import { SandboxId, SleepAfter, parsePreviewHost } from './rules.ts';
 import {
 	SandboxError,
 	type ProcessInfo,
@@ -13,15 +15,7 @@ import {
 	type SandboxErrorCode,
 	type SandboxOptions,
 	type SandboxProcess
-} from '../../src/lib/server/sandbox/types.ts';
-import {
-	PREVIEW_HOST_HEADER,
-	SLEEP_AFTER_HEADER,
-	type ErrorBody,
-	type Operation,
-	type OperationArgs,
-	type OperationResults
-} from './protocol.ts';
+} from './types.ts';
 
 export interface LocalBackendConfig {
 	/** The runtime's address, e.g. http://127.0.0.1:41234 (LOCAL_SANDBOX_URL). */
@@ -30,6 +24,7 @@ export interface LocalBackendConfig {
 	secret: string;
 }
 
+/** The runtime's own error codes (a call that never reached a sandbox), in the app's terms; its others are the app's. */
 const RUNTIME_ONLY_CODES: Record<string, SandboxErrorCode> = {
 	UNAUTHORIZED: 'BACKEND_UNAVAILABLE',
 	HOST_NOT_ALLOWED: 'BACKEND_UNAVAILABLE',
@@ -55,9 +50,9 @@ export function createLocalBackend(config: LocalBackendConfig): SandboxBackend {
 	async function call<Op extends Operation>(
 		id: string,
 		op: Op,
-		args: OperationArgs<Op>,
+		args: Operations[Op]['args'],
 		sleepAfterSeconds?: number
-	): Promise<OperationResults[Op]> {
+	): Promise<Operations[Op]['result']> {
 		const headers: Record<string, string> = {
 			authorization: `Bearer ${config.secret}`,
 			'content-type': 'application/json'
@@ -96,7 +91,7 @@ export function createLocalBackend(config: LocalBackendConfig): SandboxBackend {
 			sleepAfter = parsed.output;
 		}
 		const sandboxId = id.output;
-		const run = <Op extends Operation>(op: Op, args: OperationArgs<Op>) => call(sandboxId, op, args, sleepAfter);
+		const run = <Op extends Operation>(op: Op, args: Operations[Op]['args']) => call(sandboxId, op, args, sleepAfter);
 
 		const processHandle = (info: ProcessInfo): SandboxProcess => ({
 			...info,
