@@ -15,8 +15,7 @@ import { connect } from 'node:net';
 import { dirname, posix } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AGENT_READY, WRITABLE_ROOTS } from './agent-protocol.ts';
-import type { AgentOperations, AgentRequest, AgentResponse } from './agent-protocol.ts';
-import type { ProcessInfo } from '../../src/lib/server/sandbox/types.ts';
+import type { AgentOperations, AgentRequest, AgentResponse, ProcessInfo } from './agent-protocol.ts';
 
 const EXEC_OUTPUT_LIMIT = 8 * 1024 * 1024;
 const PROCESS_LOG_LIMIT = 256 * 1024;

@@ -1,26 +1,19 @@
 /**
- * Errors the runtime answers with: a stable code the client maps back to a
- * `SandboxError`, a message for people, and the HTTP status that fits.
+ * Errors the runtime answers with: a stable code, a message for people, and
+ * the HTTP status that fits. The codes are the engine's side of the wire
+ * contract: the app's client maps them onto its own error codes.
  */
 import * as v from 'valibot';
-import type { SandboxErrorCode } from '../../src/lib/server/sandbox/types.ts';
 
-export type RuntimeErrorCode =
-	| SandboxErrorCode
-	| 'UNAUTHORIZED'
-	| 'HOST_NOT_ALLOWED'
-	| 'NOT_FOUND'
-	| 'METHOD_NOT_ALLOWED'
-	| 'CONFLICT'
-	| 'BODY_TOO_LARGE';
-
-const STATUS: Record<RuntimeErrorCode, number> = {
+const STATUS = {
+	// The runtime's own: the request never reached a sandbox.
 	UNAUTHORIZED: 401,
 	HOST_NOT_ALLOWED: 403,
 	NOT_FOUND: 404,
 	METHOD_NOT_ALLOWED: 405,
 	CONFLICT: 409,
 	BODY_TOO_LARGE: 413,
+	// What became of a sandbox call: the app acts on these, under the same names.
 	INVALID_REQUEST: 400,
 	PATH_NOT_ALLOWED: 403,
 	FILE_NOT_FOUND: 404,
@@ -33,9 +26,10 @@ const STATUS: Record<RuntimeErrorCode, number> = {
 	SANDBOX_STOPPED: 409,
 	CAPACITY_EXCEEDED: 503,
 	SANDBOX_START_FAILED: 500,
-	BACKEND_UNAVAILABLE: 503,
 	INTERNAL: 500
-};
+} as const;
+
+export type RuntimeErrorCode = keyof typeof STATUS;
 
 export class RuntimeError extends Error {
 	readonly code: RuntimeErrorCode;

@@ -10,8 +10,8 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { pipeline, type Duplex } from 'node:stream';
-import { parsePreviewHost } from '../../src/lib/server/sandbox/rules.ts';
 import { PREVIEW_HOST_HEADER } from './protocol.ts';
+import { parsePreviewHost } from './rules.ts';
 import type { LocalRuntime, PreviewTarget } from './runtime.ts';
 import { tunnelUpgrade } from './tunnel.ts';
 

@@ -1,6 +1,6 @@
 /**
- * The runtime's HTTP control API, shared by the server (server.ts) and its
- * client (client.ts):
+ * The runtime's HTTP control API, served by server.ts. This is the engine's
+ * side of the wire contract with the app, whose local backend is its client:
  *
  *   GET    /v1/health                     → RuntimeHealth
  *   GET    /v1/sandboxes                  → the sandboxes the runtime knows
@@ -9,20 +9,15 @@
  *
  * Every call carries `Authorization: Bearer <secret>`. A call may carry
  * `X-Sandbox-Sleep-After: <seconds>`, the sandbox's idle timeout. Errors are
- * `{ error: { code, message, retryable } }` with a fitting status.
+ * `{ error: { code, message, retryable } }` with a fitting status (errors.ts).
+ * Results have the shapes of the SDK's own (ExecResult, ProcessInfo, …).
  *
  * Preview traffic is not a control call: the app forwards a request for a
  * preview host with that host in `X-Sandbox-Preview-Host`, and the runtime
  * answers it from the sandbox (or 404 / 410 as the SDK's proxy does).
  */
 import * as v from 'valibot';
-import { ExposablePort, PreviewHostname, PreviewToken } from '../../src/lib/server/sandbox/rules.ts';
-import type {
-	ExecResult,
-	ExposedPort,
-	ProcessInfo,
-	ProcessLogs
-} from '../../src/lib/server/sandbox/types.ts';
+import { ExposablePort, PreviewHostname, PreviewToken } from './rules.ts';
 
 export const PREVIEW_HOST_HEADER = 'x-sandbox-preview-host';
 export const SLEEP_AFTER_HEADER = 'x-sandbox-sleep-after';
@@ -68,29 +63,8 @@ export const operationSchemas = {
 };
 
 export type Operation = keyof typeof operationSchemas;
-export type OperationArgs<Op extends Operation> = v.InferInput<(typeof operationSchemas)[Op]>;
-
-export interface OperationResults {
-	exec: ExecResult;
-	writeFile: Record<string, never>;
-	readFile: { content: string };
-	mkdir: Record<string, never>;
-	startProcess: ProcessInfo;
-	getProcess: ProcessInfo | null;
-	listProcesses: ProcessInfo[];
-	killProcess: ProcessInfo;
-	getProcessLogs: ProcessLogs;
-	waitForPort: Record<string, never>;
-	exposePort: { url: string; port: number };
-	unexposePort: Record<string, never>;
-	getExposedPorts: ExposedPort[];
-}
 
 export interface RuntimeHealth {
 	sandboxes: { running: number; max: number };
 	limits: { enforced: true; memoryBytes: number; cpus: number; pids: number } | { enforced: false; reason: string };
-}
-
-export interface ErrorBody {
-	error: { code: string; message: string; retryable: boolean };
 }

@@ -11,7 +11,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Container } from './container.ts';
 import type { ContainerHost } from './container-host.ts';
 import { RuntimeError } from './errors.ts';
-import { previewUrl, type PreviewRoute } from '../../src/lib/server/sandbox/rules.ts';
+import { previewUrl, type PreviewRoute } from './rules.ts';
 
 export interface RuntimeSettings {
 	/** Where containers come from (and the limit on how many run). */

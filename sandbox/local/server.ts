@@ -10,7 +10,6 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { SandboxId, SleepAfter } from '../../src/lib/server/sandbox/rules.ts';
 import { WRITABLE_ROOTS } from './agent-protocol.ts';
 import { handleContainerCall } from './engine-api.ts';
 import type { ContainerEngine } from './engine.ts';
@@ -24,6 +23,7 @@ import {
 	type Operation,
 	type RuntimeHealth
 } from './protocol.ts';
+import { SandboxId, SleepAfter } from './rules.ts';
 import type { LocalRuntime } from './runtime.ts';
 
 const MAX_BODY_BYTES = 2 * MAX_FILE_BYTES;

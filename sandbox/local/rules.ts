@@ -1,0 +1,99 @@
+/**
+ * The @cloudflare/sandbox naming rules the runtime enforces: sandbox IDs,
+ * exposable ports, preview tokens and hostnames, idle timeouts, and the preview
+ * host `{port}-{id}-{token}.{hostname}` built from them.
+ *
+ * This is the engine's side of the wire contract with the app, which checks the
+ * same rules on its own side before it calls. The runtime checks them again
+ * rather than trusting its client, so that what works locally cannot fail on
+ * Cloudflare for a reason as dull as a bad name.
+ */
+import * as v from 'valibot';
+
+const RESERVED_IDS = ['www', 'api', 'admin', 'root', 'system', 'cloudflare', 'workers'];
+
+/** A sandbox ID: one DNS label (it becomes part of the preview hostname), normalized to lowercase. */
+export const SandboxId = v.pipe(
+	v.string(),
+	v.toLowerCase(),
+	v.regex(
+		/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
+		'A sandbox ID is 1-63 letters, digits or hyphens, and does not start or end with a hyphen'
+	),
+	v.check((id) => !RESERVED_IDS.includes(id), 'This sandbox ID is reserved')
+);
+
+/** A port a sandbox may expose: 1024-65535, except 3000 (the container's control plane). */
+export const ExposablePort = v.pipe(
+	v.number(),
+	v.integer('A port is a whole number'),
+	v.minValue(1024, 'Ports below 1024 cannot be exposed'),
+	v.maxValue(65535, 'A port is at most 65535'),
+	v.check((port) => port !== 3000, 'Port 3000 is reserved for the sandbox control plane')
+);
+
+/** A custom preview URL token. Hyphens are not allowed: the token is the last `-` part of the host label. */
+export const PreviewToken = v.pipe(
+	v.string(),
+	v.regex(/^[a-z0-9_]{1,16}$/, 'A token is 1-16 lowercase letters, digits or underscores')
+);
+
+/** The host (with its port, if any) that preview URLs hang off: the app's own request host. */
+export const PreviewHostname = v.pipe(
+	v.string(),
+	v.toLowerCase(),
+	v.regex(
+		/^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::\d{1,5})?$/,
+		'A hostname is a DNS name with an optional :port, such as localhost:5173'
+	),
+	v.check(
+		(host) => !host.split(':')[0].endsWith('.workers.dev'),
+		'Preview URLs need a custom domain: *.workers.dev has no wildcard subdomains'
+	)
+);
+
+/** Idle time before a sandbox sleeps: seconds as a number, or a string such as "90s", "5m", "1h". */
+export const SleepAfter = v.pipe(
+	v.union([v.number(), v.string()]),
+	v.transform((value) => (typeof value === 'number' ? value : parseDuration(value))),
+	v.number('sleepAfter is a number of seconds or a duration such as "5m"'),
+	v.minValue(1, 'sleepAfter must be at least one second'),
+	v.maxValue(7 * 24 * 3600, 'sleepAfter must be at most a week')
+);
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600 };
+
+function parseDuration(text: string): number {
+	const match = /^(\d+)(s|m|h)$/.exec(text.trim());
+	return match ? Number(match[1]) * UNIT_SECONDS[match[2]] : Number.NaN;
+}
+
+/** The parts of a preview host's first label: `{port}-{sandboxId}-{token}`. */
+export interface PreviewRoute {
+	port: number;
+	sandboxId: string;
+	token: string;
+}
+
+/**
+ * Reads the route from a preview host such as `3001-my-sandbox-tok3n.localhost:5173`, or returns
+ * null when it is none. Like the SDK's proxy, it splits at the first and last hyphen, because IDs
+ * may contain hyphens and tokens may not.
+ */
+export function parsePreviewHost(host: string): PreviewRoute | null {
+	const label = host.toLowerCase().split('.')[0];
+	if (label === host.toLowerCase()) return null;
+	const match = /^(\d{4,5})-(.+)-([a-z0-9_]{1,16})$/.exec(label);
+	if (!match) return null;
+	const port = v.safeParse(ExposablePort, Number(match[1]));
+	const sandboxId = v.safeParse(SandboxId, match[2]);
+	if (!port.success || !sandboxId.success) return null;
+	return { port: port.output, sandboxId: sandboxId.output, token: match[3] };
+}
+
+/** The preview URL the SDK builds: over plain HTTP for localhost, HTTPS anywhere else. */
+export function previewUrl(route: PreviewRoute, hostname: string): string {
+	const name = hostname.split(':')[0];
+	const local = name === 'localhost' || name.endsWith('.localhost') || name === '127.0.0.1';
+	return `${local ? 'http' : 'https'}://${route.port}-${route.sandboxId}-${route.token}.${hostname}/`;
+}
