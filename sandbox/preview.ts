@@ -3,7 +3,7 @@
  * Durable Object included.
  * - With a Docker engine: real Cloudflare sandbox containers, built from sandbox/Dockerfile.
  * - Without one: workerd's containers disabled, and the Durable Object's containers come from the
- *   local engine (sandbox/local/workerd/): the same worker code as production end to end, only the
+ *   local engine (preview-worker.ts): the same worker code as production end to end, only the
  *   container underneath differs.
  *
  * Extra arguments go to `wrangler dev` (e.g. `npm run preview -- --port 8790`).
@@ -16,7 +16,7 @@ import { startLocalRuntime } from './local/launch.ts';
 // Run with this Node (24): wrangler needs >= 22.12, and the system's may be older.
 const WRANGLER = fileURLToPath(new URL('../node_modules/wrangler/bin/wrangler.js', import.meta.url));
 /** The app's worker entry with the local engine's containers under the Sandbox Durable Object. */
-const ENGINE_ENTRY = fileURLToPath(new URL('./local/workerd/worker.ts', import.meta.url));
+const ENGINE_ENTRY = fileURLToPath(new URL('./preview-worker.ts', import.meta.url));
 
 // Visitor cookies are signed: a key for this run, unless one is given.
 const extra = ['--var', `SESSION_SECRET:${process.env.SESSION_SECRET ?? randomBytes(32).toString('base64url')}`, ...process.argv.slice(2)];
