@@ -45,7 +45,7 @@ describe('SIGKILL', () => {
 		const exited = new Promise((resolve) => preview.once('exit', resolve));
 		try {
 			const app = `http://localhost:${port}`;
-			const home = await waitFor(() => fetch(`${app}/`).then((r) => (r.ok ? r : null), () => null), { timeout: 60_000, interval: 250 });
+			const home = (await waitFor(() => fetch(`${app}/`).then((r) => (r.ok ? r : null), () => null), { timeout: 60_000, interval: 250 }))!;
 			const cookie = home.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
 			const started = await fetch(`${app}/?/start`, {
 				method: 'POST',

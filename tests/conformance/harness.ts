@@ -49,6 +49,8 @@ export async function startConformanceWorker(): Promise<ConformanceWorker> {
 	const args = [WRANGLER, 'dev', '--config', CONFIG, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort)];
 	// Durable Object storage of this run only: no tokens or state from an earlier one.
 	args.push('--persist-to', scratchDir('conformance-persist-'), '--show-interactive-dev-session=false');
+	// The SDK's debug log says, among other things, whether the container's version matches its own.
+	args.push('--var', 'SANDBOX_LOG_LEVEL:debug');
 	if (engine) {
 		args.push('--enable-containers=false', '--var', `LOCAL_CONTAINER_ENGINE_URL:${engine.url}`, '--var', `LOCAL_CONTAINER_ENGINE_SECRET:${engine.secret}`);
 	}

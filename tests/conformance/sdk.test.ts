@@ -18,7 +18,11 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+	const output = worker?.output() ?? '';
 	await worker?.stop();
+	// The control server answers the SDK's own version (the worker logs at debug level, see harness.ts).
+	expect(output).toContain('version.check sdk=0.12.10 container=0.12.10');
+	expect(output).not.toMatch(/version_mismatch|check_failed/);
 });
 
 /** A sandbox ID of its own for each test: DNS-label characters, as preview URLs need. */
@@ -113,6 +117,28 @@ describe('exec', () => {
 		expect(timedOut).toMatchObject({ success: false, exitCode: 124, stderr: expect.stringMatching(/timed out/i) });
 		const later = value<ExecResult>(await worker.call(id, 'exec', ['sleep 1.5; cat /tmp/marker 2>/dev/null || echo absent'], { options: sessionless }));
 		expect(later.stdout.trim()).toBe('absent');
+		value(await worker.call(id, 'destroy'));
+	});
+});
+
+describe('streams', () => {
+	it("streams a command's output as server-sent events, ending with its exit code", async () => {
+		const id = newId('stream');
+		const events = value<string>(await worker.call(id, 'execStream', ['echo one; echo two >&2; exit 5']));
+		expect(events).toMatch(/"type":"start"/);
+		expect(events).toMatch(/"type":"stdout","data":"one\\n"/);
+		expect(events).toMatch(/"type":"stderr","data":"two\\n"/);
+		expect(events).toMatch(/"type":"complete".*"exitCode":5/);
+		value(await worker.call(id, 'destroy'));
+	});
+
+	it("streams a process's logs until it exits", async () => {
+		const id = newId('logstream');
+		value(await worker.call(id, 'startProcess', ['echo first; sleep 0.3; echo second; exit 2', { processId: 'talker' }]));
+		const events = value<string>(await worker.call(id, 'streamProcessLogs', ['talker']));
+		expect(events).toMatch(/first/);
+		expect(events).toMatch(/second/);
+		expect(events).toMatch(/"type":"exit"/);
 		value(await worker.call(id, 'destroy'));
 	});
 });

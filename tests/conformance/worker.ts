@@ -5,7 +5,8 @@
  *
  *   POST /call  { sandbox, options?, method, args?, processId? }
  *     calls `getSandbox(env.Sandbox, sandbox, options)[method](...args)` — or, with `processId`,
- *     the method of that process's handle — and answers { value } or { error: { name, message } }
+ *     the method of that process's handle — and answers { value } or { error: { name, message } };
+ *     a stream (execStream, streamProcessLogs) is read to its end and answered as text
  *   any preview host ({port}-{id}-{token}.…)  answered by proxyToSandbox, as in production
  */
 import { getSandbox, proxyToSandbox } from '@cloudflare/sandbox';
@@ -43,6 +44,7 @@ export default {
 				target = process as Callable;
 			}
 			const value = await target[call.method](...(call.args ?? []));
+			if (value instanceof ReadableStream) return Response.json({ value: await new Response(value).text() });
 			return Response.json({ value: plain(value) });
 		} catch (error) {
 			const { name, message } = error as Error;
