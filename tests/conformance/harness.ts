@@ -54,7 +54,12 @@ export async function startConformanceWorker(): Promise<ConformanceWorker> {
 	if (engine) {
 		args.push('--enable-containers=false', '--var', `LOCAL_CONTAINER_ENGINE_URL:${engine.url}`, '--var', `LOCAL_CONTAINER_ENGINE_SECRET:${engine.secret}`);
 	}
-	const wrangler = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
+	// A process group of its own, ended whole at stop: workerd runs as wrangler's grandchildren.
+	const wrangler = spawn(process.execPath, args, {
+		stdio: ['ignore', 'pipe', 'pipe'],
+		env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+		detached: true
+	});
 	let log = '';
 	wrangler.stdout.on('data', (chunk) => (log += chunk));
 	wrangler.stderr.on('data', (chunk) => (log += chunk));
@@ -64,6 +69,11 @@ export async function startConformanceWorker(): Promise<ConformanceWorker> {
 	const stop = async () => {
 		if (wrangler.exitCode === null) wrangler.kill('SIGTERM');
 		await exited;
+		try {
+			process.kill(-wrangler.pid!, 'SIGKILL');
+		} catch {
+			// Nothing of the group was left.
+		}
 		await engine?.stop();
 	};
 	for (let attempt = 0; ; attempt++) {
