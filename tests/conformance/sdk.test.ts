@@ -79,6 +79,8 @@ describe('exec', () => {
 		expect(ok).toMatchObject({ success: true, exitCode: 0, stdout: 'out\n0', stderr: 'err' });
 		const failed = value<ExecResult>(await worker.call(id, 'exec', ['(exit 3)']));
 		expect(failed).toMatchObject({ success: false, exitCode: 3 });
+		// The container started with the SDK's environment variables (the worker's SANDBOX_LOG_LEVEL, see harness.ts).
+		expect(value<ExecResult>(await worker.call(id, 'exec', ['echo "$SANDBOX_LOG_LEVEL"'])).stdout).toBe('debug');
 		// `exit` itself ends the session's shell, and the call with it.
 		const ended = await worker.call(id, 'exec', ['exit 4']);
 		expect(ended.error?.message).toMatch(/shell exited \(exit code: 4\)/);
