@@ -6,10 +6,10 @@
  */
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startLocalRuntime, type LocalRuntimeHandle } from '../../sandbox/local/launch.ts';
 import { scratchDir } from '../helpers/local-runtime.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const WRANGLER = fileURLToPath(new URL('../../node_modules/wrangler/bin/wrangler.js', import.meta.url));
 const CONFIG = fileURLToPath(new URL('./wrangler.jsonc', import.meta.url));
@@ -118,16 +118,5 @@ function previewRequest(port: number, previewUrl: string, init: { method?: strin
 		);
 		req.on('error', reject);
 		req.end();
-	});
-}
-
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.on('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			const { port } = server.address() as { port: number };
-			server.close(() => resolve(port));
-		});
 	});
 }
