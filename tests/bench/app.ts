@@ -1,0 +1,125 @@
+/**
+ * Through the app in Chromium, on each target: clicking Start to the preview's first byte in the
+ * iframe, for the Express and the Vue + Vite template, with the HTTP requests the page made during
+ * each boot (the goal: one start, one WebSocket, zero polls); and for Vue + Vite, saving an edit of
+ * App.vue in the page's editor to the edit showing in the iframe (by hot reload).
+ */
+import { readFileSync } from 'node:fs';
+import { chromium, type Browser, type Page } from '@playwright/test';
+import { msRow, tick, type Row } from './stats.ts';
+import { TARGET_NAMES, withTarget } from './targets.ts';
+
+const PREVIEW_URL = /^http:\/\/\d+-/;
+const TEMPLATE_LABELS = { express: 'Express API', vue: 'Vue + Vite' } as const;
+const VUE_APP = readFileSync('sandbox/templates/vue/src/App.vue', 'utf8');
+const VUE_HEADING = 'Hello from Vue in a sandbox';
+
+interface AppBoot {
+	ms: number;
+	starts: number;
+	sockets: number;
+	polls: number;
+	other: number;
+	/** Vue + Vite only: saving an edit → the edit visible in the iframe. */
+	saveMs: number | null;
+}
+
+/**
+ * One visitor's boot through the app in Chromium: click Start → first byte of the preview in the
+ * iframe. For Vue + Vite, then one edit of App.vue in the editor, saved with Ctrl-S.
+ */
+async function appRun(browser: Browser, origin: string, template: keyof typeof TEMPLATE_LABELS): Promise<AppBoot> {
+	const context = await browser.newContext();
+	const page = await context.newPage();
+	await page.goto(`${origin}/`);
+	const counts = { starts: 0, sockets: 0, polls: 0, other: 0 };
+	const hmr = Promise.withResolvers<void>();
+	page.on('websocket', (socket) => {
+		if (socket.url().includes('/api/sandbox/')) counts.sockets++;
+		if (/^ws:\/\/5173-/.test(socket.url())) {
+			socket.on('framereceived', (frame) => String(frame.payload).includes('"type":"connected"') && hmr.resolve());
+		}
+	});
+	page.on('request', (request) => {
+		const url = request.url();
+		if (url.includes('?/start')) counts.starts++;
+		else if (/\/api\/sandbox\/[^/]+\/state/.test(url)) counts.polls++;
+		// Other data requests (not the preview's own), e.g. the page data after the redirect.
+		else if (['fetch', 'xhr', 'document'].includes(request.resourceType()) && !PREVIEW_URL.test(url)) counts.other++;
+	});
+	const firstByte = page.waitForResponse((response) => PREVIEW_URL.test(response.url()), { timeout: 60_000 });
+	await page.getByLabel(TEMPLATE_LABELS[template]).check();
+	const start = performance.now();
+	await page.getByRole('button', { name: 'Start a sandbox' }).click();
+	await firstByte;
+	const ms = performance.now() - start;
+	const during = { ...counts };
+	const saveMs = template === 'vue' ? await saveToVisible(page, hmr.promise) : null;
+	// Stop it, so each run boots a fresh sandbox within the runtime's limit.
+	await page.getByRole('button', { name: 'Stop sandbox' }).click();
+	await page.waitForURL(`${origin}/`);
+	await context.close();
+	return { ms, ...during, saveMs };
+}
+
+/** Replaces App.vue's heading in the editor; times Ctrl-S → the new heading in the iframe's DOM. */
+async function saveToVisible(page: Page, hmrConnected: Promise<void>): Promise<number> {
+	await page.locator('.cm-editor').getByRole('textbox', { name: 'Contents of src/App.vue' }).click(); // CodeMirror, loaded
+	await hmrConnected; // someone to hot-reload: the iframe's Vite client
+	const frame = page.frames().find((f) => PREVIEW_URL.test(f.url()))!;
+	await frame.waitForFunction((text) => document.querySelector('h1')?.textContent === text, VUE_HEADING);
+	const heading = `Edited at ${Date.now()}`;
+	await page.keyboard.press('ControlOrMeta+a');
+	await page.keyboard.insertText(VUE_APP.replace(VUE_HEADING, heading));
+	const visible = frame.waitForFunction((text) => document.querySelector('h1')?.textContent === text, heading, {
+		polling: 'raf',
+		timeout: 30_000
+	});
+	const start = performance.now();
+	await Promise.all([visible, page.keyboard.press('ControlOrMeta+s')]);
+	const ms = performance.now() - start;
+	await page.getByRole('status').filter({ hasText: 'Saved src/App.vue' }).waitFor();
+	return ms;
+}
+
+export async function benchApp(runs: number): Promise<Row[]> {
+	const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' });
+	const boots: Record<string, AppBoot[]> = {};
+	try {
+		for (const name of TARGET_NAMES) {
+			await withTarget(name, async (port) => {
+				const origin = `http://localhost:${port}`;
+				for (const template of ['express', 'vue'] as const) {
+					await appRun(browser, origin, template); // warm-up: the first request compiles or loads the pages
+					const measured: AppBoot[] = (boots[`${TEMPLATE_LABELS[template]} (${name})`] = []);
+					for (let i = 0; i < runs; i++) {
+						measured.push(await appRun(browser, origin, template));
+						tick();
+					}
+				}
+			});
+		}
+	} finally {
+		await browser.close();
+	}
+
+	const rows: Row[] = [];
+	for (const [name, measured] of Object.entries(boots)) {
+		rows.push(msRow(`click Start → preview first byte, ${name}`, measured.map((b) => b.ms)));
+	}
+	for (const [name, measured] of Object.entries(boots)) {
+		if (measured[0].saveMs !== null) rows.push(msRow(`save App.vue → edit in the iframe (HMR), ${name}`, measured.map((b) => b.saveMs!)));
+	}
+	for (const label of Object.values(TEMPLATE_LABELS)) {
+		const measured = Object.entries(boots).flatMap(([name, values]) => (name.startsWith(label) ? values : []));
+		const requests = (key: 'starts' | 'sockets' | 'polls' | 'other') => {
+			const values = measured.map((b) => b[key]);
+			return `${Math.min(...values)}–${Math.max(...values)}`;
+		};
+		rows.push([
+			`requests per ${label} boot (min–max): start ${requests('starts')}, WebSocket ${requests('sockets')}, ` +
+				`polls ${requests('polls')}, other data requests ${requests('other')}`
+		]);
+	}
+	return rows;
+}
