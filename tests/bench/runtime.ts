@@ -3,7 +3,8 @@
  *
  *   exec        Cold start: `node server.js` spawned on the host versus in a new sandbox of the local
  *               runtime (the one `vite dev` uses), to the first byte through its preview route, and
- *               their ratio.
+ *               their ratio; then a new container → its first exec('true') through the SDK in
+ *               workerd (what `npm run preview` uses), beside public figures for scale.
  *   app         Through the app in Chromium, under `vite dev` and in workerd: click Start → the
  *               preview's first byte for each template, the requests the page made meanwhile, and
  *               for Vue + Vite, save → the edit visible in the iframe.
@@ -15,6 +16,7 @@
  */
 import { benchApp } from './app.ts';
 import { benchColdStart } from './cold-start.ts';
+import { benchSdkExec } from './sdk-exec.ts';
 import { printTable, type Row } from './stats.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 12);
@@ -22,7 +24,8 @@ const MS: Row = ['(milliseconds)', 'p50', 'p95'];
 
 const SECTIONS: Record<string, () => Promise<void>> = {
 	async exec() {
-		printTable(`Cold start — ${RUNS} runs each, Node ${process.versions.node}`, MS, await benchColdStart(RUNS));
+		const rows = [...(await benchColdStart(RUNS)), ...(await benchSdkExec(RUNS))];
+		printTable(`Cold start — ${RUNS} runs each, Node ${process.versions.node}`, MS, rows);
 	},
 	async app() {
 		printTable(`Through the app in Chromium — ${RUNS} runs each`, MS, await benchApp(RUNS));
