@@ -8,16 +8,20 @@
  *   app         Through the app in Chromium, under `vite dev` and in workerd: click Start → the
  *               preview's first byte for each template, the requests the page made meanwhile, and
  *               for Vue + Vite, save → the edit visible in the iframe.
+ *   throughput  Requests per second of GET / from Express: on the host, through the engine's port
+ *               forward alone, and through each target's whole preview path, with the ratios.
  *
  *   BENCH_RUNS=20              runs per measurement of exec and app (default 12)
  *   BENCH_ONLY=exec            these sections only (default: all, in the order above)
  *
- * app runs the app on ports 5173 and 8787, as the e2e suite does: not while that runs.
+ * app and throughput run the app on ports 5173 and 8787, as the e2e suite does: not while that
+ * runs.
  */
 import { benchApp } from './app.ts';
 import { benchColdStart } from './cold-start.ts';
 import { benchSdkExec } from './sdk-exec.ts';
 import { printTable, type Row } from './stats.ts';
+import { CONCURRENCY, MEASURE_MS, WARMUP_MS, benchThroughput } from './throughput.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 12);
 const MS: Row = ['(milliseconds)', 'p50', 'p95'];
@@ -29,6 +33,10 @@ const SECTIONS: Record<string, () => Promise<void>> = {
 	},
 	async app() {
 		printTable(`Through the app in Chromium — ${RUNS} runs each`, MS, await benchApp(RUNS));
+	},
+	async throughput() {
+		const load = `${CONCURRENCY} keep-alive connections, ${MEASURE_MS / 1000} s after ${WARMUP_MS / 1000} s of warm-up`;
+		printTable(`Preview throughput, Express GET / — ${load}`, ['(GET / answered 200)', 'req/s', 'vs host'], await benchThroughput());
 	}
 };
 
