@@ -1,0 +1,55 @@
+/**
+ * The sandbox processes this bench started, found as descendants of this process in /proc: a
+ * sandbox's bwrap (and everything in it), its slirp4netns and its port forwarder. Used to check
+ * that a round left none behind for the next to compete with.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+const SANDBOX_PROCESS = /bwrap|slirp4netns|port-forwarder/;
+
+interface HostProcess {
+	pid: number;
+	parent: number;
+	cmdline: string;
+}
+
+function hostProcesses(): HostProcess[] {
+	const found: HostProcess[] = [];
+	for (const entry of readdirSync('/proc')) {
+		if (!/^\d+$/.test(entry)) continue;
+		try {
+			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+			const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+			if (state === 'Z') continue;
+			const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+			found.push({ pid: Number(entry), parent: Number(parent), cmdline });
+		} catch {
+			// Gone while we looked.
+		}
+	}
+	return found;
+}
+
+/** How many sandbox processes descend from this one. */
+export function ownSandboxProcesses(): number {
+	const all = hostProcesses();
+	const children = Map.groupBy(all, (p) => p.parent);
+	let count = 0;
+	const pending = [process.pid];
+	while (pending.length > 0) {
+		for (const child of children.get(pending.pop()!) ?? []) {
+			if (SANDBOX_PROCESS.test(child.cmdline)) count++;
+			pending.push(child.pid);
+		}
+	}
+	return count;
+}
+
+/** Waits until no sandbox process of ours is left; throws if some still run after `timeoutMs`. */
+export async function noSandboxesLeft(timeoutMs = 15_000) {
+	const deadline = performance.now() + timeoutMs;
+	for (let left = ownSandboxProcesses(); left > 0; left = ownSandboxProcesses()) {
+		if (performance.now() > deadline) throw new Error(`${left} sandbox process(es) still run ${timeoutMs / 1000} s after the round`);
+		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
+}
