@@ -11,7 +11,8 @@ import { startLocalRuntime } from '../../sandbox/local/launch.ts';
 import { PREVIEW_HOST_HEADER } from '../../sandbox/local/protocol.ts';
 import { createLocalBackend } from '../../src/lib/server/sandbox/local.ts';
 import { NAMED_SERVER } from '../helpers/local-runtime.ts';
-import { firstOk, freePort } from './http.ts';
+import { freePort } from '../helpers/ports.ts';
+import { firstOk } from './http.ts';
 import { msRow, ratioRow, tick, type Row } from './stats.ts';
 
 async function plainRun(dir: string): Promise<number> {

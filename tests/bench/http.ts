@@ -50,17 +50,6 @@ export async function firstOk(port: number, options: SendOptions = {}): Promise<
 	}
 }
 
-export function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.on('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			const { port } = server.address() as { port: number };
-			server.close(() => resolve(port));
-		});
-	});
-}
-
 /** Whether something listens on 127.0.0.1:`port`. */
 export function portTaken(port: number): Promise<boolean> {
 	return new Promise((resolve) => {

@@ -8,7 +8,8 @@
 import { spawn } from 'node:child_process';
 import { Agent } from 'node:http';
 import { startLocalRuntime } from '../../sandbox/local/launch.ts';
-import { firstOk, freePort, send } from './http.ts';
+import { freePort } from '../helpers/ports.ts';
+import { firstOk, send } from './http.ts';
 import { TARGET_NAMES, withTarget } from './targets.ts';
 import { Visitor } from './visitor.ts';
 import { tick, type Row } from './stats.ts';
