@@ -1,9 +1,9 @@
 /**
  * N visitors pressing Start (Express) at the same moment, against the app in workerd: each one's
- * time from posting the form to the preview's first byte, per N; and, for the largest N, where
- * that time goes — the boot steps the app reports with their durations, what comes before the
- * first of them, and what comes after the last. Every round's sandboxes are stopped, and checked
- * gone, before the next round starts.
+ * time from posting the form to the preview's first byte (without the state poll's lag, see
+ * visitor.ts), per N; and, for the largest N, where that time goes — the boot steps the app
+ * reports with their durations, what comes before the first of them, and what comes after the
+ * last. Every round's sandboxes are stopped, and checked gone, before the next round starts.
  */
 import { noSandboxesLeft } from './processes.ts';
 import { msRow, tick, type Row } from './stats.ts';
