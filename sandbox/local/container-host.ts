@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Cgroups } from './cgroups.ts';
 import { Container, type ContainerPaths, type Program } from './container.ts';
 import { RuntimeError } from './errors.ts';
+import type { Programs } from './programs.ts';
 
 export interface HostSettings {
 	maxContainers: number;
@@ -20,6 +21,8 @@ export interface HostSettings {
 	runDir: string;
 	sharedFiles: Pick<ContainerPaths, 'resolvConf' | 'hosts'>;
 	cgroups: Cgroups;
+	/** The control server and the port forwarder, built for this run (programs.ts). */
+	programs: Programs;
 	log: (message: string) => void;
 }
 
@@ -51,7 +54,7 @@ export class ContainerHost {
 	 * the container made by itself (the slot stays taken until `release`).
 	 */
 	async launch(id: string, program: Program, onExit: (exitCode: number) => void): Promise<Launched> {
-		const { maxContainers, runDir, sharedFiles, cgroups, isolation, egressRoutes, log } = this.settings;
+		const { maxContainers, runDir, sharedFiles, cgroups, isolation, egressRoutes, programs, log } = this.settings;
 		if (this.active >= maxContainers) {
 			throw new RuntimeError(
 				'CAPACITY_EXCEEDED',
@@ -68,6 +71,7 @@ export class ContainerHost {
 			container = await Container.start({
 				id,
 				program,
+				programs,
 				// By key, not ID: a destroy racing a new container of the same ID never touches the new one's files.
 				paths: { ...sharedFiles, dir: join(runDir, 'sandboxes', key) },
 				cgroupProcs: await cgroups.create(cgroupName),

@@ -32,23 +32,11 @@ import { fileURLToPath } from 'node:url';
 import { AGENT_READY, type AgentOperation, type AgentOperations, type AgentResponse } from './agent-protocol.ts';
 import { copyDisk } from './disk.ts';
 import { RuntimeError } from './errors.ts';
+import type { Programs } from './programs.ts';
 import { HOST_TOOLS_ENV, runTool } from './host-tools.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const AGENT_FILES = ['agent.ts', 'agent-protocol.ts'];
 const CONTROL_READY = 'control server ready';
-const FORWARDER = join(HERE, 'port-forwarder.ts');
-/**
- * The host's directories that every sandbox sees (read-only): its Node, the agent, the control
- * server and its one dependency, the templates.
- */
-const HOST_SOURCES: Sources = {
-	node: dirname(process.execPath),
-	agent: HERE,
-	control: join(HERE, 'control'),
-	valibot: packageDir('valibot'),
-	templates: join(HERE, '..', 'templates')
-};
 const START_TIMEOUT_MS = 15_000;
 const TRUST_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR'];
 
@@ -67,20 +55,16 @@ const LAUNCH = [
 	'exec "$@"'
 ].join('\n');
 
-/** The installed package's directory (its `exports` hide package.json from import.meta.resolve). */
-function packageDir(name: string): string {
-	const entry = fileURLToPath(import.meta.resolve(name));
-	const marker = `/node_modules/${name}/`;
-	return entry.slice(0, entry.lastIndexOf(marker) + marker.length - 1);
-}
-
-/** Where bwrap finds what it mounts read-only into every sandbox. */
+/** What bwrap mounts read-only into every sandbox: its Node, its program (the control server or the agent), the templates. */
 interface Sources {
 	node: string;
-	agent: string;
-	control: string;
-	valibot: string;
+	program: string;
 	templates: string;
+}
+
+function hostSources(programs: Programs, program: Program): Sources {
+	const file = program.kind === 'agent' ? programs.agent : programs.controlServer;
+	return { node: dirname(process.execPath), program: file, templates: join(HERE, '..', 'templates') };
 }
 
 /**
@@ -111,6 +95,8 @@ export type Isolation = { asRoot: true; hostUid: number; diskTemplate: string } 
 export interface ContainerOptions {
 	id: string;
 	program: Program;
+	/** The engine's built programs (programs.ts). */
+	programs: Programs;
 	paths: ContainerPaths;
 	/** `cgroup.procs` files the sandbox joins before it starts (empty: no limits). */
 	cgroupProcs: string[];
@@ -165,25 +151,21 @@ export class Container {
 		let command: string[];
 		if (!isolation.asRoot) {
 			// Nothing to mount; /workspace is a tmpfs (see disk.ts).
-			const bwrap = bwrapArgs(paths, HOST_SOURCES, { tmpfsBytes: isolation.tmpfsBytes }, this.options.program);
+			const sources = hostSources(this.options.programs, this.options.program);
+			const bwrap = bwrapArgs(paths, sources, { tmpfsBytes: isolation.tmpfsBytes }, this.options.program);
 			command = ['/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', '--', 'bwrap', ...bwrap];
 		} else {
 			const { hostUid } = isolation;
 			await chown(paths.dir, hostUid, hostUid);
 			const workspace = join(paths.dir, 'workspace');
 			const image = join(paths.dir, 'disk.img');
-			const staged: Sources = {
-				node: join(paths.dir, 'node'),
-				agent: join(paths.dir, 'agent'),
-				control: join(paths.dir, 'control'),
-				valibot: join(paths.dir, 'valibot'),
-				templates: join(paths.dir, 'templates')
-			};
-			const needed: (keyof Sources)[] =
-				this.options.program.kind === 'agent' ? ['node', 'agent', 'templates'] : ['node', 'control', 'valibot', 'templates'];
-			for (const dir of [workspace, ...needed.map((name) => staged[name])]) await mkdir(dir);
+			const staged: Sources = { node: join(paths.dir, 'node'), program: join(paths.dir, 'program.mjs'), templates: join(paths.dir, 'templates') };
+			// A bind's mount point is of its source's kind: the program is a file, the rest directories.
+			for (const dir of [workspace, staged.node, staged.templates]) await mkdir(dir);
+			await writeFile(staged.program, '');
 			await copyDisk(isolation.diskTemplate, image);
-			const binds = needed.flatMap((name) => [HOST_SOURCES[name], staged[name]]);
+			const sources = hostSources(this.options.programs, this.options.program);
+			const binds = (Object.keys(staged) as (keyof Sources)[]).flatMap((name) => [sources[name], staged[name]]);
 			const user = [`--reuid=${hostUid}`, `--regid=${hostUid}`, '--clear-groups', '--'];
 			const bwrap = bwrapArgs(paths, staged, { mountPoint: workspace }, this.options.program);
 			command = [
@@ -334,7 +316,7 @@ export class Container {
 		const namespaces = this.options.isolation.asRoot
 			? [`--net=/proc/${this.childPid}/ns/net`]
 			: [`--target=${this.childPid}`, '--user', '--net', '--preserve-credentials'];
-		const program = [process.execPath, '--disable-warning=ExperimentalWarning', FORWARDER, this.options.paths.dir];
+		const program = [process.execPath, this.options.programs.portForwarder, this.options.paths.dir];
 		const forwarder = spawn('nsenter', [...namespaces, ...program], {
 			stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
 			env: HOST_TOOLS_ENV,
@@ -419,12 +401,8 @@ function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPo
 	args.push('--ro-bind', paths.resolvConf, '/etc/resolv.conf', '--ro-bind', paths.hosts, '/etc/hosts');
 	// The runtime's own Node (24, like the container image's) is the sandbox's `node`.
 	args.push('--ro-bind', sources.node, '/opt/node/bin');
-	if (program.kind === 'agent') {
-		for (const file of AGENT_FILES) args.push('--ro-bind', join(sources.agent, file), `/opt/sandbox-agent/${file}`);
-	} else {
-		// Node finds the control server's dependency by its usual node_modules walk.
-		args.push('--ro-bind', sources.control, '/opt/sandbox-control', '--ro-bind', sources.valibot, '/opt/node_modules/valibot');
-	}
+	const script = program.kind === 'agent' ? '/opt/sandbox-agent/agent.mjs' : '/opt/sandbox-control/server.mjs';
+	args.push('--ro-bind', sources.program, script);
 	// The template apps with their dependencies installed, where the container image puts them.
 	args.push('--ro-bind', sources.templates, '/templates');
 	args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
@@ -456,8 +434,7 @@ function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPo
 	// The container's own variables (from its start) come on top, as in an image's environment.
 	if (program.kind === 'control-server') Object.assign(env, program.env);
 	for (const [name, value] of Object.entries(env)) args.push('--setenv', name, value);
-	const script = program.kind === 'agent' ? '/opt/sandbox-agent/agent.ts' : '/opt/sandbox-control/server.ts';
-	args.push('/opt/node/bin/node', '--disable-warning=ExperimentalWarning', script);
+	args.push('/opt/node/bin/node', script);
 	return args;
 }
 

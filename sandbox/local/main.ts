@@ -25,6 +25,7 @@ import { ContainerHost } from './container-host.ts';
 import { createDiskTemplate } from './disk.ts';
 import { ContainerEngine } from './engine.ts';
 import { EgressAllowList, egressRoutes, hostAddresses } from './egress.ts';
+import { buildPrograms } from './programs.ts';
 import { SleepAfter } from './rules.ts';
 import { LocalRuntime } from './runtime.ts';
 import { currentRunKey, isRunAlive } from './runs.ts';
@@ -157,6 +158,7 @@ async function main() {
 	const cgroups = await Cgroups.setUp(runName, limits);
 	if (!cgroups.support.enforced) log(`resource limits not enforced: ${cgroups.support.reason}`);
 
+	const programs = await buildPrograms(join(runDir, 'programs'));
 	const host = new ContainerHost({
 		maxContainers: config.LOCAL_SANDBOX_MAX,
 		isolation: asRoot
@@ -166,6 +168,7 @@ async function main() {
 		runDir,
 		sharedFiles,
 		cgroups,
+		programs,
 		log
 	});
 	// The containers of the SDK's Durable Objects (in workerd), and the sandboxes of the local runtime.

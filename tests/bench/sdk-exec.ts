@@ -32,7 +32,7 @@ async function withConformanceWorker<T>(use: (worker: ConformanceWorker) => Prom
 	const inherited = process.env.SANDBOX_TEST_DIR;
 	process.env.SANDBOX_TEST_DIR = scratch;
 	try {
-		const worker = await startConformanceWorker();
+		const worker = await startConformanceWorker({ sdkLogLevel: 'info' });
 		try {
 			return await use(worker);
 		} finally {

@@ -27,7 +27,7 @@ describe('SIGKILL', () => {
 			expect((await worker.call(id, 'exposePort', [3001, { hostname: worker.host, token: 'crash' }])).error).toBeUndefined();
 		}
 		const running = processesOf(stateDir);
-		expect(running.filter((p) => p.cmdline.includes('port-forwarder.ts'))).toHaveLength(2);
+		expect(running.filter((p) => p.cmdline.includes('port-forwarder.mjs'))).toHaveLength(2);
 		expect(running.filter((p) => p.cmdline.startsWith('slirp4netns'))).toHaveLength(2);
 
 		worker.engine!.child.kill('SIGKILL');
@@ -54,7 +54,7 @@ describe('SIGKILL', () => {
 				redirect: 'manual'
 			});
 			expect(started.status).toBe(303);
-			await waitFor(() => processesOf(stateDir).some((p) => p.cmdline.includes('port-forwarder.ts')), { timeout: 30_000 });
+			await waitFor(() => processesOf(stateDir).some((p) => p.cmdline.includes('port-forwarder.mjs')), { timeout: 30_000 });
 			const workerd = () => liveProcesses().filter((p) => p.cmdline.includes('workerd serve') && p.cmdline.includes(`:${port}`));
 			expect(workerd().length).toBeGreaterThan(0);
 

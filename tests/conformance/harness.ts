@@ -41,7 +41,12 @@ export interface ConformanceWorker {
 	stop(): Promise<void>;
 }
 
-export async function startConformanceWorker(): Promise<ConformanceWorker> {
+export interface ConformanceOptions {
+	/** The SDK's log level (its SANDBOX_LOG_LEVEL): the tests read its debug log, a benchmark wants quiet. */
+	sdkLogLevel?: 'debug' | 'info';
+}
+
+export async function startConformanceWorker({ sdkLogLevel = 'debug' }: ConformanceOptions = {}): Promise<ConformanceWorker> {
 	const docker = process.env.SANDBOX_CONFORMANCE === 'docker';
 	const stateDir = docker ? null : scratchDir('conformance-');
 	const engine = stateDir ? await startLocalRuntime({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '8' }, output: 'capture' }) : null;
@@ -50,7 +55,7 @@ export async function startConformanceWorker(): Promise<ConformanceWorker> {
 	// Durable Object storage of this run only: no tokens or state from an earlier one.
 	args.push('--persist-to', scratchDir('conformance-persist-'), '--show-interactive-dev-session=false');
 	// The SDK's debug log says, among other things, whether the container's version matches its own.
-	args.push('--var', 'SANDBOX_LOG_LEVEL:debug');
+	args.push('--var', `SANDBOX_LOG_LEVEL:${sdkLogLevel}`);
 	if (engine) {
 		args.push('--enable-containers=false', '--var', `LOCAL_CONTAINER_ENGINE_URL:${engine.url}`, '--var', `LOCAL_CONTAINER_ENGINE_SECRET:${engine.secret}`);
 	}

@@ -161,7 +161,7 @@ describe('isolation', () => {
 	});
 
 	it("cannot reach another sandbox's forwarded port", async () => {
-		const forwarders = sandboxProcesses(runtime.stateDir).processes.filter((p) => p.cmdline.includes('port-forwarder.ts'));
+		const forwarders = sandboxProcesses(runtime.stateDir).processes.filter((p) => p.cmdline.includes('port-forwarder.mjs'));
 		const forwarded = listeningPorts(forwarders.map((p) => p.pid));
 		expect(forwarded.length).toBeGreaterThanOrEqual(2);
 		for (const port of forwarded) {

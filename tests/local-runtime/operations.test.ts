@@ -81,7 +81,7 @@ describe('files', () => {
 		['a path with ..', '/workspace/../etc/passwd'],
 		['a relative path', 'hello.txt'],
 		['a path outside the writable roots', '/etc/passwd'],
-		['the runtime files', '/opt/sandbox-agent/agent.ts']
+		['the runtime files', '/opt/sandbox-agent/agent.mjs']
 	])('refuses %s', async (_, path) => {
 		await expect(sandbox.readFile(path)).rejects.toMatchObject({ code: 'PATH_NOT_ALLOWED' });
 		await expect(sandbox.writeFile(path, 'x')).rejects.toMatchObject({ code: 'PATH_NOT_ALLOWED' });
