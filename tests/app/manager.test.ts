@@ -200,7 +200,7 @@ describe('SandboxManager against the local runtime', () => {
 		expect(early.messages.at(-1)).toMatchObject({ type: 'ready', state: { status: 'ready' } });
 		const stepCounts = early.messages.map((message) => message.state.steps.length);
 		expect(stepCounts).toEqual([...stepCounts].sort((a, b) => a - b));
-		expect(stepCounts.at(-1)).toBe(5);
+		expect(stepCounts.at(-1)).toBe(6);
 		expect(dead.sends).toBe(1);
 
 		const late = new RecordingSocket();

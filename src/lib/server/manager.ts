@@ -53,6 +53,9 @@ interface Entry {
 	destroyed: boolean;
 }
 
+/** How long the first call may wait for a container to start, beyond the backend's own capacity retries. */
+const CONTAINER_START_TIMEOUT_MS = 30_000;
+
 /** Thrown inside a boot whose sandbox was destroyed meanwhile. */
 class BootCancelled extends Error {}
 
@@ -208,6 +211,11 @@ export class SandboxManager {
 				this.finish(entry, { status: 'ready', previewUrl: recovered });
 				return;
 			}
+			// The container starts with the first call that needs one: a step of its own, so that the
+			// progress shows what a slow start waits for (not the template's first step).
+			progress('Starting the sandbox');
+			await sandbox.exec('true', { timeout: CONTAINER_START_TIMEOUT_MS });
+			stillWanted();
 			await template.initialize({ sandbox, sandboxId: id, progress });
 			progress('Exposing the preview URL');
 			const url = await this.expose(sandbox, template.port, hostname);
