@@ -38,14 +38,15 @@ describe('SIGKILL', () => {
 	it('of wrangler under `npm run preview` ends workerd and the engine, and with them every container', async () => {
 		const stateDir = scratchDir('crash-preview-');
 		const port = 8796;
-		const preview = spawn(process.execPath, ['sandbox/preview.ts', '--port', String(port), '--inspector-port', '9339'], {
+		// Exactly the script a developer runs: it builds the worker first.
+		const preview = spawn('npm', ['run', 'preview', '--', '--port', String(port), '--inspector-port', '9339'], {
 			env: { ...process.env, LOCAL_SANDBOX_STATE_DIR: stateDir },
 			stdio: 'ignore'
 		});
 		const exited = new Promise((resolve) => preview.once('exit', resolve));
 		try {
 			const app = `http://localhost:${port}`;
-			const home = (await waitFor(() => fetch(`${app}/`).then((r) => (r.ok ? r : null), () => null), { timeout: 60_000, interval: 250 }))!;
+			const home = (await waitFor(() => fetch(`${app}/`).then((r) => (r.ok ? r : null), () => null), { timeout: 150_000, interval: 250 }))!;
 			const cookie = home.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
 			const started = await fetch(`${app}/?/start`, {
 				method: 'POST',
@@ -66,5 +67,5 @@ describe('SIGKILL', () => {
 		} finally {
 			preview.kill('SIGTERM');
 		}
-	});
+	}, 240_000);
 });
