@@ -5,7 +5,7 @@
  *   GET    /v1/containers/{name}            { running, exitCode }
  *   GET    /v1/containers/{name}/exit       answers { exitCode } when the container stops
  *   POST   /v1/containers/{name}/signal     { signal }                 to its first process
- *   POST   /v1/containers/{name}/ports/{n}  { hostPort }               127.0.0.1:hostPort leads to n
+ *   POST   /v1/containers/{name}/ports/{n}  { hostPort, token }        127.0.0.1:hostPort leads to n, for requests naming the token
  *   DELETE /v1/containers/{name}            destroy
  *
  * The runtime's server (server.ts) checks the Host and the bearer secret before any of this.
@@ -18,11 +18,17 @@ import { RuntimeError, parseRequest as parse } from './errors.ts';
 /** workerd names a container after its Durable Object's ID; tests may use readable names. */
 const ContainerName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,128}$/, 'a container name is 1–128 letters, digits, "_" or "-"'));
 const EnvName = v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'not an environment variable name'));
+/** What a process's environment can carry (Linux takes 2 MiB of arguments and environment in all). */
+const MAX_ENV_BYTES = 1024 * 1024;
 const StartBody = v.object({
 	env: v.optional(
 		v.pipe(
-			v.record(EnvName, v.pipe(v.string(), v.maxLength(32 * 1024))),
-			v.check((env) => Object.keys(env).length <= 256, 'at most 256 environment variables')
+			v.record(EnvName, v.pipe(v.string(), v.regex(/^[^\0]*$/, 'an environment variable cannot hold a NUL character'))),
+			v.check((env) => Object.keys(env).length <= 256, 'at most 256 environment variables'),
+			v.check(
+				(env) => Object.entries(env).reduce((size, [name, value]) => size + Buffer.byteLength(name) + Buffer.byteLength(value) + 2, 0) <= MAX_ENV_BYTES,
+				'the environment variables take more than 1 MiB'
+			)
 		),
 		{}
 	),
@@ -51,7 +57,7 @@ export async function handleContainerCall(engine: ContainerEngine, req: Incoming
 			await engine.signal(name, parse(SignalBody, await body()).signal);
 			return {};
 		case 'POST ports *':
-			return { hostPort: await engine.port(name, parse(Port, arg, 'port')) };
+			return engine.port(name, parse(Port, arg, 'port'));
 		case 'DELETE ':
 			await engine.destroy(name);
 			return {};

@@ -8,6 +8,7 @@
  * variables, runs until its first process exits (the exit code is kept for whoever waits), takes
  * signals, is destroyed on request, and opens its ports to 127.0.0.1 on demand.
  */
+import { randomBytes } from 'node:crypto';
 import type { ContainerHost, Launched } from './container-host.ts';
 import { RuntimeError } from './errors.ts';
 
@@ -18,8 +19,14 @@ interface Entry {
 	exited: Promise<number>;
 	markExited: (code: number) => void;
 	exitCode: number | null;
-	/** guest port → host port on 127.0.0.1. */
-	ports: Map<number, Promise<number>>;
+	/** guest port → where it is open on 127.0.0.1. */
+	ports: Map<number, Promise<OpenPort>>;
+}
+
+/** A container's port opened on the host: connections must name the token (see forwarded-head.ts). */
+export interface OpenPort {
+	hostPort: number;
+	token: string;
 }
 
 export interface ContainerStatus {
@@ -65,7 +72,11 @@ export class ContainerEngine {
 		void entry.exited.then(async (code) => {
 			entry.exitCode = code;
 			entry.ports.clear();
-			await (await entry.launched.catch(() => null))?.release();
+			try {
+				await (await entry.launched.catch(() => null))?.release();
+			} catch (error) {
+				this.log(`cleaning up container ${label} failed: ${(error as Error).message}`);
+			}
 			this.log(`container ${label} stopped (${code}); ${this.host.running}/${this.host.max} running`);
 		});
 		try {
@@ -99,19 +110,22 @@ export class ContainerEngine {
 		if (!entry) return;
 		// A container that exited by itself meanwhile keeps its own exit code.
 		entry.markExited(DESTROYED_EXIT_CODE);
-		await (await entry.launched.catch(() => null))?.release();
+		await (await entry.launched.catch(() => null))?.release().catch(() => {
+			// Logged by the exit handler, which waits for the same release.
+		});
 	}
 
-	/** The host port on 127.0.0.1 that leads to `guestPort` in the named container. */
-	async port(name: string, guestPort: number): Promise<number> {
+	/** Where `guestPort` of the named container is open on 127.0.0.1, and the token it asks for. */
+	async port(name: string, guestPort: number): Promise<OpenPort> {
 		const entry = this.running(name);
-		let hostPort = entry.ports.get(guestPort);
-		if (!hostPort) {
-			hostPort = entry.launched.then(async ({ container }) => (await container.forward(guestPort)).hostPort);
-			entry.ports.set(guestPort, hostPort);
-			hostPort.catch(() => entry.ports.delete(guestPort));
+		let open = entry.ports.get(guestPort);
+		if (!open) {
+			const token = randomBytes(24).toString('base64url');
+			open = entry.launched.then(async ({ container }) => ({ hostPort: (await container.forward(guestPort, token)).hostPort, token }));
+			entry.ports.set(guestPort, open);
+			open.catch(() => entry.ports.delete(guestPort));
 		}
-		return hostPort;
+		return open;
 	}
 
 	/** Destroys every container (at shutdown). */

@@ -7,56 +7,58 @@
  * on the host's loopback while its own outgoing connections start in the container's namespace,
  * where the guest's server listens on 127.0.0.1 or 0.0.0.0. One hop in the kernel's loopback on
  * each side — no user-space TCP stack in between (slirp4netns's port forwards go through one, with
- * a listen backlog of 1 that drops connections under load).
+ * a listen backlog of 1 that drops connections under load). The first request head of each
+ * connection is checked and adjusted first (forwarded-head.ts); the rest is piped untouched.
  *
  * Messages from the engine:
- *   { open: id, guestPort } + a net.Server handle   start forwarding that socket to guestPort
- *   { close: id }                                   stop (connections under way go on)
+ *   { open: id, guestPort, token? } + a net.Server handle   start forwarding that socket to guestPort
+ *   { close: id }                                           stop (connections under way go on)
  * When the engine goes away, even by SIGKILL, the IPC channel closes and this process exits.
  * Its one argument, the sandbox's directory on the host, only names it in `ps`.
  */
 import { connect, type Server, type Socket } from 'node:net';
-import { restoreOriginalHost } from './original-host.ts';
+import { pipeline } from 'node:stream';
+import { acceptHead } from './forwarded-head.ts';
 
 interface OpenMessage {
 	open: number;
 	guestPort: number;
+	/** Required in the first request of every connection, when set. */
+	token?: string;
 }
 interface CloseMessage {
 	close: number;
 }
 
-const listeners = new Map<number, Server>();
-
-/** The most a request head may take before the forwarder stops looking for the host header in it. */
+/** The most a request head may take before the connection is taken for something else. */
 const MAX_HEAD_BYTES = 64 * 1024;
 
-function forward(client: Socket, guestPort: number) {
-	const guest = connect({ host: '127.0.0.1', port: guestPort });
-	// Nothing listens inside: reset the client's connection, which the engine's caller reads as
-	// "not listening" (a container's port that is not up yet).
-	let connected = false;
-	const end = () => {
-		if (connected) client.destroy();
-		else if (!client.destroyed) client.resetAndDestroy();
-		guest.destroy();
-	};
-	client.on('error', end).on('close', end);
-	guest.on('error', end).on('close', end);
-	guest.once('connect', () => {
-		connected = true;
-		guest.pipe(client);
-	});
+const listeners = new Map<number, Server>();
+
+function forward(client: Socket, { guestPort, token }: OpenMessage) {
+	client.on('error', () => client.destroy());
 	firstHead(client, (head) => {
-		guest.write(restoreOriginalHost(head));
-		client.pipe(guest);
+		const accepted = acceptHead(head, token);
+		if (!accepted) return client.resetAndDestroy();
+		const guest = connect({ host: '127.0.0.1', port: guestPort });
+		let connected = false;
+		guest.once('connect', () => {
+			connected = true;
+			guest.write(accepted);
+			// Each direction ends the other gracefully at its end (what is buffered still goes out),
+			// and tears both down if it breaks off.
+			pipeline(client, guest, () => {});
+			pipeline(guest, client, () => {});
+		});
+		// Nothing listens inside: reset the client's connection, which workerd's side of the engine
+		// reports as "not listening" (a container's port that is not up yet).
+		guest.once('error', () => {
+			if (!connected) client.resetAndDestroy();
+		});
 	});
 }
 
-/**
- * Reads the connection's first bytes up to the end of its first request head (or a bounded amount
- * of whatever else it carries) and hands them over; the rest is piped as it comes.
- */
+/** Reads the connection's first bytes up to the end of its first request head (or a bounded amount). */
 function firstHead(client: Socket, onHead: (head: Buffer) => void) {
 	let head = Buffer.alloc(0);
 	const onData = (chunk: Buffer) => {
@@ -68,11 +70,10 @@ function firstHead(client: Socket, onHead: (head: Buffer) => void) {
 	client.on('data', onData);
 }
 
-
 process.on('message', (message: OpenMessage | CloseMessage, handle?: Server) => {
 	if ('open' in message && handle) {
 		listeners.set(message.open, handle);
-		handle.on('connection', (client: Socket) => forward(client, message.guestPort));
+		handle.on('connection', (client: Socket) => forward(client, message));
 	} else if ('close' in message) {
 		listeners.get(message.close)?.close();
 		listeners.delete(message.close);

@@ -11,7 +11,7 @@
  * connection would otherwise surface as "Network connection lost", which the library reads as a
  * crashed container).
  */
-import { ORIGINAL_HOST_HEADER } from '../original-host.ts';
+import { ORIGINAL_HOST_HEADER, TOKEN_HEADER } from '../forwarded-head.ts';
 
 export interface EngineAddress {
 	/** http://127.0.0.1:<port> of the engine. */
@@ -48,7 +48,8 @@ export class EngineContainer {
 	#started: Promise<void> = Promise.resolve();
 	/** What monitor() hands out for the current run. */
 	#exit: Promise<void> | null = null;
-	#ports = new Map<number, Promise<number>>();
+	/** guest port → where the engine opened it on 127.0.0.1, and the token it asks for. */
+	#ports = new Map<number, Promise<{ hostPort: number; token: string }>>();
 
 	/**
 	 * `name`: the Durable Object's ID, which names its container in the engine; `label`: the name
@@ -57,7 +58,8 @@ export class EngineContainer {
 	constructor(engine: EngineAddress, name: string, label?: string) {
 		this.#engine = engine;
 		this.#name = name;
-		this.#label = label;
+		// What the engine accepts as a label; the name (the object's ID) is what counts.
+		this.#label = label?.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 128) || undefined;
 	}
 
 	get running(): boolean {
@@ -88,21 +90,25 @@ export class EngineContainer {
 	}
 
 	monitor(): Promise<void> {
-		if (!this.#exit) return Promise.reject(new Error('monitor() cannot be called on a container that is not running.'));
+		if (!this.#running || !this.#exit) return Promise.reject(new Error('monitor() cannot be called on a container that is not running.'));
 		return this.#exit;
 	}
 
 	async destroy(_reason?: unknown): Promise<void> {
 		if (!this.#running) return;
+		// After the start's own request: one that arrived first would find nothing to destroy.
+		await this.#started.catch(() => {});
 		await this.#call('DELETE', '');
 		await this.#exit?.catch(() => {});
 	}
 
 	signal(signo: number): void {
 		if (!this.#running) return;
-		void this.#call('POST', '/signal', { signal: signo }).catch(() => {
-			// It stopped meanwhile: monitor() reports that.
-		});
+		void this.#started
+			.then(() => this.#call('POST', '/signal', { signal: signo }))
+			.catch(() => {
+				// It stopped (or never started) meanwhile: monitor() reports that.
+			});
 	}
 
 	getTcpPort(port: number) {
@@ -141,16 +147,20 @@ export class EngineContainer {
 	async #fetchPort(port: number, request: Request): Promise<Response> {
 		if (!this.#running) throw new Error(`${NOT_LISTENING}: the container is not running`);
 		await this.#started;
-		let hostPort = this.#ports.get(port);
-		if (!hostPort) {
-			hostPort = this.#call('POST', `/ports/${port}`).then((body) => (body as { hostPort: number }).hostPort);
-			this.#ports.set(port, hostPort);
-			hostPort.catch(() => this.#ports.delete(port));
+		let open = this.#ports.get(port);
+		if (!open) {
+			open = this.#call('POST', `/ports/${port}`) as Promise<{ hostPort: number; token: string }>;
+			this.#ports.set(port, open);
+			open.catch(() => this.#ports.delete(port));
 		}
+		const { hostPort, token } = await open;
 		const url = new URL(request.url);
-		const target = new Request(`http://127.0.0.1:${await hostPort}${url.pathname}${url.search}`, request);
-		// workerd sends the Host of the URL above: an upgrade names the one it was asked for, which
-		// the port forwarder restores (see original-host.ts). Nobody else may name one.
+		// Redirects go back to the caller, never followed here: a container's answer must not send
+		// this request (and its body) anywhere else on the host.
+		const target = new Request(`http://127.0.0.1:${hostPort}${url.pathname}${url.search}`, new Request(request, { redirect: 'manual' }));
+		// The port forwarder reads these two from the first request of a connection (forwarded-head.ts):
+		// the port's token, and for an upgrade the host it was asked for (workerd sends the URL's).
+		target.headers.set(TOKEN_HEADER, token);
 		target.headers.delete(ORIGINAL_HOST_HEADER);
 		if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') target.headers.set(ORIGINAL_HOST_HEADER, url.host);
 		try {
