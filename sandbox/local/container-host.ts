@@ -93,9 +93,13 @@ export class ContainerHost {
 			container,
 			release: () =>
 				(released ??= (async () => {
-					await container.stop();
-					await cgroups.remove(cgroupName);
-					this.active--;
+					try {
+						await container.stop();
+						await cgroups.remove(cgroupName);
+					} finally {
+						// Whatever failed is logged by the caller; the slot is free either way.
+						this.active--;
+					}
 				})())
 		};
 	}

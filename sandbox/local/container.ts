@@ -23,11 +23,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { createServer } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { AGENT_READY, type AgentOperation, type AgentOperations, type AgentResponse } from './agent-protocol.ts';
 import { copyDisk } from './disk.ts';
@@ -37,6 +37,8 @@ import { HOST_TOOLS_ENV, runTool } from './host-tools.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CONTROL_READY = 'control server ready';
+/** The descriptor bwrap reads the container's environment variables from (see bwrapArgs). */
+const ENV_ARGS_FD = 4;
 const START_TIMEOUT_MS = 15_000;
 const TRUST_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR'];
 
@@ -113,8 +115,9 @@ export class Container {
 	private bwrap: ChildProcess | null = null;
 	private slirp: ChildProcess | null = null;
 	private forwarder: Promise<ChildProcess> | null = null;
-	private readonly listeners = new Map<number, Server>();
-	private nextListenerId = 1;
+	/** IDs of the forwards open now. */
+	private readonly forwards = new Set<number>();
+	private nextForwardId = 1;
 	/** The host PID of bwrap's init in the sandbox's PID namespace (its network namespace's holder). */
 	private childPid = 0;
 	private pidNamespace = '';
@@ -173,8 +176,11 @@ export class Container {
 				'--', 'setpriv', ...user, 'bwrap', ...bwrap
 			];
 		}
-		const bwrap = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: HOST_TOOLS_ENV, cwd: '/' });
+		const bwrap = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'], env: HOST_TOOLS_ENV, cwd: '/' });
 		this.bwrap = bwrap;
+		const envPipe = bwrap.stdio[ENV_ARGS_FD] as Writable;
+		envPipe.on('error', () => {});
+		envPipe.end(envArgs(this.options.program));
 		bwrap.on('exit', (code, signal) => this.onBwrapExit(code ?? 128 + (signal ? osConstants.signals[signal] : 0)));
 		// A launch that cannot even spawn ends like one that exits: start() reports it.
 		bwrap.on('error', (error) => {
@@ -198,11 +204,15 @@ export class Container {
 		});
 		// The forwarder needs only the network namespace, which exists now: start it meanwhile.
 		if (program.kind === 'control-server') this.forwarder = this.startForwarder();
+		// Heard by whoever awaits it (forward(), or the check below); never unhandled.
+		this.forwarder?.catch(() => {});
 		// bwrap sets up the namespace's loopback itself: slirp4netns configuring
 		// the same namespace at the same moment makes that fail now and then, so
 		// the network comes once the program (and so bwrap's setup) is up.
 		await programReady;
 		if (program.kind === 'agent' || program.enableInternet) await this.startNetwork(this.childPid);
+		// Without its forwarder a container's ports are unreachable: that is a failed start.
+		await this.forwarder;
 		await this.seal(this.childPid);
 		if (program.kind === 'agent') lines.on('line', (line) => this.onAgentLine(line));
 		else lines.on('line', (line) => this.options.log(line));
@@ -280,30 +290,36 @@ export class Container {
 
 	/**
 	 * Opens a free 127.0.0.1 port on the host that leads to `guestPort` inside; returns the host
-	 * port and the ID to close it with. A connection to it while nothing listens inside is reset.
+	 * port and the ID to close it with. With a token, a connection whose first request does not
+	 * carry it is reset (see forwarded-head.ts); so is one while nothing listens inside.
 	 */
-	async forward(guestPort: number): Promise<{ hostPort: number; ruleId: number }> {
+	async forward(guestPort: number, token?: string): Promise<{ hostPort: number; ruleId: number }> {
+		const exited = this.bwrap?.exitCode !== null || this.bwrap?.signalCode !== null;
+		if (this.stopping || !this.started || exited) throw new RuntimeError('SANDBOX_STOPPED', `Sandbox ${this.options.id} is not running`);
 		this.forwarder ??= this.startForwarder();
 		const forwarder = await this.forwarder;
 		const server = createServer();
-		await new Promise<void>((resolve, reject) => {
-			server.once('error', reject);
-			// A backlog like any server's: a burst of connections waits instead of being refused.
-			server.listen({ host: '127.0.0.1', port: 0, backlog: 511 }, resolve);
-		});
-		const hostPort = (server.address() as { port: number }).port;
-		const ruleId = this.nextListenerId++;
-		await new Promise<void>((resolve, reject) =>
-			forwarder.send({ open: ruleId, guestPort }, server, (error) => (error ? reject(error) : resolve()))
-		);
-		// The forwarder holds its own copy of the socket now; only it accepts.
-		server.close();
-		this.listeners.set(ruleId, server);
-		return { hostPort, ruleId };
+		try {
+			await new Promise<void>((resolve, reject) => {
+				server.once('error', reject);
+				// A backlog like any server's: a burst of connections waits instead of being refused.
+				server.listen({ host: '127.0.0.1', port: 0, backlog: 511 }, resolve);
+			});
+			const hostPort = (server.address() as { port: number }).port;
+			const ruleId = this.nextForwardId++;
+			await new Promise<void>((resolve, reject) =>
+				forwarder.send({ open: ruleId, guestPort, token }, server, (error) => (error ? reject(error) : resolve()))
+			);
+			this.forwards.add(ruleId);
+			return { hostPort, ruleId };
+		} finally {
+			// The forwarder holds its own copy of the socket now (or none, if the handover failed).
+			server.close();
+		}
 	}
 
 	async unforward(ruleId: number) {
-		if (!this.listeners.delete(ruleId)) return;
+		if (!this.forwards.delete(ruleId)) return;
 		const forwarder = await this.forwarder;
 		if (forwarder?.connected) forwarder.send({ close: ruleId });
 	}
@@ -327,6 +343,12 @@ export class Container {
 			forwarder.once('message', () => resolve());
 			forwarder.once('exit', (code) => reject(new Error(`the port forwarder exited (${code})`)));
 			forwarder.once('error', reject);
+		});
+		// A container whose ports nobody can reach any more has failed: end it, and say so.
+		forwarder.once('exit', () => {
+			if (this.stopping) return;
+			this.options.log('the port forwarder exited: stopping the sandbox');
+			this.bwrap?.kill('SIGKILL');
 		});
 		return forwarder;
 	}
@@ -362,7 +384,7 @@ export class Container {
 			helper.kill('SIGKILL');
 			await exited;
 		}
-		this.listeners.clear();
+		this.forwards.clear();
 		if (this.pidNamespace) await waitUntilEmpty(this.pidNamespace);
 		// The disk's mount went with the last process of its namespace: what is left is a file.
 		await rm(this.options.paths.dir, { recursive: true, force: true });
@@ -431,11 +453,22 @@ function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPo
 		if (!path.startsWith('/etc/ssl/') && !path.startsWith('/usr/')) args.push('--ro-bind-try', path, path);
 		env[name] = path;
 	}
-	// The container's own variables (from its start) come on top, as in an image's environment.
-	if (program.kind === 'control-server') Object.assign(env, program.env);
 	for (const [name, value] of Object.entries(env)) args.push('--setenv', name, value);
+	// The container's own variables (from its start; often API keys) come on top, as in an image's
+	// environment — read by bwrap from a pipe (fd 4), not from its command line, which any local
+	// user can read in /proc.
+	if (program.kind === 'control-server') args.push('--args', String(ENV_ARGS_FD));
 	args.push('/opt/node/bin/node', script);
 	return args;
+}
+
+/** bwrap's NUL-separated `--setenv` arguments for the container's own variables. */
+function envArgs(program: Program): string {
+	if (program.kind !== 'control-server') return '';
+	return Object.entries(program.env)
+		.flatMap(([name, value]) => ['--setenv', name, value])
+		.map((arg) => `${arg}\0`)
+		.join('');
 }
 
 function readAll(stream: Readable): Promise<string> {
