@@ -10,27 +10,42 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startLocalRuntime } from './local/launch.ts';
+import { startLocalRuntime, type LocalRuntimeHandle } from './local/launch.ts';
 
 // Run with this Node (24): wrangler needs >= 22.12, and the system's may be older.
 const WRANGLER = fileURLToPath(new URL('../node_modules/wrangler/bin/wrangler.js', import.meta.url));
 /** The app's worker entry with the local engine's containers under the Sandbox Durable Object. */
 const ENGINE_ENTRY = fileURLToPath(new URL('./preview-worker.ts', import.meta.url));
 
-// Visitor cookies are signed: a key for this run, unless one is given.
-const extra = ['--var', `SESSION_SECRET:${process.env.SESSION_SECRET ?? randomBytes(32).toString('base64url')}`, ...process.argv.slice(2)];
 const hasDocker = spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0;
 
 async function main() {
+	// Visitor cookies are signed: a key for this run, unless one is given.
+	const vars: Record<string, string> = { SESSION_SECRET: process.env.SESSION_SECRET ?? randomBytes(32).toString('base64url') };
+	let args = ['dev'];
+	let engine: LocalRuntimeHandle | undefined;
 	if (hasDocker) {
 		console.log('[preview] Docker engine found: sandboxes run in real containers');
-		return run(['dev', ...extra], () => {});
+	} else {
+		console.log('[preview] no Docker engine: containers come from the local engine (bubblewrap)');
+		engine = await startLocalRuntime();
+		vars.LOCAL_CONTAINER_ENGINE_URL = engine.url;
+		vars.LOCAL_CONTAINER_ENGINE_SECRET = engine.secret;
+		args = ['dev', ENGINE_ENTRY, '--enable-containers=false'];
 	}
-	console.log('[preview] no Docker engine: containers come from the local engine (bubblewrap)');
-	const engine = await startLocalRuntime();
-	const vars = ['--var', `LOCAL_CONTAINER_ENGINE_URL:${engine.url}`, '--var', `LOCAL_CONTAINER_ENGINE_SECRET:${engine.secret}`];
-	return run(['dev', ENGINE_ENTRY, '--enable-containers=false', ...vars, ...extra], () => engine.stop());
+	// Secrets reach workerd in a file only this user can read, not on a command line (any local user
+	// can read those in /proc).
+	const dir = mkdtempSync(join(tmpdir(), 'sandbox-preview-'));
+	const envFile = join(dir, '.env');
+	writeFileSync(envFile, Object.entries(vars).map(([name, value]) => `${name}=${value}\n`).join(''), { mode: 0o600 });
+	return run([...args, '--env-file', envFile, ...process.argv.slice(2)], async () => {
+		rmSync(dir, { recursive: true, force: true });
+		await engine?.stop();
+	});
 }
 
 async function run(args: string[], cleanUp: () => Promise<void> | void) {

@@ -5,6 +5,8 @@
  * (sandbox/Dockerfile), so the same assertions check the engine against the real thing.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { startLocalRuntime, type LocalRuntimeHandle } from '../../sandbox/local/launch.ts';
@@ -56,9 +58,7 @@ export async function startConformanceWorker({ sdkLogLevel = 'debug' }: Conforma
 	args.push('--persist-to', scratchDir('conformance-persist-'), '--show-interactive-dev-session=false');
 	// The SDK's debug log says, among other things, whether the container's version matches its own.
 	args.push('--var', `SANDBOX_LOG_LEVEL:${sdkLogLevel}`);
-	if (engine) {
-		args.push('--enable-containers=false', '--var', `LOCAL_CONTAINER_ENGINE_URL:${engine.url}`, '--var', `LOCAL_CONTAINER_ENGINE_SECRET:${engine.secret}`);
-	}
+	if (engine) args.push('--enable-containers=false', '--env-file', engineEnvFile(engine));
 	// A process group of its own, ended whole at stop: workerd runs as wrangler's grandchildren.
 	const wrangler = spawn(process.execPath, args, {
 		stdio: ['ignore', 'pipe', 'pipe'],
@@ -106,6 +106,13 @@ export async function startConformanceWorker({ sdkLogLevel = 'debug' }: Conforma
 		output: () => `${log}\n${engine?.output() ?? ''}`,
 		stop
 	};
+}
+
+/** The engine's address for the worker, in a file only this user can read (not on a command line). */
+function engineEnvFile(engine: LocalRuntimeHandle): string {
+	const file = join(scratchDir('conformance-env-'), '.env');
+	writeFileSync(file, `LOCAL_CONTAINER_ENGINE_URL=${engine.url}\nLOCAL_CONTAINER_ENGINE_SECRET=${engine.secret}\n`, { mode: 0o600 });
+	return file;
 }
 
 function previewRequest(port: number, previewUrl: string, init: { method?: string; headers?: Record<string, string> }): Promise<PreviewResponse> {
