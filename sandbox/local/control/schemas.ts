@@ -10,7 +10,8 @@ import { ENV_NAME } from './shell-session.ts';
 
 const text = v.string();
 const sessionId = v.optional(v.string());
-const milliseconds = v.pipe(v.number(), v.finite(), v.minValue(0));
+/** Node's timers take at most 2^31 - 1 ms (a longer delay fires at once). */
+const milliseconds = v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(2 ** 31 - 1));
 /** A non-empty path; NUL bytes and overlong paths are refused later, with the real server's messages. */
 const path = v.string();
 /** Variables for one call. The SDK drops `undefined` values before sending; a `null` is dropped here. */

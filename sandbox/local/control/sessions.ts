@@ -33,7 +33,8 @@ export class SessionRegistry {
 	async create(options: CreateSessionOptions): Promise<ShellSession> {
 		await this.starting.get(options.id)?.catch(() => {});
 		const existing = this.sessions.get(options.id);
-		if (existing?.isReady()) {
+		// Another create of the same ID may have begun while this one waited: that one wins.
+		if (existing?.isReady() || this.starting.has(options.id)) {
 			throw new ProtocolError(ErrorCode.SESSION_ALREADY_EXISTS, `Session '${options.id}' already exists`, {
 				sessionId: options.id,
 				containerPlacementId: process.env.CLOUDFLARE_PLACEMENT_ID ?? null
