@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { listeningPorts, liveProcesses } from '../helpers/local-runtime.ts';
 import { startConformanceWorker, type CallResult, type ConformanceWorker } from './harness.ts';
 
 let worker: ConformanceWorker;
@@ -276,5 +277,34 @@ describe('ports and previews', () => {
 		const stale = await worker.preview(url);
 		expect(stale.body).toMatch(/STALE_PREVIEW_URL/);
 		value(await worker.call(id, 'destroy', [], { options }));
+	});
+});
+
+describe('what the engine keeps from the host', () => {
+	it("a container's forwarded ports answer only requests that name their token: anything else is reset", async () => {
+		const id = newId('token');
+		await serve(id);
+		const url = await expose(id, 'tok');
+		expect((await worker.preview(url)).status).toBe(200);
+		const forwarders = liveProcesses().filter((p) => p.cmdline.includes('port-forwarder.mjs') && p.cmdline.includes(worker.stateDir!));
+		const ports = listeningPorts(forwarders.map((p) => p.pid));
+		// The control server's port 3000 and the app's 3001, each on the host's loopback.
+		expect(ports.length).toBeGreaterThanOrEqual(2);
+		for (const port of ports) {
+			await expect(fetch(`http://127.0.0.1:${port}/api/ping`)).rejects.toThrow();
+		}
+		value(await worker.call(id, 'destroy'));
+	});
+
+	it("no command line holds the engine's secret or a container's environment", async () => {
+		const id = newId('cmdline');
+		value(await worker.call(id, 'exec', ['true']));
+		const cmdlines = liveProcesses().map((p) => p.cmdline);
+		expect(cmdlines.filter((cmdline) => cmdline.includes(worker.engine!.secret))).toEqual([]);
+		// The SDK starts every container with SANDBOX_LOG_LEVEL (see harness.ts); only wrangler was given it.
+		const containers = cmdlines.filter((cmdline) => cmdline.startsWith('bwrap') && cmdline.includes(worker.stateDir!));
+		expect(containers.length).toBeGreaterThan(0);
+		expect(containers.filter((cmdline) => cmdline.includes('SANDBOX_LOG_LEVEL'))).toEqual([]);
+		value(await worker.call(id, 'destroy'));
 	});
 });
