@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { Agent } from 'node:http';
+import { TOKEN_HEADER } from '../../sandbox/local/forwarded-head.ts';
 import { startLocalRuntime } from '../../sandbox/local/launch.ts';
 import { freePort } from '../helpers/ports.ts';
 import { firstOk, send } from './http.ts';
@@ -77,22 +78,24 @@ async function throughEngineForward(): Promise<Load> {
 			body: body && JSON.stringify(body)
 		});
 		if (!response.ok) throw new Error(`engine: ${method} ${path} answered ${response.status}: ${await response.text()}`);
-		return (await response.json()) as { hostPort: number };
+		return (await response.json()) as { hostPort: number; token: string };
 	};
+	// Every request names its port's token, as workerd's side of the engine does (forwarded-head.ts).
+	const tokenHeader = (token: string) => ({ [TOKEN_HEADER]: token });
 	try {
 		await call('PUT', '', { enableInternet: false });
-		const control = (await call('POST', '/ports/3000')).hostPort;
+		const control = await call('POST', '/ports/3000');
 		// The control server's own API, as the SDK's startProcess uses it.
-		const started = await send(control, {
+		const started = await send(control.hostPort, {
 			method: 'POST',
 			path: '/api/process/start',
-			headers: { 'content-type': 'application/json' },
+			headers: { 'content-type': 'application/json', ...tokenHeader(control.token) },
 			body: JSON.stringify({ command: 'node server.js', cwd: '/templates/express' })
 		});
 		if (started.status !== 200) throw new Error(`control server: starting Express answered ${started.status}: ${started.body}`);
-		const port = (await call('POST', '/ports/3001')).hostPort;
-		await firstOk(port);
-		return await load(port);
+		const app = await call('POST', '/ports/3001');
+		await firstOk(app.hostPort, { headers: tokenHeader(app.token) });
+		return await load(app.hostPort, tokenHeader(app.token));
 	} finally {
 		await engine.stop();
 	}
