@@ -94,7 +94,10 @@ function processHandle(process: SDK.Process): SandboxProcess {
 export function createCloudflareBackend(env: CloudflareEnv, sdk: SandboxSdk): SandboxBackend {
 	function getSandbox(id: string, options: { sleepAfter?: string | number } = {}): Sandbox {
 		// normalizeId: preview hostnames are lowercase, so the Durable Object key must be too.
-		const sandbox = sdk.getSandbox(env.Sandbox, id, { normalizeId: true, sleepAfter: options.sleepAfter });
+		// enableDefaultSession: false — every command in a process of its own, killed at its timeout. In
+		// the SDK's default session (one shell for all), a timed-out command keeps running and every
+		// later command waits behind it (tests/conformance shows both).
+		const sandbox = sdk.getSandbox(env.Sandbox, id, { normalizeId: true, sleepAfter: options.sleepAfter, enableDefaultSession: false });
 		return {
 			id: id.toLowerCase(),
 			exec: (command, execOptions) =>
