@@ -2,6 +2,7 @@ import { fail, redirect } from '@sveltejs/kit';
 import * as v from 'valibot';
 import { TEMPLATES, type TemplateId } from '$lib/sandbox-state';
 import { readForm } from '$lib/server/form';
+import { PreviewHostname } from '$lib/server/sandbox/rules';
 import { startSandbox } from '$lib/server/sandboxes';
 import { ensureVisitor, newSandboxId } from '$lib/server/visitor';
 import type { Actions } from './$types';
@@ -18,6 +19,10 @@ export const actions: Actions = {
 	start: async ({ request, cookies, url, platform }) => {
 		const form = v.safeParse(StartForm, Object.fromEntries(await readForm(request)));
 		if (!form.success) return fail(400, { error: form.issues[0].message });
+		// Preview URLs hang off this host: refuse at once one that cannot carry them (the SDK would
+		// only say so once the whole boot had run).
+		const host = v.safeParse(PreviewHostname, url.host);
+		if (!host.success) return fail(400, { error: host.issues[0].message });
 
 		const visitor = await ensureVisitor(request, cookies, url.protocol === 'https:');
 		const id = await newSandboxId(visitor, form.output.template);

@@ -142,6 +142,23 @@ test.describe('malformed requests', () => {
 		expect(noHost.status).toBe(400);
 	});
 
+	test('a start on a *.workers.dev host is refused at once, saying what to configure, and makes nothing', async ({ baseURL }, testInfo) => {
+		// Vite's dev server refuses unknown hosts before the app sees them: a deployment's concern only.
+		test.skip(testInfo.project.name !== 'worker', 'workers.dev hosts reach only the deployed worker');
+		const port = new URL(baseURL!).port;
+		const host = 'sandbox-previews.example.workers.dev';
+		const answer = await rawRequest(
+			port,
+			`POST /?/start HTTP/1.1\nHost: ${host}\nOrigin: http://${host}\nAccept: text/html\nContent-Type: application/x-www-form-urlencoded\nContent-Length: 16\nConnection: close`,
+			{ body: 'template=express' }
+		);
+		expect(answer.status).toBe(400);
+		expect(answer.body).toContain('Preview URLs need a custom domain');
+		expect(answer.body).toContain('Deployment');
+		// No visitor, no sandbox: the refusal came before either was made.
+		expect(answer.body).not.toContain('/sandbox/');
+	});
+
 	test("a host that looks like a preview but breaks the SDK's rules gets 404, never the app", async ({ baseURL }) => {
 		const visitor = await startAsVisitor(baseURL!);
 		const previewUrl = new URL(await readyPreview(baseURL!, visitor));
