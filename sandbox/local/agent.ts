@@ -15,6 +15,8 @@ import { connect } from 'node:net';
 import { dirname, posix } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AGENT_READY, WRITABLE_ROOTS } from './agent-protocol.ts';
+import { TailBuffer } from './control/output-buffers.ts';
+import { waitForExit } from './control/sessionless.ts';
 import type { AgentOperations, AgentRequest, AgentResponse, ProcessInfo } from './agent-protocol.ts';
 
 const EXEC_OUTPUT_LIMIT = 8 * 1024 * 1024;
@@ -22,30 +24,12 @@ const PROCESS_LOG_LIMIT = 256 * 1024;
 const SHELL = '/bin/bash';
 /** How long a killed process has to exit before its group gets SIGKILL. */
 const KILL_GRACE_MS = 3000;
-/** How long output still in the pipes may take to arrive once a command has exited. */
-const OUTPUT_DRAIN_MS = 100;
 
 class AgentError extends Error {
 	readonly code: string;
 	constructor(code: string, message: string) {
 		super(message);
 		this.code = code;
-	}
-}
-
-/** Keeps the last `limit` characters of a stream, so a chatty process cannot exhaust memory. */
-class TailBuffer {
-	private text = '';
-	private readonly limit: number;
-	constructor(limit: number) {
-		this.limit = limit;
-	}
-	append(chunk: string) {
-		this.text += chunk;
-		if (this.text.length > this.limit) this.text = this.text.slice(-this.limit);
-	}
-	toString() {
-		return this.text;
 	}
 }
 
@@ -104,23 +88,8 @@ async function exec({ command, cwd, env, timeout }: AgentOperations['exec']) {
 		timedOut = true;
 		killGroup(child, 'SIGKILL');
 	}, timeout);
-	const exitCode = await new Promise<number>((resolve, reject) => {
-		child.on('error', reject);
-		// The command is done when its shell exits. A background child it left (`server &`) may hold
-		// the pipes open for ever: give the output a moment to drain, then stop collecting it. The pipes
-		// stay read (and their data dropped), so that the child can go on writing without a SIGPIPE.
-		child.on('exit', (code, signal) => {
-			const exitCode = code ?? 128 + (signal ? signalNumber(signal) : 0);
-			const drained = setTimeout(() => {
-				for (const stream of [child.stdout, child.stderr]) stream?.removeAllListeners('data').resume();
-				resolve(exitCode);
-			}, OUTPUT_DRAIN_MS);
-			child.once('close', () => {
-				clearTimeout(drained);
-				resolve(exitCode);
-			});
-		});
-	}).finally(() => clearTimeout(timer));
+	// Done when its shell exits; a background child it left (`server &`) keeps its pipes (see waitForExit).
+	const exitCode = await waitForExit(child).finally(() => clearTimeout(timer));
 	if (timedOut) {
 		throw new AgentError('EXEC_TIMEOUT', `Command timed out after ${timeout} ms: ${command}`);
 	}
