@@ -210,10 +210,11 @@ export class Container {
 		// the same namespace at the same moment makes that fail now and then, so
 		// the network comes once the program (and so bwrap's setup) is up.
 		await programReady;
-		if (program.kind === 'agent' || program.enableInternet) await this.startNetwork(this.childPid);
+		const networked = program.kind === 'agent' || program.enableInternet;
+		if (networked) await this.startNetwork(this.childPid);
 		// Without its forwarder a container's ports are unreachable: that is a failed start.
 		await this.forwarder;
-		await this.seal(this.childPid);
+		await this.seal(this.childPid, networked);
 		if (program.kind === 'agent') lines.on('line', (line) => this.onAgentLine(line));
 		else lines.on('line', (line) => this.options.log(line));
 		this.started = true;
@@ -253,12 +254,15 @@ export class Container {
 	 * capabilities are a common first step of kernel exploits, and would be the way to a network
 	 * namespace without these routes). The runtime is root here, or the user namespace's owner.
 	 */
-	private seal(childPid: number): Promise<void> {
+	private seal(childPid: number, networked: boolean): Promise<void> {
 		const script = 'echo 0 > /proc/sys/user/max_user_namespaces && exec ip -batch -';
 		// The owner keeps its uid, which is root inside (it may not set groups there); root takes uid 0 inside.
 		const credentials = this.options.isolation.asRoot ? [] : ['--preserve-credentials'];
 		const args = [`--target=${childPid}`, '--user', '--net', ...credentials, 'sh', '-c', script];
-		return runTool('nsenter', args, `${this.options.egressRoutes.join('\n')}\n`);
+		// Without a network (no slirp4netns, so no tap0), the routes that open an allowed range through
+		// the gateway cannot be set, and would open nothing: only the denials go in.
+		const routes = networked ? this.options.egressRoutes : this.options.egressRoutes.filter((line) => line.startsWith('route add unreachable '));
+		return runTool('nsenter', args, `${routes.join('\n')}\n`);
 	}
 
 	/** Sends one request to the agent inside the sandbox. */

@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { liveProcesses, scratchDir, waitFor } from '../helpers/local-runtime.ts';
+import { liveProcesses, scratchDir, waitFor } from '../helpers/host.ts';
 import { startConformanceWorker, type ConformanceWorker } from './harness.ts';
 
 /** Live processes whose command line names the directory (containers, forwarders, slirp4netns). */

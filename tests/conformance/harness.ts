@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { startLocalRuntime, type LocalRuntimeHandle } from '../../sandbox/local/launch.ts';
-import { scratchDir } from '../helpers/local-runtime.ts';
+import { scratchDir } from '../helpers/host.ts';
 import { freePort } from '../helpers/ports.ts';
 
 const WRANGLER = fileURLToPath(new URL('../../node_modules/wrangler/bin/wrangler.js', import.meta.url));

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { listeningPorts, liveProcesses } from '../helpers/local-runtime.ts';
+import { listeningPorts, liveProcesses } from '../helpers/host.ts';
 import { startConformanceWorker, type CallResult, type ConformanceWorker } from './harness.ts';
 
 let worker: ConformanceWorker;

@@ -5,7 +5,7 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { liveProcesses } from './local-runtime.ts';
+import { liveProcesses } from './host.ts';
 
 export default function setup() {
 	const scratch = mkdtempSync(join(tmpdir(), 'sandbox-tests-'));
