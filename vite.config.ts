@@ -1,26 +1,34 @@
-import { getRequest, setResponse } from '@sveltejs/kit/node';
+import type { IncomingMessage } from 'node:http';
 import { sveltekit } from '@sveltejs/kit/vite';
 import type { Duplex } from 'node:stream';
 import type { Plugin, ViteDevServer } from 'vite';
 import { defineConfig } from 'vitest/config';
+import type { CoordinatorNamespace } from './src/lib/server/coordinator/contract.ts';
+import { forwardPreviewRequest, forwardPreviewUpgrade } from './src/lib/server/dev-preview-proxy.ts';
 import { normalizeRequestHead } from './src/lib/server/dev-request.ts';
-import { localBackendConfigFrom } from './src/lib/server/sandbox/local.ts';
-import { forwardPreviewUpgrade } from './src/lib/server/sandbox/local-dev-proxy.ts';
-import { isPreviewNamespace, parsePreviewHost } from './src/lib/server/sandbox/rules.ts';
+import { isPreviewNamespace } from './src/lib/server/sandbox/rules.ts';
+
+/** What `vite dev`'s platform proxy binds (see wrangler.adapter.jsonc): the companion's coordinators. */
+const PLATFORM_CONFIG = 'wrangler.adapter.jsonc';
 
 /**
  * `vite dev` only. Ahead of Vite's own middlewares and HMR listener, it refuses malformed
- * request heads (see dev-request.ts) and routes the preview namespace to the local sandbox
- * runtime; it serves the app's WebSocket route (upgrades never reach SvelteKit in Node) with the
- * app's own manager.
+ * request heads (see dev-request.ts), passes the preview namespace to the companion worker in
+ * workerd (sandbox/dev.ts starts it), and bridges the app's status WebSocket route (upgrades
+ * never reach SvelteKit in Node) to the sandbox's coordinator.
  */
 function sandboxDevServer(): Plugin {
 	return {
 		name: 'sandbox-dev-server',
 		apply: 'serve',
 		configureServer(server) {
-			const runtime = () => localBackendConfigFrom(process.env);
-			const sandboxes = () => server.ssrLoadModule('/src/lib/server/sandboxes.ts') as Promise<typeof import('./src/lib/server/sandboxes.ts')>;
+			// SvelteKit's adapter has a platform proxy of its own for requests; upgrades need this one.
+			let platform: Promise<{ env: { Coordinator: CoordinatorNamespace }; dispose(): Promise<void> }> | undefined;
+			const platformEnv = async () => {
+				platform ??= import('wrangler').then(({ getPlatformProxy }) => getPlatformProxy({ configPath: PLATFORM_CONFIG }));
+				return (await platform).env;
+			};
+			server.httpServer?.once('close', () => void platform?.then((p) => p.dispose()));
 
 			// Every request's head is checked (and an absolute-form target made a path) before Vite's
 			// middleware stack sees it: SvelteKit's middleware reads `req.originalUrl`, which the stack
@@ -36,20 +44,15 @@ function sandboxDevServer(): Plugin {
 				});
 			}
 
-			// HTTP: through the app's own preview route (the same one hooks.server.ts and the worker use),
-			// which answers 404 for a host in the preview namespace that is no valid preview host.
-			server.middlewares.use(async (req, res, next) => {
+			// HTTP: to the companion, whose preview route (the deployed worker's) answers 404 for a
+			// host in the preview namespace that is no valid preview host.
+			server.middlewares.use((req, res, next) => {
 				if (!isPreviewNamespace(req.headers.host!)) return next();
-				try {
-					const request = await getRequest({ base: `http://${req.headers.host}`, request: req });
-					await setResponse(res, await (await sandboxes()).answerPreview(request));
-				} catch (error) {
-					next(error);
-				}
+				forwardPreviewRequest(req, res);
 			});
 
-			// Upgrades: the same head checks; preview hosts to the runtime (the rest of the preview
-			// namespace gets 404), the app's WebSocket route to the app, and only the rest to Vite's own
+			// Upgrades: the same head checks; the preview namespace to the companion, the app's WebSocket
+			// route to the coordinator, and only the rest to Vite's own
 			// HMR listener — which would otherwise also answer a sandboxed Vite's `vite-hmr` handshake
 			// on a preview host (with a 400, as its token differs). Vite attaches its listener when the
 			// server starts listening, so the listeners are rearranged then.
@@ -62,18 +65,10 @@ function sandboxDevServer(): Plugin {
 					socket.on('error', () => socket.destroy());
 					const problem = normalizeRequestHead(req);
 					if (problem) return refuseUpgrade(socket, '400 Bad Request', problem);
-					const host = req.headers.host!;
-					if (isPreviewNamespace(host)) {
-						const route = parsePreviewHost(host);
-						if (!route) return refuseUpgrade(socket, '404 Not Found', 'Not a preview host');
-						void sandboxes().then((module) => module.sandboxManager().touch(route.sandboxId), () => {});
-						try {
-							forwardPreviewUpgrade(runtime(), req, socket, head);
-						} catch {
-							refuseUpgrade(socket, '502 Bad Gateway', 'The sandbox runtime is not reachable');
-						}
+					if (isPreviewNamespace(req.headers.host!)) {
+						forwardPreviewUpgrade(req, socket, head);
 					} else if (/^\/api\/sandbox\/[^/?]+\/ws(?:\?|$)/.test(req.url ?? '')) {
-						void acceptAppSocket(server, req, socket, head);
+						void acceptAppSocket(server, platformEnv, req, socket, head);
 					} else {
 						for (const listener of viteListeners) listener.call(httpServer, req, socket, head);
 					}
@@ -88,13 +83,19 @@ function refuseUpgrade(socket: Duplex, status: string, message: string) {
 	socket.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
 }
 
-async function acceptAppSocket(server: ViteDevServer, ...args: Parameters<typeof import('./src/lib/server/dev-websockets.ts').acceptUpgrade>) {
+async function acceptAppSocket(
+	server: ViteDevServer,
+	platformEnv: () => Promise<{ Coordinator: CoordinatorNamespace }>,
+	req: IncomingMessage,
+	socket: Duplex,
+	head: Buffer
+) {
 	try {
-		const { acceptUpgrade } = await server.ssrLoadModule('/src/lib/server/dev-websockets.ts');
-		await acceptUpgrade(...args);
+		const { acceptUpgrade } = (await server.ssrLoadModule('/src/lib/server/dev-websockets.ts')) as typeof import('./src/lib/server/dev-websockets.ts');
+		await acceptUpgrade(await platformEnv(), req, socket, head);
 	} catch (error) {
 		server.config.logger.error(`[sandbox-dev-server] WebSocket upgrade failed: ${(error as Error).stack}`);
-		args[1].destroy();
+		socket.destroy();
 	}
 }
 

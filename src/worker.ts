@@ -1,6 +1,7 @@
 /**
  * The worker entry (wrangler.jsonc `main`). It
- * - re-exports the Sandbox Durable Object class that @cloudflare/sandbox provides;
+ * - exports the Durable Objects: the SDK's `Sandbox` (one per sandbox, with its container) and our
+ *   `SandboxCoordinator` (one per sandbox: its state, boot, idle TTL and status sockets);
  * - answers preview hosts (`{port}-{id}-{token}.{host}`) from the sandbox before SvelteKit's
  *   generated worker sees them: that worker serves static assets by path and answers from
  *   `caches.default` before any hook runs, so a preview host would otherwise get the app's own
@@ -9,41 +10,17 @@
  *   rather than the app;
  * - hands every other request to SvelteKit.
  */
-import { proxyToSandbox, Sandbox } from '@cloudflare/sandbox';
+import { Sandbox } from '@cloudflare/sandbox';
 import kit from '../.svelte-kit/cloudflare/_worker.js';
-import { REVIVE_KEY_HEADER, routePreview } from './lib/server/preview-route.ts';
+import { answerPreview, type PreviewEnv } from './lib/server/preview-route.ts';
 import { isPreviewNamespace } from './lib/server/sandbox/rules.ts';
 
 export { Sandbox };
-
-interface WorkerEnv {
-	Sandbox: Parameters<typeof proxyToSandbox>[1]['Sandbox'];
-}
-type Context = { waitUntil(promise: Promise<unknown>): void };
-
-/**
- * Proves to the app's revive route that a call comes from this worker, not from the internet.
- * Made on first use: workerd allows no randomness at global scope.
- */
-let reviveKey: string | undefined;
+export { SandboxCoordinator } from './lib/server/coordinator/coordinator.ts';
 
 export default {
-	async fetch(request: Request, env: WorkerEnv, ctx: Context): Promise<Response> {
-		const url = new URL(request.url);
-		if (!isPreviewNamespace(url.host)) return kit.fetch(request, env, ctx);
-
-		return routePreview(request, {
-			proxy: (preview) => proxyToSandbox(preview, env),
-			// The manager lives in SvelteKit's part of the worker: ask it directly, with the key in
-			// the env of this one call.
-			revive: async (id, appHost) => {
-				reviveKey ??= crypto.randomUUID();
-				const revive = new Request(`${url.protocol}//${appHost}/api/sandbox/${encodeURIComponent(id)}/revive`, {
-					method: 'POST',
-					headers: { [REVIVE_KEY_HEADER]: reviveKey }
-				});
-				await kit.fetch(revive, { ...env, PREVIEW_REVIVE_KEY: reviveKey }, ctx);
-			}
-		});
+	async fetch(request: Request, env: PreviewEnv, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
+		if (isPreviewNamespace(new URL(request.url).host)) return answerPreview(request, env, ctx);
+		return kit.fetch(request, env, ctx);
 	}
 };

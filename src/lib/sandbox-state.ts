@@ -11,7 +11,7 @@ export const TEMPLATES = {
 
 export type TemplateId = keyof typeof TEMPLATES;
 
-export type SandboxStatus = 'idle' | 'initializing' | 'ready' | 'error';
+export type SandboxStatus = 'initializing' | 'ready' | 'error' | 'stopped';
 
 export interface Step {
 	label: string;
@@ -28,6 +28,7 @@ export interface SandboxSnapshot {
 	status: SandboxStatus;
 	steps: Step[];
 	previewUrl: string | null;
+	/** Why it failed (`error`) or stopped (`stopped`). */
 	error: { message: string; retryable: boolean } | null;
 }
 
@@ -39,17 +40,16 @@ export interface SandboxSnapshot {
  * fallback off without telling it anything.
  */
 export interface ServerMessage {
-	type: 'progress' | 'ready' | 'error';
+	type: 'progress' | 'ready' | 'error' | 'stopped';
 	state: SandboxSnapshot;
 }
 
 export function messageFor(state: SandboxSnapshot): ServerMessage {
-	const type = state.status === 'ready' ? 'ready' : state.status === 'error' ? 'error' : 'progress';
-	return { type, state };
+	return { type: state.status === 'initializing' ? 'progress' : state.status, state };
 }
 
 export function isSettled(state: SandboxSnapshot): boolean {
-	return state.status === 'ready' || state.status === 'error';
+	return state.status !== 'initializing';
 }
 
 /** The editor's view of the app's sources (templates that have them, once the sandbox is ready). */

@@ -3,7 +3,7 @@ import * as v from 'valibot';
 import { TEMPLATES, type TemplateId } from '$lib/sandbox-state';
 import { readForm } from '$lib/server/form';
 import { PreviewHostname } from '$lib/server/sandbox/rules';
-import { startSandbox } from '$lib/server/sandboxes';
+import { coordinatorOf } from '$lib/server/sandboxes';
 import { ensureVisitor, newSandboxId } from '$lib/server/visitor';
 import type { Actions } from './$types';
 
@@ -26,7 +26,7 @@ export const actions: Actions = {
 
 		const visitor = await ensureVisitor(request, cookies, url.protocol === 'https:');
 		const id = await newSandboxId(visitor, form.output.template);
-		startSandbox({ url, platform }, id, form.output.template);
+		await coordinatorOf(platform, id).start({ id, template: form.output.template, origin: url.origin });
 		redirect(303, `/sandbox/${id}`);
 	}
 };

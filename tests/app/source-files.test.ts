@@ -1,15 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-	MAX_SOURCE_BYTES,
-	parseSourceContent,
-	parseSourcePath,
-	readSource,
-	SourceFileError,
-	writeSource
-} from '../../src/lib/server/source-files.ts';
-import type { Sandbox } from '../../src/lib/server/sandbox/types.ts';
+import { describe, expect, it } from 'vitest';
+import { MAX_SOURCE_BYTES, parseSourceContent, parseSourcePath, SourceFileError } from '../../src/lib/server/source-files.ts';
 import { templates } from '../../src/lib/server/templates.ts';
-import { startTestRuntime, type TestRuntime } from '../helpers/local-runtime.ts';
 
 const vue = templates.vue.sources!;
 
@@ -86,59 +77,5 @@ describe('source content', () => {
 
 	it('refuses content that is not text', async () => {
 		expect(await refusal(() => parseSourceContent(new File(['x'], 'App.vue')))).toMatchObject({ status: 400 });
-	});
-});
-
-describe('reading and writing in a real sandbox', () => {
-	let runtime: TestRuntime;
-	let sandbox: Sandbox;
-
-	beforeAll(async () => {
-		runtime = await startTestRuntime();
-		sandbox = runtime.backend.getSandbox('source-files');
-		const setup = await sandbox.exec(
-			'mkdir -p /workspace/app/src && echo "<template/>" > /workspace/app/src/App.vue && echo secret > /workspace/app/package.json' +
-				' && ln -s ../package.json /workspace/app/src/linked.vue && ln -s /tmp /workspace/app/src/scratch && mkdir /workspace/app/src/dir.vue'
-		);
-		expect(setup.stderr).toBe('');
-	});
-	afterAll(async () => {
-		await sandbox?.destroy();
-		await runtime?.stop();
-	});
-
-	it('reads and overwrites a source file', async () => {
-		expect(await readSource(sandbox, 'src/App.vue')).toBe('<template/>\n');
-		await writeSource(sandbox, 'src/App.vue', '<template><h1>Edited</h1></template>\n');
-		expect(await readSource(sandbox, 'src/App.vue')).toBe('<template><h1>Edited</h1></template>\n');
-	});
-
-	it('creates a new file and its directory', async () => {
-		await writeSource(sandbox, 'src/components/Counter.vue', '<template/>\n');
-		expect((await sandbox.readFile('/workspace/app/src/components/Counter.vue')).content).toBe('<template/>\n');
-	});
-
-	it('refuses to read or write through a symbolic link, to a file or a directory', async () => {
-		for (const path of ['src/linked.vue', 'src/scratch/App.vue']) {
-			expect(await refusal(() => writeSource(sandbox, path, 'overwritten'))).toMatchObject({
-				status: 403,
-				message: expect.stringContaining('symbolic link')
-			});
-			expect(await refusal(() => readSource(sandbox, path))).toMatchObject({ status: 403 });
-		}
-		expect((await sandbox.readFile('/workspace/app/package.json')).content).toBe('secret\n');
-		expect((await sandbox.exec('ls /tmp')).stdout).not.toContain('App.vue');
-	});
-
-	it('refuses a file whose folder would have to be a file', async () => {
-		expect(await refusal(() => writeSource(sandbox, 'src/App.vue/Child.vue', 'x'))).toMatchObject({
-			status: 400,
-			message: expect.stringContaining('a folder on its path is a file')
-		});
-	});
-
-	it('refuses a directory in place of a file, and answers 404 for a missing one', async () => {
-		expect(await refusal(() => writeSource(sandbox, 'src/dir.vue', 'x'))).toMatchObject({ status: 403, message: expect.stringContaining('not a regular file') });
-		expect(await refusal(() => readSource(sandbox, 'src/Missing.vue'))).toMatchObject({ status: 404 });
 	});
 });

@@ -9,10 +9,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { liveProcesses } from '../helpers/local-runtime.ts';
+import { liveProcesses } from '../helpers/host.ts';
 
 export const TARGETS = {
-	'vite-dev': { port: 5173, command: ['sandbox/local/launch.ts', 'vite', 'dev', '--port', '5173', '--strictPort'] },
+	'vite-dev': { port: 5173, command: ['sandbox/dev.ts', '--port', '5173', '--strictPort'] },
 	worker: { port: 8787, command: ['sandbox/preview.ts', '--port', '8787'] }
 } as const;
 

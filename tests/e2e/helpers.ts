@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { expect, type APIRequestContext, type Page } from '@playwright/test';
-import { liveProcesses } from '../helpers/local-runtime.ts';
+import { liveProcesses } from '../helpers/host.ts';
 
 export const VUE_APP = readFileSync('sandbox/templates/vue/src/App.vue', 'utf8');
 export const VUE_INDEX = readFileSync('sandbox/templates/vue/index.html', 'utf8');

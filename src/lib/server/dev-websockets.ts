@@ -1,38 +1,52 @@
 /**
- * `vite dev` only: serves the app's WebSocket route with `ws`, because
- * upgrade requests never reach SvelteKit in Node. vite.config.ts loads this
- * module through Vite, so it shares the manager with the rest of the app.
+ * `vite dev` only: upgrade requests never reach SvelteKit in Node, so the dev server plugin
+ * (vite.config.ts) hands the status WebSocket route here. It checks the request as the workerd
+ * route does, then joins the browser's socket (`ws`) to one from the sandbox's coordinator, reached
+ * through wrangler's platform proxy: the same Durable Object, and the same messages, as in workerd.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { MAX_MESSAGE_BYTES, serveSocket } from './realtime';
+import { MAX_MESSAGE_BYTES, type CoordinatorNamespace } from './coordinator/contract';
 import { sameOrigin } from './same-origin';
-import { startSandbox } from './sandboxes';
 import { ownedSandbox, readVisitor } from './visitor';
 
+/** The coordinator's end of the socket, as the platform proxy hands it over. */
+interface ProxiedWebSocket {
+	accept(): void;
+	send(data: string): void;
+	close(code?: number, reason?: string): void;
+	addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
+	addEventListener(type: 'close', listener: (event: { code: number; reason: string }) => void): void;
+}
+
+// `ws` closes frames it cannot read itself: 1009 over maxPayload, 1007 for invalid UTF-8.
 const server = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
 
-export async function acceptUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
+export async function acceptUpgrade(env: { Coordinator: CoordinatorNamespace }, req: IncomingMessage, socket: Duplex, head: Buffer) {
 	// Not URI-decoded: IDs are plain DNS labels, so an encoded one is none of ours (and a stray `%`
 	// would make decodeURIComponent throw).
 	const id = /^\/api\/sandbox\/([^/?]+)\/ws/.exec(req.url ?? '')?.[1] ?? '';
-	const template = sameOrigin(req.headers.origin, req.headers.host)
-		? await ownedSandbox(await readVisitor(req.headers.cookie), id)
-		: null;
-	if (!template) {
-		socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\ncontent-length: 15\r\nconnection: close\r\n\r\nNo such sandbox');
-		return;
-	}
-	startSandbox({ url: new URL(`http://${req.headers.host}`), platform: undefined }, id, template);
-	server.handleUpgrade(req, socket, head, (ws) => {
-		// A frame `ws` cannot read (invalid UTF-8, over maxPayload, bad framing) is an 'error' event:
-		// ws has already closed the socket with the matching code (1007, 1009, 1002), and with no
-		// listener the event would be thrown — taking the whole dev server down for one client.
-		ws.on('error', () => {});
-		serveSocket(id, ws, {
-			onMessage: (listener) => ws.on('message', (data) => listener(data)),
-			onClose: (listener) => ws.on('close', listener)
-		});
+	const template = sameOrigin(req.headers.origin, req.headers.host) ? await ownedSandbox(await readVisitor(req.headers.cookie), id) : null;
+	if (!template) return refuse(socket, '404 Not Found', 'No such sandbox');
+
+	const coordinator = env.Coordinator.get(env.Coordinator.idFromName(id));
+	const response = await coordinator.fetch(new Request(`http://${req.headers.host}${req.url}`, { headers: { upgrade: 'websocket' } }));
+	const upstream = (response as Response & { webSocket?: ProxiedWebSocket }).webSocket;
+	if (response.status !== 101 || !upstream) return refuse(socket, '404 Not Found', 'No such sandbox');
+	upstream.accept();
+
+	server.handleUpgrade(req, socket, head, (browser) => {
+		// A frame `ws` cannot read is an 'error' event after ws has closed the socket with the
+		// matching code; with no listener it would be thrown, taking the dev server down.
+		browser.on('error', () => {});
+		browser.on('message', () => browser.close(1008, 'This socket only sends'));
+		browser.on('close', () => upstream.close(1000, ''));
+		upstream.addEventListener('message', (event) => browser.send(String(event.data)));
+		upstream.addEventListener('close', (event) => browser.close(event.code === 1005 || event.code === 1006 ? 1000 : event.code, event.reason));
 	});
+}
+
+function refuse(socket: Duplex, status: string, message: string) {
+	socket.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\ncontent-length: ${message.length}\r\nconnection: close\r\n\r\n${message}`);
 }

@@ -1,49 +1,73 @@
 /**
- * Answers a request for a preview host (`{port}-{id}-{token}.{app host}`) — used by the worker
- * entry in workerd and by hooks.server.ts — and never lets it fall through to the app's own pages.
+ * Answers a request for a preview host (`{port}-{id}-{token}.{app host}`) from the sandbox, in
+ * workerd: the worker entry (src/worker.ts, and the companion worker `npm run dev` runs) calls it
+ * before SvelteKit sees the request, and it never lets one fall through to the app's own pages.
  *
- * A 410 means the sandbox's container is gone (a restart, or it slept) while its token is still
- * valid: instead of leaving a dead iframe, the sandbox is booted again and re-exposed under the
- * same URL, and the visitor gets a page that refreshes itself until the app is back (or, for a
- * request that does not ask for HTML, a 503 to retry).
+ * - A request with the host the coordinator issued counts as use of the sandbox.
+ * - A 410 means the sandbox's container is gone (it slept, or restarted) while its token is still
+ *   valid: instead of leaving a dead iframe, the coordinator boots it again under the same URL, and
+ *   the visitor gets a page that refreshes itself until the app is back (or, for a request that
+ *   does not ask for HTML, a 503 to retry).
+ * - The SDK's own failures (its "Proxy routing error" 500, a thrown error) are a 502: the preview
+ *   is unreachable, which is not the app's 500.
  */
+import { proxyToSandbox } from '@cloudflare/sandbox';
+import type { CoordinatorNamespace } from './coordinator/contract';
+import type { SandboxNamespace } from './sandbox/cloudflare';
 import { parsePreviewHost } from './sandbox/rules';
 
-/** Carries the worker's per-isolate key on its internal revive call (see routes/api/sandbox/[id]/revive). */
-export const REVIVE_KEY_HEADER = 'x-preview-revive-key';
-
-export interface PreviewRouteOptions {
-	proxy: (request: Request) => Promise<Response | null>;
-	/** Boots the sandbox again; `appHost` is the host preview URLs hang off. */
-	revive: (sandboxId: string, appHost: string) => Promise<void>;
+export interface PreviewEnv {
+	Sandbox: SandboxNamespace;
+	Coordinator: CoordinatorNamespace;
 }
 
-const json = (status: number, body: { error: string; code: string }) => Response.json(body, { status });
+type Context = { waitUntil(promise: Promise<unknown>): void };
 
-export async function routePreview(request: Request, { proxy, revive }: PreviewRouteOptions): Promise<Response> {
-	const host = new URL(request.url).host;
+/** A host's use is reported at most this often by one isolate (a page load is dozens of requests). */
+const TOUCH_INTERVAL_MS = 5_000;
+const lastTouched = new Map<string, number>();
+
+const json = (status: number, body: { error: string; code: string }, headers?: HeadersInit) => Response.json(body, { status, headers });
+
+export async function answerPreview(request: Request, env: PreviewEnv, ctx: Context): Promise<Response> {
+	const host = new URL(request.url).host.toLowerCase();
 	const route = parsePreviewHost(host);
 	if (!route) return json(404, { error: 'Not a preview host', code: 'INVALID_TOKEN' });
+	const coordinator = env.Coordinator.get(env.Coordinator.idFromName(route.sandboxId));
 
 	let response: Response | null;
 	try {
-		response = await proxy(request);
+		response = await proxyToSandbox(request, env);
 	} catch (error) {
 		console.error('[preview] proxying failed', error);
+		response = null;
+	}
+	if (!(response instanceof Response) || (await isProxyFailure(response))) {
 		return json(502, { error: 'The preview is not reachable right now', code: 'PREVIEW_UNAVAILABLE' });
 	}
-	// Guard against anything that is not a real Response (older SDKs returned other truthy values).
-	if (!(response instanceof Response)) {
-		return json(404, { error: 'Access denied: Invalid token or port not exposed', code: 'INVALID_TOKEN' });
-	}
+	touch(host, () => coordinator.touchPreview(host), ctx);
 	if (response.status !== 410) return response;
 
-	await revive(route.sandboxId, host.slice(host.indexOf('.') + 1));
+	await coordinator.revive();
 	const headers = { 'retry-after': '2', 'cache-control': 'no-store' };
 	if (!request.headers.get('accept')?.includes('text/html')) {
-		return Response.json({ error: 'The sandbox is waking up; retry shortly', code: 'SANDBOX_WAKING' }, { status: 503, headers });
+		return json(503, { error: 'The sandbox is waking up; retry shortly', code: 'SANDBOX_WAKING' }, headers);
 	}
 	return new Response(WAKING_PAGE, { status: 503, headers: { ...headers, 'content-type': 'text/html; charset=utf-8' } });
+}
+
+/** The SDK answers its own routing failures with this exact 500 (an app's 500 passes through). */
+async function isProxyFailure(response: Response): Promise<boolean> {
+	if (response.status !== 500 || response.headers.get('content-length') !== '19') return false;
+	return (await response.clone().text()) === 'Proxy routing error';
+}
+
+function touch(host: string, report: () => Promise<void>, ctx: Context) {
+	const now = Date.now();
+	if (now - (lastTouched.get(host) ?? 0) < TOUCH_INTERVAL_MS) return;
+	if (lastTouched.size > 1000) lastTouched.clear();
+	lastTouched.set(host, now);
+	ctx.waitUntil(report().catch((error) => console.error('[preview] reporting use failed', error)));
 }
 
 const WAKING_PAGE = `<!doctype html>

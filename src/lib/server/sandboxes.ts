@@ -1,61 +1,43 @@
 /**
- * The app's one manager, configured from the environment:
- *   SANDBOX_TTL_SECONDS  idle time before a visitor's sandbox is destroyed (default 300)
+ * The routes' one way to a sandbox: a thin client of its coordinator, the Durable Object that
+ * holds its state (coordinator/coordinator.ts). Nothing about a sandbox is kept in this isolate.
+ * In workerd the coordinators are bindings of this worker; in `vite dev` they live in a companion
+ * `wrangler dev`, and `platform.env` reaches them through wrangler's platform proxy.
  */
-import type { RequestEvent } from '@sveltejs/kit';
-import { env } from '$env/dynamic/private';
-import type { TemplateId } from '$lib/sandbox-state';
-import * as v from 'valibot';
-import { SandboxManager } from './manager';
-import { routePreview } from './preview-route';
-import { sandboxBackend } from './sandbox';
-import { parsePreviewHost } from './sandbox/rules';
-import { templates } from './templates';
-import { templateOf } from './visitor';
+import { error } from '@sveltejs/kit';
+import type { SandboxSnapshot, TemplateId } from '$lib/sandbox-state';
+import type { CoordinatorApi, CoordinatorNamespace } from './coordinator/contract';
 
-const TtlSeconds = v.pipe(v.optional(v.string(), '300'), v.transform(Number), v.integer(), v.minValue(5), v.maxValue(86_400));
-
-let manager: SandboxManager | undefined;
-
-export function sandboxManager(): SandboxManager {
-	if (!manager) {
-		const ttlSeconds = v.parse(TtlSeconds, env.SANDBOX_TTL_SECONDS);
-		manager = new SandboxManager({
-			backend: sandboxBackend,
-			templates,
-			ttlMs: ttlSeconds * 1000,
-			// The backend's own idle stop, a little after the TTL: it only matters if our timer is lost.
-			sleepAfter: ttlSeconds + 60,
-			log: (message, error) => (error ? console.error(`[sandboxes] ${message}`, error) : console.log(`[sandboxes] ${message}`))
-		});
+/** The sandbox's coordinator, from the request's platform. */
+export function coordinatorOf(platform: App.Platform | undefined, id: string): CoordinatorApi {
+	const namespace = platform?.env.Coordinator as CoordinatorNamespace | undefined;
+	if (!namespace) {
+		error(503, 'No sandbox coordinator is bound: run the app with `npm run dev`, `npm run preview` or `wrangler deploy`.');
 	}
-	return manager;
-}
-
-/** Starts (or returns) the sandbox for a request: preview URLs hang off the request's own host. */
-export function startSandbox(event: Pick<RequestEvent, 'url' | 'platform'>, id: string, template: TemplateId) {
-	const ctx = event.platform?.ctx;
-	return sandboxManager().start(id, { template, hostname: event.url.host, waitUntil: ctx && ((p) => ctx.waitUntil(p)) });
-}
-
-/** Boots a sandbox again after its preview answered 410 (see preview-route.ts). */
-export async function reviveSandbox(event: Pick<RequestEvent, 'platform'>, id: string, appHost: string) {
-	const template = templateOf(id);
-	if (!template) return;
-	const ctx = event.platform?.ctx;
-	sandboxManager().revive(id, { template, hostname: appHost, waitUntil: ctx && ((p) => ctx.waitUntil(p)) });
+	return namespace.get(namespace.idFromName(id));
 }
 
 /**
- * Answers a request for a preview host from its sandbox (see preview-route.ts), counting it as
- * activity. Used by hooks.server.ts and, in `vite dev`, by the dev server plugin.
+ * The sandbox's state, with its version. One it has no record of (forgotten a day after it
+ * stopped) is shown as stopped. `after`/`waitMs` wait for the next change (see the status page).
  */
-export function answerPreview(request: Request, platform?: App.Platform): Promise<Response> {
-	const host = new URL(request.url).host;
-	const route = parsePreviewHost(host);
-	if (route) sandboxManager().touchPreview(route.sandboxId, host);
-	return routePreview(request, {
-		proxy: async (preview) => (await sandboxBackend()).proxyPreview(preview),
-		revive: async (id, appHost) => reviveSandbox({ platform }, id, appHost)
-	});
+export async function sandboxState(
+	platform: App.Platform | undefined,
+	id: string,
+	template: TemplateId,
+	wait: { after?: number; waitMs?: number } = {}
+): Promise<{ state: SandboxSnapshot; version: number; ttlMs: number }> {
+	// Copied: through the platform proxy the reply is a proxy object, which SvelteKit cannot serialize.
+	const reply = structuredCopy(await coordinatorOf(platform, id).status(wait));
+	return reply ?? { state: stoppedState(id, template), version: 0, ttlMs: 0 };
+}
+
+function stoppedState(id: string, template: TemplateId): SandboxSnapshot {
+	const error = { message: 'It is no longer running.', retryable: true };
+	return { id, template, status: 'stopped', steps: [], previewUrl: null, error };
+}
+
+/** A plain copy of an RPC reply (the platform proxy hands over proxies for objects). */
+export function structuredCopy<T>(value: T): T {
+	return value === null || value === undefined ? value : JSON.parse(JSON.stringify(value));
 }

@@ -1,28 +1,26 @@
 /**
- * The production backend: the sandbox interface over @cloudflare/sandbox
- * (a Durable Object per sandbox ID, each with its container).
+ * The sandbox interface (types.ts) over @cloudflare/sandbox: a Durable Object per sandbox ID, each
+ * with its container. Only code that runs in workerd imports this (the coordinator): the SDK
+ * imports `cloudflare:workers`, which Node lacks.
  *
- * The SDK is passed in rather than imported, because it imports
- * `cloudflare:workers` and must never load in `vite dev`'s Node SSR; the
- * backend selector imports it only inside workerd.
+ * Every call has a deadline: a container that hangs must not hold a boot, a save or a page.
  */
+import { getSandbox } from '@cloudflare/sandbox';
 import type * as SDK from '@cloudflare/sandbox';
 import {
 	SandboxError,
 	type ProcessInfo,
 	type ProcessStatus,
 	type Sandbox,
-	type SandboxBackend,
 	type SandboxErrorCode,
 	type SandboxProcess
 } from './types';
 
-export type SandboxSdk = Pick<typeof SDK, 'getSandbox' | 'proxyToSandbox'>;
+/** The `Sandbox` Durable Object namespace; proxyToSandbox() requires exactly this binding name. */
+export type SandboxNamespace = Parameters<typeof getSandbox>[0];
 
-export interface CloudflareEnv {
-	/** The Durable Object namespace; proxyToSandbox() requires exactly this binding name. */
-	Sandbox: Parameters<typeof SDK.getSandbox>[0];
-}
+/** A call's deadline beyond its own timeout (an exec's, a waitForPort's), and for calls without one. */
+const CALL_DEADLINE_MS = 15_000;
 
 /**
  * Errors lose their class and custom properties on their way back over the
@@ -49,11 +47,21 @@ export function translateError(error: unknown): SandboxError {
 	return new SandboxError('INTERNAL', message, { cause: error });
 }
 
-async function translated<T>(work: () => Promise<T>): Promise<T> {
+/** Runs an SDK call with its errors translated, failing it with EXEC_TIMEOUT past `deadlineMs`. */
+async function translated<T>(work: () => Promise<T>, deadlineMs = CALL_DEADLINE_MS): Promise<T> {
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	const deadline = new Promise<never>((_, reject) => {
+		timer = setTimeout(
+			() => reject(new SandboxError('EXEC_TIMEOUT', `the sandbox did not answer within ${deadlineMs / 1000} s`, { retryable: true })),
+			deadlineMs
+		);
+	});
 	try {
-		return await work();
+		return await Promise.race([work(), deadline]);
 	} catch (error) {
 		throw translateError(error);
+	} finally {
+		clearTimeout(timer);
 	}
 }
 
@@ -87,59 +95,53 @@ function processHandle(process: SDK.Process): SandboxProcess {
 			return { stdout, stderr };
 		}),
 		kill: (signal) => translated(() => process.kill(signal)),
-		waitForPort: (port, options) => translated(() => process.waitForPort(port, options))
+		waitForPort: (port, options) =>
+			translated(() => process.waitForPort(port, options), (options?.timeout ?? CALL_DEADLINE_MS) + CALL_DEADLINE_MS)
 	};
 }
 
-export function createCloudflareBackend(env: CloudflareEnv, sdk: SandboxSdk): SandboxBackend {
-	function getSandbox(id: string, options: { sleepAfter?: string | number } = {}): Sandbox {
-		// normalizeId: preview hostnames are lowercase, so the Durable Object key must be too.
-		// enableDefaultSession: false — every command in a process of its own, killed at its timeout. In
-		// the SDK's default session (one shell for all), a timed-out command keeps running and every
-		// later command waits behind it (tests/conformance shows both).
-		const sandbox = sdk.getSandbox(env.Sandbox, id, { normalizeId: true, sleepAfter: options.sleepAfter, enableDefaultSession: false });
-		return {
-			id: id.toLowerCase(),
-			exec: (command, execOptions) =>
-				translated(async () => {
-					const { success, exitCode, stdout, stderr, duration } = await sandbox.exec(command, execOptions);
-					return { success, exitCode, stdout, stderr, duration };
-				}),
-			writeFile: (path, content, fileOptions) =>
-				translated(async () => {
-					await sandbox.writeFile(path, content, fileOptions);
-				}),
-			readFile: (path, fileOptions) =>
-				translated(async () => ({ content: (await sandbox.readFile(path, fileOptions)).content })),
-			mkdir: (path, mkdirOptions) =>
-				translated(async () => {
-					await sandbox.mkdir(path, mkdirOptions);
-				}),
-			startProcess: (command, processOptions) => translated(async () => processHandle(await sandbox.startProcess(command, processOptions))),
-			getProcess: (processId) =>
-				translated(async () => {
-					const process = await sandbox.getProcess(processId);
-					return process && processHandle(process);
-				}),
-			listProcesses: () => translated(async () => (await sandbox.listProcesses()).map(processInfo)),
-			exposePort: (port, { hostname, token }) =>
-				translated(async () => {
-					const { url } = await sandbox.exposePort(port, { hostname, token });
-					return { url, port };
-				}),
-			unexposePort: (port) => translated(() => sandbox.unexposePort(port)),
-			getExposedPorts: (hostname) =>
-				translated(async () =>
-					(await sandbox.getExposedPorts(hostname)).map(({ url, port }) => ({ url, port, status: 'active' as const }))
-				),
-			destroy: () => translated(() => sandbox.destroy())
-		};
-	}
+export interface SandboxOptions {
+	/** Idle time before the SDK stops the container: its own safety net (seconds). */
+	sleepAfter: number;
+}
 
-	async function proxyPreview(request: Request): Promise<Response | null> {
-		const response: unknown = await sdk.proxyToSandbox(request, env);
-		return response instanceof Response ? response : null;
-	}
-
-	return { getSandbox, proxyPreview };
+export function openSandbox(namespace: SandboxNamespace, id: string, { sleepAfter }: SandboxOptions): Sandbox {
+	// normalizeId: preview hostnames are lowercase, so the Durable Object key must be too.
+	// enableDefaultSession: false — every command in a process of its own, killed at its timeout. In
+	// the SDK's default session (one shell for all), a timed-out command keeps running and every
+	// later command waits behind it (tests/conformance shows both).
+	const sandbox = getSandbox(namespace, id, { normalizeId: true, sleepAfter, enableDefaultSession: false });
+	return {
+		id: id.toLowerCase(),
+		exec: (command, execOptions) =>
+			translated(async () => {
+				const { success, exitCode, stdout, stderr, duration } = await sandbox.exec(command, execOptions);
+				return { success, exitCode, stdout, stderr, duration };
+			}, (execOptions?.timeout ?? CALL_DEADLINE_MS) + CALL_DEADLINE_MS),
+		writeFile: (path, content, fileOptions) =>
+			translated(async () => {
+				await sandbox.writeFile(path, content, fileOptions);
+			}),
+		readFile: (path, fileOptions) => translated(async () => ({ content: (await sandbox.readFile(path, fileOptions)).content })),
+		mkdir: (path, mkdirOptions) =>
+			translated(async () => {
+				await sandbox.mkdir(path, mkdirOptions);
+			}),
+		startProcess: (command, processOptions) => translated(async () => processHandle(await sandbox.startProcess(command, processOptions))),
+		getProcess: (processId) =>
+			translated(async () => {
+				const process = await sandbox.getProcess(processId);
+				return process && processHandle(process);
+			}),
+		listProcesses: () => translated(async () => (await sandbox.listProcesses()).map(processInfo)),
+		exposePort: (port, { hostname, token }) =>
+			translated(async () => {
+				const { url } = await sandbox.exposePort(port, { hostname, token });
+				return { url, port };
+			}),
+		unexposePort: (port) => translated(() => sandbox.unexposePort(port)),
+		getExposedPorts: (hostname) =>
+			translated(async () => (await sandbox.getExposedPorts(hostname)).map(({ url, port }) => ({ url, port, status: 'active' as const }))),
+		destroy: () => translated(() => sandbox.destroy())
+	};
 }

@@ -1,9 +1,6 @@
 /**
- * The naming rules of @cloudflare/sandbox, written once as valibot schemas.
- *
- * Both backends obey them: the SDK enforces them in production, and the local
- * runtime enforces the same ones so that code which works locally cannot fail
- * on Cloudflare for a reason as dull as a bad name.
+ * The naming rules of @cloudflare/sandbox, written once as valibot schemas, and the shape of
+ * preview hosts (`{port}-{id}-{token}.{app host}`).
  */
 import * as v from 'valibot';
 
@@ -108,11 +105,13 @@ export const PreviewHostname = v.pipe(
 );
 
 /**
- * The preview URL the SDK builds: `{port}-{id}-{token}.{hostname}`, over plain
- * HTTP for localhost and HTTPS anywhere else.
+ * The preview URL for what the SDK's `exposePort` returned, on the app's own origin: its scheme
+ * and port. (The SDK assumes HTTPS on the default port for any host but localhost, and mangles a
+ * host with a port: `example.com:8443` would lose the port or gain a second one.) Only the first
+ * label of the SDK's URL, `{port}-{id}-{token}`, is taken from it.
  */
-export function previewUrl(route: PreviewRoute, hostname: string): string {
-	const name = hostname.split(':')[0];
-	const local = name === 'localhost' || name.endsWith('.localhost') || name === '127.0.0.1';
-	return `${local ? 'http' : 'https'}://${route.port}-${route.sandboxId}-${route.token}.${hostname}/`;
+export function previewUrlFor(sdkUrl: string, origin: string): string {
+	const label = sdkUrl.replace(/^[a-z]+:\/\//i, '').split(/[.:/]/)[0].toLowerCase();
+	const app = new URL(origin);
+	return `${app.protocol}//${label}.${app.host}/`;
 }

@@ -2,9 +2,9 @@
  * The one sandbox interface the app is written against.
  *
  * It is the subset of the @cloudflare/sandbox `Sandbox` object that the app
- * uses, with the same names and shapes, so that the manager, routes and
- * templates run unchanged on the real SDK (production) or on the local
- * bubblewrap runtime (`npm run dev`, tests).
+ * uses, with the same names and shapes, and errors the app can act on
+ * (cloudflare.ts adapts the SDK to it). Templates and the editor's file I/O
+ * are written against it.
  */
 
 export interface ExecOptions {
@@ -91,22 +91,7 @@ export interface Sandbox {
 	destroy(): Promise<void>;
 }
 
-export interface SandboxOptions {
-	/** Idle time before the sandbox is stopped: seconds, or a duration such as "5m". */
-	sleepAfter?: string | number;
-}
-
-export interface SandboxBackend {
-	getSandbox(id: string, options?: SandboxOptions): Sandbox;
-	/**
-	 * Answers a request for a preview host (`{port}-{id}-{token}.{host}`) from
-	 * the sandbox, or returns null when the request is not for a preview host.
-	 * The counterpart of the SDK's `proxyToSandbox`.
-	 */
-	proxyPreview(request: Request): Promise<Response | null>;
-}
-
-/** Error codes the app can act on, the same whichever backend raised them. */
+/** Error codes the app can act on. */
 export type SandboxErrorCode =
 	| 'CAPACITY_EXCEEDED'
 	| 'INVALID_REQUEST'

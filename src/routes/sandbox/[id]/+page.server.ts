@@ -3,31 +3,43 @@ import * as v from 'valibot';
 import type { EditorData, SavedFile } from '$lib/sandbox-state';
 import { requireOwnSandbox } from '$lib/server/access';
 import { readForm } from '$lib/server/form';
-import { sandboxManager, startSandbox } from '$lib/server/sandboxes';
-import { parseSourceContent, parseSourcePath, readSource, SourceFileError, writeSource } from '$lib/server/source-files';
+import { coordinatorOf, sandboxState, structuredCopy } from '$lib/server/sandboxes';
+import { parseSourceContent, parseSourcePath, SourceFileError } from '$lib/server/source-files';
 import { templates, type EditableSources } from '$lib/server/templates';
 import type { Actions, PageServerLoad } from './$types';
 
-/** `?file=` picks the editor's file; `saved` and `refresh` are set by the redirect after a save. */
+/**
+ * `?file=` picks the editor's file; `saved` and `refresh` are set by the redirect after a save;
+ * `after` by the page's own refresh without JavaScript: the state version it showed.
+ */
 const Query = v.object({
 	file: v.optional(v.string()),
 	saved: v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}$/, 'saved must be a timestamp'), v.transform(Number))),
-	refresh: v.optional(v.literal('1', 'refresh can only be 1'))
+	refresh: v.optional(v.literal('1', 'refresh can only be 1')),
+	after: v.optional(v.pipe(v.string(), v.regex(/^\d{1,9}$/, 'after must be a version number'), v.transform(Number)))
 });
+
+/**
+ * How long a page load without JavaScript waits for the state to move on from the one it showed:
+ * it answers as soon as the next step starts, so the page follows the boot as closely as a socket.
+ */
+const NO_JS_WAIT_MS = 8_000;
 
 export const load: PageServerLoad = async ({ params, request, url, platform, setHeaders }) => {
 	const template = await requireOwnSandbox(request, params.id);
 	setHeaders({ 'cache-control': 'no-store' });
 	const query = v.safeParse(Query, Object.fromEntries(url.searchParams));
 	if (!query.success) error(400, query.issues[0].message);
+	const { file, saved, refresh, after } = query.output;
 
-	// Idempotent: after a restart this recovers the running app instead of starting over.
-	const state = startSandbox({ url, platform }, params.id, template);
+	const { state, version, ttlMs } = await sandboxState(platform, params.id, template, after === undefined ? {} : { after, waitMs: NO_JS_WAIT_MS });
 	const sources = templates[template].sources;
-	const editor = sources && state.status === 'ready' ? await openEditor(params.id, sources, query.output.file) : null;
-	const { saved, refresh } = query.output;
+	const editor = sources && state.status === 'ready' ? await openEditor(platform, params.id, sources, file) : null;
 	return {
 		state,
+		version,
+		/** How often a visible tab reports that it is still open (see +page.svelte): well within the idle TTL. */
+		heartbeatMs: Math.max(1_000, Math.min(30_000, ttlMs / 3)),
 		/** Whether this template has an editor at all (its files load once the sandbox is ready). */
 		editable: Boolean(sources),
 		editor,
@@ -35,7 +47,7 @@ export const load: PageServerLoad = async ({ params, request, url, platform, set
 	};
 };
 
-async function openEditor(id: string, sources: EditableSources, file = sources.files[0]): Promise<EditorData> {
+async function openEditor(platform: App.Platform | undefined, id: string, sources: EditableSources, file = sources.files[0]): Promise<EditorData> {
 	let path: string;
 	try {
 		path = parseSourcePath(sources, file);
@@ -43,15 +55,10 @@ async function openEditor(id: string, sources: EditableSources, file = sources.f
 		error(400, (e as SourceFileError).message);
 	}
 	const files = sources.files.includes(path) ? sources.files : [...sources.files, path];
-	const sandbox = await sandboxManager().readySandbox(id);
-	if (!sandbox) return { files, path, content: null, problem: 'The sandbox is not running right now.' };
-	try {
-		return { files, path, content: await readSource(sandbox, path), problem: null };
-	} catch (e) {
-		if (e instanceof SourceFileError) error(e.status, e.message);
-		console.error(`[editor] reading ${path} in ${id} failed`, e);
-		return { files, path, content: null, problem: `${path} could not be read from the sandbox.` };
-	}
+	const reply = structuredCopy(await coordinatorOf(platform, id).readSource(path));
+	if (reply.ok) return { files, path, content: reply.content, problem: null };
+	if (reply.status === 409 || reply.status === 502) return { files, path, content: null, problem: reply.message };
+	error(reply.status, reply.message);
 }
 
 export const actions: Actions = {
@@ -60,7 +67,7 @@ export const actions: Actions = {
 	 * sandbox's dev server hot-reloads the change; when no browser is connected to it for that,
 	 * the redirect says `refresh=1` and the page reloads the preview with a cache-busting URL.
 	 */
-	save: async ({ params, request, url, platform }) => {
+	save: async ({ params, request, platform }) => {
 		const template = await requireOwnSandbox(request, params.id);
 		const form = await readForm(request);
 		const sources = templates[template].sources;
@@ -72,33 +79,26 @@ export const actions: Actions = {
 		const echo = { path: typeof path === 'string' ? path : '', content: typeof content === 'string' ? content : '' };
 
 		let file: string;
-		let hotReloaded: boolean;
+		let text: string;
 		try {
 			file = parseSourcePath(sources, path);
-			const text = parseSourceContent(content);
-			const state = startSandbox({ url, platform }, params.id, template);
-			const sandbox = state.status === 'ready' ? await sandboxManager().readySandbox(params.id) : null;
-			if (!sandbox) {
-				return fail(409, { ...echo, error: 'The sandbox is not running right now. Wait until it is ready, then save again.' });
-			}
-			await writeSource(sandbox, file, text);
-			hotReloaded = (await sources.liveClients(sandbox).catch(() => 0)) > 0;
+			text = parseSourceContent(content);
 		} catch (e) {
-			if (e instanceof SourceFileError) return fail(e.status, { ...echo, error: e.message });
-			console.error(`[editor] saving ${String(path)} in ${params.id} failed`, e);
-			return fail(502, { ...echo, error: 'The sandbox did not take the file. Try saving again.' });
+			return fail((e as SourceFileError).status, { ...echo, error: (e as SourceFileError).message });
 		}
+		const reply = structuredCopy(await coordinatorOf(platform, params.id).writeSource(file, text));
+		if (!reply.ok) return fail(reply.status, { ...echo, error: reply.message });
 		const target = new URLSearchParams({ file, saved: String(Date.now()) });
-		if (!hotReloaded) target.set('refresh', '1');
+		if (!reply.hotReloaded) target.set('refresh', '1');
 		redirect(303, `/sandbox/${params.id}?${target}`);
 	},
 
 	/** Destroys the visitor's sandbox now instead of at the idle TTL. */
-	stop: async ({ params, request }) => {
+	stop: async ({ params, request, platform }) => {
 		await requireOwnSandbox(request, params.id);
 		// Nothing in the body is needed, but a stop takes only what our form sends, like every action.
 		await readForm(request);
-		await sandboxManager().destroy(params.id);
+		await coordinatorOf(platform, params.id).stop('You stopped it.');
 		redirect(303, '/');
 	}
 };

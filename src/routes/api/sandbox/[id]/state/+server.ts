@@ -1,11 +1,11 @@
 import { json } from '@sveltejs/kit';
 import { requireOwnSandbox } from '$lib/server/access';
-import { startSandbox } from '$lib/server/sandboxes';
+import { sandboxState } from '$lib/server/sandboxes';
 import type { RequestHandler } from './$types';
 
-/** The sandbox's state: the polling path, used only when the WebSocket stays silent. */
-export const GET: RequestHandler = async ({ params, request, url, platform }) => {
+/** The sandbox's state: the polling path, used only when the WebSocket stays silent. A read counts as use. */
+export const GET: RequestHandler = async ({ params, request, platform }) => {
 	const template = await requireOwnSandbox(request, params.id);
-	const state = startSandbox({ url, platform }, params.id, template);
+	const { state } = await sandboxState(platform, params.id, template);
 	return json(state, { headers: { 'cache-control': 'no-store' } });
 };

@@ -1,0 +1,18 @@
+/**
+ * The companion worker of `npm run dev` (sandbox/dev.ts runs it with `wrangler dev`): the app's
+ * Durable Objects and preview route in workerd, for the app's pages in `vite dev` to reach through
+ * wrangler's platform proxy. The same code as the deployed worker (src/worker.ts) but SvelteKit,
+ * with the SDK's `Sandbox` getting its containers from the local engine.
+ */
+import { answerPreview, type PreviewEnv } from '../../src/lib/server/preview-route.ts';
+import { isPreviewNamespace } from '../../src/lib/server/sandbox/rules.ts';
+
+export { SandboxCoordinator } from '../../src/lib/server/coordinator/coordinator.ts';
+export { Sandbox } from '../local/workerd/sandbox.ts';
+
+export default {
+	async fetch(request: Request, env: PreviewEnv, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
+		if (isPreviewNamespace(new URL(request.url).host)) return answerPreview(request, env, ctx);
+		return new Response('This worker hosts the sandboxes of `npm run dev`; the app itself is served by Vite.\n', { status: 404 });
+	}
+};

@@ -1,0 +1,98 @@
+/**
+ * One boot of a sandbox: start its container, run the template's `initialize`, expose the app's
+ * port. The coordinator runs it (once per sandbox, however many requests ask) and records its steps.
+ */
+import { SandboxError, type Sandbox } from '../sandbox/types';
+import { previewUrlFor } from '../sandbox/rules';
+import type { Template } from '../templates';
+
+/**
+ * How long the container may take to start. The SDK retries a full machine ("no container
+ * instance") for 120 s or more, and has no option to shorten that: past this, the visitor is told
+ * that every sandbox is busy, and the late container is stopped.
+ */
+export const CONTAINER_START_DEADLINE_MS = 20_000;
+
+export interface BootOptions {
+	sandbox: Sandbox;
+	template: Template;
+	/** The app's origin: preview URLs hang off its host, with its scheme and port. */
+	origin: string;
+	/** Starts the next step the visitor sees; throws once the boot is no longer wanted. */
+	progress(label: string): void;
+	/** Look for an app that already runs (a boot resumed after the coordinator was restarted). */
+	recover: boolean;
+}
+
+/** Boots the sandbox and returns its preview URL. */
+export async function boot({ sandbox, template, origin, progress, recover }: BootOptions): Promise<string> {
+	if (recover) {
+		progress('Connecting to the sandbox');
+		const running = await runningPreview(sandbox, template, origin);
+		if (running) return running;
+	}
+	// The container starts with the first call that needs one: a step of its own, so that the
+	// progress shows what a slow start waits for (not the template's first step).
+	progress('Starting the sandbox');
+	await containerStarted(sandbox);
+	await template.initialize({ sandbox, sandboxId: sandbox.id, progress });
+	progress('Exposing the preview URL');
+	return expose(sandbox, template.port, origin);
+}
+
+async function containerStarted(sandbox: Sandbox) {
+	const started = sandbox.exec('true', { timeout: 5_000 });
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	const deadline = new Promise<never>((_, reject) => {
+		timer = setTimeout(() => {
+			// Started after all, once the visitor was told otherwise: nobody will use it.
+			started.then(() => sandbox.destroy(), () => {}).catch(() => {});
+			reject(
+				new SandboxError('CAPACITY_EXCEEDED', `the container did not start within ${CONTAINER_START_DEADLINE_MS / 1000} s`, {
+					retryable: true
+				})
+			);
+		}, CONTAINER_START_DEADLINE_MS);
+	});
+	try {
+		await Promise.race([started, deadline]);
+	} finally {
+		clearTimeout(timer);
+	}
+}
+
+/** The preview URL if the template's app already runs and is exposed. */
+async function runningPreview(sandbox: Sandbox, template: Template, origin: string): Promise<string | null> {
+	const exposed = (await sandbox.getExposedPorts(new URL(origin).host)).find((port) => port.port === template.port);
+	if (!exposed) return null;
+	const process = await sandbox.getProcess(template.processId);
+	return process?.status === 'running' ? previewUrlFor(exposed.url, origin) : null;
+}
+
+/** Exposes the port; a port that is already exposed (a revived sandbox) keeps its token. */
+async function expose(sandbox: Sandbox, port: number, origin: string): Promise<string> {
+	const host = new URL(origin).host;
+	try {
+		return previewUrlFor((await sandbox.exposePort(port, { hostname: host })).url, origin);
+	} catch (error) {
+		if (!/already exposed/i.test(String((error as Error)?.message))) throw error;
+		const exposed = (await sandbox.getExposedPorts(host)).find((p) => p.port === port);
+		if (!exposed) throw error;
+		return previewUrlFor(exposed.url, origin);
+	}
+}
+
+/** What the visitor is told when a boot fails. Every failure may be retried with a fresh sandbox. */
+export function describeFailure(error: unknown): { message: string; retryable: boolean } {
+	const code = error instanceof SandboxError ? error.code : null;
+	if (code === 'CAPACITY_EXCEEDED') {
+		return { message: 'All sandboxes are busy right now. Please try again in a minute.', retryable: true };
+	}
+	if (code === 'BACKEND_UNAVAILABLE') {
+		return { message: 'The sandbox service is not reachable right now. Please try again shortly.', retryable: true };
+	}
+	if (code === 'PROCESS_EXITED_BEFORE_READY') {
+		return { message: 'The app in the sandbox stopped before it was ready.', retryable: true };
+	}
+	return { message: 'The sandbox could not be started.', retryable: true };
+}

@@ -1,0 +1,62 @@
+/**
+ * What the app's routes may ask of a sandbox's coordinator (coordinator.ts), and what it answers.
+ * Routes import these types only: the coordinator itself runs in workerd, and in `vite dev` the
+ * routes reach it through wrangler's platform proxy.
+ *
+ * Every answer is a value, never a thrown error: an error thrown by a Durable Object's method
+ * does not survive the platform proxy (it arrives as an assertion about a "Promise" header).
+ */
+import type { SandboxSnapshot, TemplateId } from '../../sandbox-state';
+
+/** The largest message a status socket reads: the browser sends none at all. */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+
+export interface StartRequest {
+	id: string;
+	template: TemplateId;
+	/** The app's origin (`http://localhost:5173`): preview URLs hang off its host, with its scheme and port. */
+	origin: string;
+}
+
+export interface StatusRequest {
+	/** Answer once the state's version differs from this one (or `waitMs` has passed). */
+	after?: number;
+	waitMs?: number;
+}
+
+/** The state with its version; null when the sandbox is not running (never started, stopped, or idle too long). */
+export type StatusReply = { state: SandboxSnapshot; version: number; ttlMs: number } | null;
+
+/** A refusal the route answers with this HTTP status and message. */
+export interface Refusal {
+	ok: false;
+	status: 400 | 403 | 404 | 409 | 413 | 502;
+	message: string;
+}
+
+export type ReadReply = { ok: true; content: string } | Refusal;
+/** `hotReloaded`: a browser's dev-server client applied the change itself. */
+export type WriteReply = { ok: true; hotReloaded: boolean } | Refusal;
+
+/** The coordinator's RPC surface, as a route sees it through a Durable Object stub. */
+export interface CoordinatorApi {
+	start(request: StartRequest): Promise<SandboxSnapshot>;
+	status(request?: StatusRequest): Promise<StatusReply>;
+	/** Counts as use: a page view, a status read or a visible tab's heartbeat. */
+	touch(): Promise<void>;
+	/** A preview request counts as use only with the host the coordinator issued (token included). */
+	touchPreview(host: string): Promise<void>;
+	/** Boots a ready sandbox again whose container went away (its preview answered 410). */
+	revive(): Promise<void>;
+	stop(reason: string): Promise<void>;
+	readSource(path: string): Promise<ReadReply>;
+	writeSource(path: string, content: string): Promise<WriteReply>;
+	/** A WebSocket upgrade: the browser's status socket. */
+	fetch(request: Request): Promise<Response>;
+}
+
+/** A Durable Object namespace as the routes use it (workerd's, or the platform proxy's in `vite dev`). */
+export interface CoordinatorNamespace {
+	idFromName(name: string): unknown;
+	get(id: unknown): CoordinatorApi;
+}

@@ -1,0 +1,53 @@
+/**
+ * `vite dev` only: passes requests for preview hosts, WebSocket upgrades included, to the
+ * companion worker that `npm run dev` runs in workerd (sandbox/dev/companion.ts), which answers
+ * them with the same code as the deployed worker. Bytes pass through untouched, Host included:
+ * the preview route reads the sandbox and token from it.
+ */
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/** The companion's address, set by sandbox/dev.ts. */
+export function companionUrl(): URL {
+	const url = process.env.SANDBOX_DEV_COMPANION_URL;
+	if (!url) throw new Error('SANDBOX_DEV_COMPANION_URL is not set: start the app with `npm run dev`');
+	return new URL(url);
+}
+
+export function forwardPreviewRequest(req: IncomingMessage, res: ServerResponse) {
+	const companion = companionUrl();
+	const upstream = httpRequest(
+		{ host: companion.hostname, port: companion.port, method: req.method, path: req.url, headers: req.headers },
+		(response) => {
+			res.writeHead(response.statusCode ?? 502, response.statusMessage, response.rawHeaders);
+			response.pipe(res);
+		}
+	);
+	upstream.on('error', () => {
+		if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'The preview is not reachable right now', code: 'PREVIEW_UNAVAILABLE' }));
+		else res.destroy();
+	});
+	req.pipe(upstream);
+}
+
+export function forwardPreviewUpgrade(req: IncomingMessage, client: Duplex, head: Buffer) {
+	const companion = companionUrl();
+	const lines = [`${req.method} ${req.url} HTTP/1.1`];
+	for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+	// The request head is written anew, then both sockets are piped into each other until either closes.
+	const upstream = connect({ host: companion.hostname, port: Number(companion.port) }, () => {
+		upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+		if (head.length > 0) upstream.write(head);
+		upstream.pipe(client);
+		client.pipe(upstream);
+	});
+	const close = () => {
+		upstream.destroy();
+		client.destroy();
+	};
+	for (const socket of [upstream, client]) {
+		socket.on('error', close);
+		socket.on('close', close);
+	}
+}
