@@ -1,12 +1,12 @@
 /**
  * What every container of this engine gets from the machine, whoever asked for it: a slot under
  * the limit on running containers, a directory, a cgroup with the limits, a host uid of its own
- * (as root), the egress rules. The container API (engine.ts) and the local runtime (runtime.ts)
- * both launch through here, so they share one count and never hand out the same uid or directory.
+ * (as root), the egress rules. The engine (engine.ts) launches every container through here, so
+ * that they share one count and never get the same uid or directory.
  */
 import { join } from 'node:path';
 import type { Cgroups } from './cgroups.ts';
-import { Container, type ContainerPaths, type Program } from './container.ts';
+import { Container, type ContainerPaths, type StartSpec } from './container.ts';
 import { RuntimeError } from './errors.ts';
 import type { Programs } from './programs.ts';
 
@@ -50,10 +50,10 @@ export class ContainerHost {
 	}
 
 	/**
-	 * Starts a container running `program`; resolves once it is ready. `onExit` hears of an exit
-	 * the container made by itself (the slot stays taken until `release`).
+	 * Starts a container as `spec` says; resolves once it is ready. `onExit` hears of an exit the
+	 * container made by itself (the slot stays taken until `release`).
 	 */
-	async launch(id: string, program: Program, onExit: (exitCode: number) => void): Promise<Launched> {
+	async launch(id: string, spec: StartSpec, onExit: (exitCode: number) => void): Promise<Launched> {
 		const { maxContainers, runDir, sharedFiles, cgroups, isolation, egressRoutes, programs, log } = this.settings;
 		if (this.active >= maxContainers) {
 			throw new RuntimeError(
@@ -70,7 +70,7 @@ export class ContainerHost {
 		try {
 			container = await Container.start({
 				id,
-				program,
+				spec,
 				programs,
 				// By key, not ID: a destroy racing a new container of the same ID never touches the new one's files.
 				paths: { ...sharedFiles, dir: join(runDir, 'sandboxes', key) },

@@ -3,8 +3,8 @@
  *
  *   engine ──spawn──▶ [as root: a private mount namespace with the disk image mounted, then the
  *      │               sandbox's own unprivileged host uid] bwrap (own user/mount/pid/ipc/uts/net
- *      │               namespaces) └─ its program (Node 24): the control server (control/, the
- *      │               SDK's protocol on port 3000) or the agent (agent.ts, for the local runtime)
+ *      │               namespaces) └─ the control server (control/, Node 24: the SDK's protocol
+ *      │               on port 3000)
  *      ├──spawn──▶ slirp4netns ─ gives the namespace outbound network
  *      ├──nsenter──▶ port-forwarder.ts, in the namespace's network only: 127.0.0.1:<host port>
  *      │             on the host ─▶ <port> inside, opened on demand
@@ -29,7 +29,6 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { AGENT_READY, type AgentOperation, type AgentOperations, type AgentResponse } from './agent-protocol.ts';
 import { copyDisk } from './disk.ts';
 import { RuntimeError } from './errors.ts';
 import type { Programs } from './programs.ts';
@@ -57,24 +56,25 @@ const LAUNCH = [
 	'exec "$@"'
 ].join('\n');
 
-/** What bwrap mounts read-only into every sandbox: its Node, its program (the control server or the agent), the templates. */
+/** What bwrap mounts read-only into every sandbox: its Node, the control server, the templates. */
 interface Sources {
 	node: string;
 	program: string;
 	templates: string;
 }
 
-function hostSources(programs: Programs, program: Program): Sources {
-	const file = program.kind === 'agent' ? programs.agent : programs.controlServer;
-	return { node: dirname(process.execPath), program: file, templates: join(HERE, '..', 'templates') };
+function hostSources(programs: Programs): Sources {
+	return { node: dirname(process.execPath), program: programs.controlServer, templates: join(HERE, '..', 'templates') };
 }
 
 /**
- * What runs as the sandbox's first process: the control server that speaks the SDK's container
- * protocol (with the container's environment variables, and outbound network only if asked), or
- * the agent of the local runtime.
+ * How the container's control server runs: with the container's environment variables, and with
+ * outbound network only if asked (workerd's `start({ env, enableInternet })`).
  */
-export type Program = { kind: 'control-server'; env: Record<string, string>; enableInternet: boolean } | { kind: 'agent' };
+export interface StartSpec {
+	env: Record<string, string>;
+	enableInternet: boolean;
+}
 
 export interface ContainerPaths {
 	/**
@@ -96,7 +96,7 @@ export type Isolation = { asRoot: true; hostUid: number; diskTemplate: string } 
 
 export interface ContainerOptions {
 	id: string;
-	program: Program;
+	spec: StartSpec;
 	/** The engine's built programs (programs.ts). */
 	programs: Programs;
 	paths: ContainerPaths;
@@ -121,8 +121,6 @@ export class Container {
 	/** The host PID of bwrap's init in the sandbox's PID namespace (its network namespace's holder). */
 	private childPid = 0;
 	private pidNamespace = '';
-	private nextRequestId = 1;
-	private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
 	private stopping = false;
 	/** Set once boot finished: only then is an exit news for the runtime (a failed boot is reported by start()). */
 	private started = false;
@@ -134,7 +132,7 @@ export class Container {
 		this.bwrapExited = new Promise((resolve) => (this.markBwrapExited = resolve));
 	}
 
-	/** Starts the sandbox and resolves once its network and program are ready. Cleans up fully on failure. */
+	/** Starts the sandbox and resolves once its network, control server and port forwarder are ready. Cleans up fully on failure. */
 	static async start(options: ContainerOptions): Promise<Container> {
 		const container = new Container(options);
 		try {
@@ -154,8 +152,7 @@ export class Container {
 		let command: string[];
 		if (!isolation.asRoot) {
 			// Nothing to mount; /workspace is a tmpfs (see disk.ts).
-			const sources = hostSources(this.options.programs, this.options.program);
-			const bwrap = bwrapArgs(paths, sources, { tmpfsBytes: isolation.tmpfsBytes }, this.options.program);
+			const bwrap = bwrapArgs(paths, hostSources(this.options.programs), { tmpfsBytes: isolation.tmpfsBytes });
 			command = ['/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', '--', 'bwrap', ...bwrap];
 		} else {
 			const { hostUid } = isolation;
@@ -167,56 +164,51 @@ export class Container {
 			for (const dir of [workspace, staged.node, staged.templates]) await mkdir(dir);
 			await writeFile(staged.program, '');
 			await copyDisk(isolation.diskTemplate, image);
-			const sources = hostSources(this.options.programs, this.options.program);
+			const sources = hostSources(this.options.programs);
 			const binds = (Object.keys(staged) as (keyof Sources)[]).flatMap((name) => [sources[name], staged[name]]);
 			const user = [`--reuid=${hostUid}`, `--regid=${hostUid}`, '--clear-groups', '--'];
-			const bwrap = bwrapArgs(paths, staged, { mountPoint: workspace }, this.options.program);
+			const bwrap = bwrapArgs(paths, staged, { mountPoint: workspace });
 			command = [
 				'unshare', '--mount', '--propagation=private', '/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', image, workspace, String(hostUid), ...binds,
 				'--', 'setpriv', ...user, 'bwrap', ...bwrap
 			];
 		}
-		const bwrap = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'], env: HOST_TOOLS_ENV, cwd: '/' });
+		const bwrap = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'], env: HOST_TOOLS_ENV, cwd: '/' });
 		this.bwrap = bwrap;
 		const envPipe = bwrap.stdio[ENV_ARGS_FD] as Writable;
 		envPipe.on('error', () => {});
-		envPipe.end(envArgs(this.options.program));
+		envPipe.end(envArgs(this.options.spec.env));
 		bwrap.on('exit', (code, signal) => this.onBwrapExit(code ?? 128 + (signal ? osConstants.signals[signal] : 0)));
 		// A launch that cannot even spawn ends like one that exits: start() reports it.
 		bwrap.on('error', (error) => {
 			this.options.log(`could not launch the sandbox: ${error.message}`);
 			this.onBwrapExit(125);
 		});
-		// A write racing the agent's death fails with EPIPE; the exit handler reports it to callers.
-		bwrap.stdin!.on('error', () => {});
 		createInterface({ input: bwrap.stderr! }).on('line', (line) => this.options.log(line));
 
 		const info = JSON.parse(await readAll(bwrap.stdio[3] as Readable)) as { 'child-pid': number; 'pid-namespace': number };
 		this.pidNamespace = `pid:[${info['pid-namespace']}]`;
 		this.childPid = info['child-pid'];
 
-		const program = this.options.program;
-		const readyLine = program.kind === 'agent' ? AGENT_READY : CONTROL_READY;
 		const lines = createInterface({ input: bwrap.stdout! });
 		const programReady = new Promise<void>((resolve, reject) => {
-			lines.once('line', (line) => (line === readyLine ? resolve() : reject(new Error(`the sandbox's program said: ${line}`))));
+			lines.once('line', (line) => (line === CONTROL_READY ? resolve() : reject(new Error(`the control server said: ${line}`))));
 			void this.bwrapExited.then(() => reject(new Error('the sandbox exited during start')));
 		});
 		// The forwarder needs only the network namespace, which exists now: start it meanwhile.
-		if (program.kind === 'control-server') this.forwarder = this.startForwarder();
+		this.forwarder = this.startForwarder();
 		// Heard by whoever awaits it (forward(), or the check below); never unhandled.
-		this.forwarder?.catch(() => {});
+		this.forwarder.catch(() => {});
 		// bwrap sets up the namespace's loopback itself: slirp4netns configuring
 		// the same namespace at the same moment makes that fail now and then, so
 		// the network comes once the program (and so bwrap's setup) is up.
 		await programReady;
-		const networked = program.kind === 'agent' || program.enableInternet;
+		const networked = this.options.spec.enableInternet;
 		if (networked) await this.startNetwork(this.childPid);
 		// Without its forwarder a container's ports are unreachable: that is a failed start.
 		await this.forwarder;
 		await this.seal(this.childPid, networked);
-		if (program.kind === 'agent') lines.on('line', (line) => this.onAgentLine(line));
-		else lines.on('line', (line) => this.options.log(line));
+		lines.on('line', (line) => this.options.log(line));
 		this.started = true;
 	}
 
@@ -265,33 +257,6 @@ export class Container {
 		return runTool('nsenter', args, `${routes.join('\n')}\n`);
 	}
 
-	/** Sends one request to the agent inside the sandbox. */
-	call<Op extends AgentOperation>(op: Op, args: AgentOperations[Op]): Promise<unknown> {
-		if (this.stopping || !this.bwrap?.stdin?.writable) {
-			return Promise.reject(new RuntimeError('SANDBOX_STOPPED', `Sandbox ${this.options.id} is not running`));
-		}
-		const id = this.nextRequestId++;
-		return new Promise((resolve, reject) => {
-			this.pending.set(id, { resolve, reject });
-			this.bwrap!.stdin!.write(`${JSON.stringify({ id, op, args })}\n`);
-		});
-	}
-
-	private onAgentLine(line: string) {
-		let response: AgentResponse;
-		try {
-			response = JSON.parse(line) as AgentResponse;
-		} catch {
-			this.options.log(`unexpected agent output: ${line.slice(0, 200)}`);
-			return;
-		}
-		const waiter = this.pending.get(response.id);
-		if (!waiter) return;
-		this.pending.delete(response.id);
-		if (response.ok) waiter.resolve(response.result);
-		else waiter.reject(RuntimeError.fromAgent(response.error.code, response.error.message));
-	}
-
 	/**
 	 * Opens a free 127.0.0.1 port on the host that leads to `guestPort` inside; returns the host
 	 * port and the ID to close it with. With a token, a connection whose first request does not
@@ -299,8 +264,9 @@ export class Container {
 	 */
 	async forward(guestPort: number, token?: string): Promise<{ hostPort: number; ruleId: number }> {
 		const exited = this.bwrap?.exitCode !== null || this.bwrap?.signalCode !== null;
-		if (this.stopping || !this.started || exited) throw new RuntimeError('SANDBOX_STOPPED', `Sandbox ${this.options.id} is not running`);
-		this.forwarder ??= this.startForwarder();
+		if (this.stopping || !this.started || exited || !this.forwarder) {
+			throw new RuntimeError('SANDBOX_STOPPED', `Sandbox ${this.options.id} is not running`);
+		}
 		const forwarder = await this.forwarder;
 		const server = createServer();
 		try {
@@ -358,7 +324,7 @@ export class Container {
 	}
 
 	/**
-	 * Sends a signal to the sandbox's program (the control server or the agent). Not to bwrap's init,
+	 * Sends a signal to the sandbox's program, the control server. Not to bwrap's init,
 	 * the namespace's PID 1: the kernel drops signals from outside that PID 1 has no handler for.
 	 */
 	signal(signal: number) {
@@ -396,9 +362,6 @@ export class Container {
 
 	private onBwrapExit(exitCode: number) {
 		this.markBwrapExited();
-		const error = new RuntimeError('SANDBOX_STOPPED', `Sandbox ${this.options.id} stopped`);
-		for (const waiter of this.pending.values()) waiter.reject(error);
-		this.pending.clear();
 		if (this.started && !this.stopping) this.options.onExit(exitCode);
 	}
 }
@@ -408,7 +371,7 @@ export class Container {
  * (as in the container image) is the user bwrap runs as outside. /workspace is the mounted disk
  * image, or a tmpfs of the quota's size.
  */
-function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPoint: string } | { tmpfsBytes: number }, program: Program): string[] {
+function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPoint: string } | { tmpfsBytes: number }): string[] {
 	// A user namespace always (bwrap's --unshare-all only tries one), so that root inside is the
 	// outside user, not root; not bwrap's --disable-userns, whose nested namespace would show a
 	// "0 0" uid_map inside and keep slirp4netns and nsenter out (seal() forbids them instead).
@@ -427,7 +390,7 @@ function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPo
 	args.push('--ro-bind', paths.resolvConf, '/etc/resolv.conf', '--ro-bind', paths.hosts, '/etc/hosts');
 	// The runtime's own Node (24, like the container image's) is the sandbox's `node`.
 	args.push('--ro-bind', sources.node, '/opt/node/bin');
-	const script = program.kind === 'agent' ? '/opt/sandbox-agent/agent.mjs' : '/opt/sandbox-control/server.mjs';
+	const script = '/opt/sandbox-control/server.mjs';
 	args.push('--ro-bind', sources.program, script);
 	// The template apps with their dependencies installed, where the container image puts them.
 	args.push('--ro-bind', sources.templates, '/templates');
@@ -461,15 +424,14 @@ function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPo
 	// The container's own variables (from its start; often API keys) come on top, as in an image's
 	// environment — read by bwrap from a pipe (fd 4), not from its command line, which any local
 	// user can read in /proc.
-	if (program.kind === 'control-server') args.push('--args', String(ENV_ARGS_FD));
+	args.push('--args', String(ENV_ARGS_FD));
 	args.push('/opt/node/bin/node', script);
 	return args;
 }
 
 /** bwrap's NUL-separated `--setenv` arguments for the container's own variables. */
-function envArgs(program: Program): string {
-	if (program.kind !== 'control-server') return '';
-	return Object.entries(program.env)
+function envArgs(env: Record<string, string>): string {
+	return Object.entries(env)
 		.flatMap(([name, value]) => ['--setenv', name, value])
 		.map((arg) => `${arg}\0`)
 		.join('');

@@ -8,7 +8,7 @@
  *   POST   /v1/containers/{name}/ports/{n}  { hostPort, token }        127.0.0.1:hostPort leads to n, for requests naming the token
  *   DELETE /v1/containers/{name}            destroy
  *
- * The runtime's server (server.ts) checks the Host and the bearer secret before any of this.
+ * The engine's server (server.ts) checks the Host and the bearer secret before any of this.
  */
 import type { IncomingMessage } from 'node:http';
 import * as v from 'valibot';

@@ -59,7 +59,7 @@ export class ContainerEngine {
 		const exited = new Promise<number>((resolve) => (markExited = resolve));
 		const entry: Entry = {
 			name,
-			launched: this.host.launch(label, { kind: 'control-server', env, enableInternet }, markExited),
+			launched: this.host.launch(label, { env, enableInternet }, markExited),
 			exited,
 			markExited,
 			exitCode: null,

@@ -1,28 +1,21 @@
 /**
- * Errors the runtime answers with: a stable code, a message for people, and
- * the HTTP status that fits. The codes are the engine's side of the wire
- * contract: the app's client maps them onto its own error codes.
+ * Errors the engine answers with: a stable code, a message for people, and
+ * the HTTP status that fits. The codes are the engine's side of the container
+ * API's contract: workerd/engine-container.ts acts on CAPACITY_EXCEEDED, and
+ * hands the rest on with their messages.
  */
 import * as v from 'valibot';
 
 const STATUS = {
-	// The runtime's own: the request never reached a sandbox.
+	// The request itself: it never reached a container.
 	UNAUTHORIZED: 401,
 	HOST_NOT_ALLOWED: 403,
 	NOT_FOUND: 404,
 	METHOD_NOT_ALLOWED: 405,
 	CONFLICT: 409,
 	BODY_TOO_LARGE: 413,
-	// What became of a sandbox call: the app acts on these, under the same names.
 	INVALID_REQUEST: 400,
-	PATH_NOT_ALLOWED: 403,
-	FILE_NOT_FOUND: 404,
-	NO_SPACE: 507,
-	PROCESS_NOT_FOUND: 404,
-	TOKEN_IN_USE: 409,
-	EXEC_TIMEOUT: 504,
-	PROCESS_READY_TIMEOUT: 504,
-	PROCESS_EXITED_BEFORE_READY: 502,
+	// What became of a container.
 	SANDBOX_STOPPED: 409,
 	CAPACITY_EXCEEDED: 503,
 	SANDBOX_START_FAILED: 500,
@@ -41,11 +34,6 @@ export class RuntimeError extends Error {
 		this.code = code;
 		this.status = STATUS[code];
 		this.retryable = options.retryable ?? false;
-	}
-
-	/** Rebuilds an error the agent reported; unknown codes become INTERNAL. */
-	static fromAgent(code: string, message: string): RuntimeError {
-		return new RuntimeError(code in STATUS ? (code as RuntimeErrorCode) : 'INTERNAL', message);
 	}
 
 	toJSON() {

@@ -1,15 +1,11 @@
 /**
- * Starts the local sandbox runtime as a child process with a fresh secret, and
- * hands its address and secret to whatever needs them:
+ * Starts the local container engine (main.ts) as a child process with a fresh secret, and hands
+ * its address and secret to whoever started it: `npm run dev` and `npm run preview` (which pass
+ * them on to workerd), the tests and the benchmarks.
  *
- *   node sandbox/local/launch.ts <command...>   runs the command with LOCAL_SANDBOX_URL
- *                                               and LOCAL_SANDBOX_SECRET set (the app's
- *                                               dev and preview scripts use this)
- *   startLocalRuntime()                         the same, for tests and benchmarks
- *
- * The runtime holds one end of a socket pair from the launcher: when the
- * launcher ends — normally, by a signal, or killed — the runtime destroys its
- * sandboxes and exits too.
+ * The engine holds one end of a socket pair from the launcher: when the
+ * launcher ends — normally, by a signal, or killed — the engine destroys its
+ * containers and exits too.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -63,7 +59,7 @@ export async function startLocalRuntime({ env = {}, output = 'inherit' }: StartO
 	channel.on('error', () => {});
 	const url = await new Promise<string>((resolve, reject) => {
 		createInterface({ input: channel }).once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
-		void exited.then(() => reject(new Error(`The local sandbox runtime exited during start (code ${child.exitCode}).\n${log}`)));
+		void exited.then(() => reject(new Error(`The local container engine exited during start (code ${child.exitCode}).\n${log}`)));
 	});
 
 	return {
@@ -77,38 +73,4 @@ export async function startLocalRuntime({ env = {}, output = 'inherit' }: StartO
 			channel.destroy();
 		}
 	};
-}
-
-async function runCommand(command: string[]) {
-	const runtime = await startLocalRuntime();
-	const app = spawn(command[0], command.slice(1), {
-		stdio: 'inherit',
-		env: { ...process.env, LOCAL_SANDBOX_URL: runtime.url, LOCAL_SANDBOX_SECRET: runtime.secret }
-	});
-	for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-		process.on(signal, () => app.kill(signal));
-	}
-	runtime.child.once('exit', (code) => {
-		if (app.exitCode !== null) return;
-		console.error(`[launch] the sandbox runtime exited (code ${code}); stopping ${command[0]}`);
-		app.kill('SIGTERM');
-	});
-	const code = await new Promise<number>((resolve) => {
-		app.once('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0)));
-		app.once('error', (error) => {
-			console.error(`[launch] cannot run ${command[0]}: ${error.message}`);
-			resolve(1);
-		});
-	});
-	await runtime.stop();
-	process.exit(code);
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-	const command = process.argv.slice(2);
-	if (command.length === 0) {
-		console.error('usage: node sandbox/local/launch.ts <command> [args...]');
-		process.exit(2);
-	}
-	await runCommand(command);
 }

@@ -1,17 +1,20 @@
 /**
- * Starts the local sandbox runtime: `npm run sandbox`, or automatically through
- * launch.ts by the app's scripts and the tests.
+ * Starts the local container engine: a container runtime without Docker, whose contract is
+ * workerd's container API. The SDK's `Sandbox` Durable Objects, in workerd, start, signal, destroy
+ * and reach their containers through it (workerd/engine-container.ts over engine-api.ts); each
+ * container runs the control server (control/), as Cloudflare's container image does.
+ * `npm run dev` and `npm run preview` start it through launch.ts (startLocalRuntime), as do the
+ * tests; `npm run sandbox` runs it on its own.
  *
  * Configuration (environment):
- *   LOCAL_SANDBOX_SECRET      bearer secret for control calls (generated and printed when unset)
+ *   LOCAL_SANDBOX_SECRET      bearer secret for API calls (generated and printed when unset)
  *   LOCAL_SANDBOX_PORT        port on 127.0.0.1 (default 0: any free port)
- *   LOCAL_SANDBOX_MAX         running sandboxes at once (default 4)
- *   LOCAL_SANDBOX_SLEEP_AFTER default idle timeout, e.g. "10m" (default 10m, as the SDK)
+ *   LOCAL_SANDBOX_MAX         running containers at once (default 4)
  *   LOCAL_SANDBOX_MEMORY_MB, LOCAL_SANDBOX_CPUS, LOCAL_SANDBOX_PIDS   per-sandbox limits (1024, 1, 512)
- *   LOCAL_SANDBOX_DISK_MB     size of each sandbox's /workspace (default 8192, the standard-1 instance's disk)
- *   LOCAL_SANDBOX_EGRESS_ALLOW  comma-separated IPv4 ranges a sandbox may reach although private (default none)
- *   LOCAL_SANDBOX_UID_BASE    as root: the Nth sandbox runs as host uid BASE + N (default 2000000000)
- *   LOCAL_SANDBOX_STATE_DIR   where sandboxes' files live (default $TMPDIR/sandbox-preview-runtime)
+ *   LOCAL_SANDBOX_DISK_MB     size of each container's /workspace (default 8192, the standard-1 instance's disk)
+ *   LOCAL_SANDBOX_EGRESS_ALLOW  comma-separated IPv4 ranges a container may reach although private (default none)
+ *   LOCAL_SANDBOX_UID_BASE    as root: the Nth container runs as host uid BASE + N (default 2000000000)
+ *   LOCAL_SANDBOX_STATE_DIR   where containers' files live (default $TMPDIR/sandbox-preview-runtime)
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -26,10 +29,8 @@ import { createDiskTemplate } from './disk.ts';
 import { ContainerEngine } from './engine.ts';
 import { EgressAllowList, egressRoutes, hostAddresses } from './egress.ts';
 import { buildPrograms } from './programs.ts';
-import { SleepAfter } from './rules.ts';
-import { LocalRuntime } from './runtime.ts';
 import { currentRunKey, isRunAlive } from './runs.ts';
-import { createRuntimeServer } from './server.ts';
+import { createEngineServer } from './server.ts';
 
 const Integer = (min: number, max: number, fallback: number) =>
 	v.pipe(v.optional(v.string(), String(fallback)), v.transform(Number), v.integer(), v.minValue(min), v.maxValue(max));
@@ -38,7 +39,6 @@ const Config = v.object({
 	LOCAL_SANDBOX_SECRET: v.optional(v.pipe(v.string(), v.minLength(16, 'LOCAL_SANDBOX_SECRET must be at least 16 characters'))),
 	LOCAL_SANDBOX_PORT: Integer(0, 65535, 0),
 	LOCAL_SANDBOX_MAX: Integer(1, 256, 4),
-	LOCAL_SANDBOX_SLEEP_AFTER: v.optional(SleepAfter, '10m'),
 	LOCAL_SANDBOX_MEMORY_MB: Integer(64, 1024 * 1024, 1024),
 	LOCAL_SANDBOX_CPUS: v.pipe(v.optional(v.string(), '1'), v.transform(Number), v.minValue(0.05), v.maxValue(1024)),
 	LOCAL_SANDBOX_PIDS: Integer(16, 1_000_000, 512),
@@ -171,12 +171,10 @@ async function main() {
 		programs,
 		log
 	});
-	// The containers of the SDK's Durable Objects (in workerd), and the sandboxes of the local runtime.
+	// The containers of the SDK's Durable Objects (in workerd).
 	const engine = new ContainerEngine(host, log);
-	const runtime = new LocalRuntime({ host, defaultSleepAfterMs: config.LOCAL_SANDBOX_SLEEP_AFTER * 1000, log });
 	const secret = config.LOCAL_SANDBOX_SECRET ?? randomBytes(32).toString('base64url');
-	const server = createRuntimeServer({
-		runtime,
+	const server = createEngineServer({
 		engine,
 		secret,
 		health: () => ({
@@ -191,7 +189,7 @@ async function main() {
 			log(`${reason}: destroying ${host.running} running sandbox(es)`);
 			server.close();
 			server.closeAllConnections();
-			await Promise.all([runtime.destroyAll(), engine.destroyAll()]);
+			await engine.destroyAll();
 			await cgroups.removeAll();
 			await rm(runDir, { recursive: true, force: true });
 			log('stopped');
@@ -221,7 +219,7 @@ async function main() {
 		channel.on('error', () => shutdown('launcher gone'));
 		channel.resume();
 	} else if (config.LOCAL_SANDBOX_SECRET === undefined) {
-		log(`point the app at it with:\n  export LOCAL_SANDBOX_URL=${url} LOCAL_SANDBOX_SECRET=${secret}`);
+		log(`a worker reaches it with the variables\n  LOCAL_CONTAINER_ENGINE_URL=${url}\n  LOCAL_CONTAINER_ENGINE_SECRET=${secret}`);
 	}
 }
 

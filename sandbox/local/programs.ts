@@ -1,7 +1,6 @@
 /**
- * The programs the engine runs in and beside each container — the control server (control/) or the
- * local runtime's agent inside, the port forwarder in its network namespace — built once per run into
- * one JavaScript file each.
+ * The programs the engine runs in and beside each container — the control server (control/) inside,
+ * the port forwarder in its network namespace — built once per run into one JavaScript file each.
  * Started from TypeScript, Node first loads its type stripper and then resolves and strips every
  * module (the control server has ~30, and valibot): that took most of a container's start and of its
  * CPU, which a burst of visitors on a small machine waits for. A bundle starts as plain JavaScript.
@@ -15,8 +14,6 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 export interface Programs {
 	/** The control server, with its dependency inside: mounted read-only into every container. */
 	controlServer: string;
-	/** The agent of the local runtime's sandboxes (`vite dev`), mounted likewise. */
-	agent: string;
 	/** The port forwarder, run by the engine (as its user) in a container's network namespace. */
 	portForwarder: string;
 }
@@ -24,13 +21,11 @@ export interface Programs {
 export async function buildPrograms(outDir: string): Promise<Programs> {
 	const programs: Programs = {
 		controlServer: join(outDir, 'control-server.mjs'),
-		agent: join(outDir, 'agent.mjs'),
 		portForwarder: join(outDir, 'port-forwarder.mjs')
 	};
 	await build({
 		entryPoints: {
 			'control-server': join(HERE, 'control', 'server.ts'),
-			agent: join(HERE, 'agent.ts'),
 			'port-forwarder': join(HERE, 'port-forwarder.ts')
 		},
 		outdir: outDir,

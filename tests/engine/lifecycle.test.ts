@@ -7,6 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError, NAMED_SERVER, startTestEngine, type TestContainer, type TestEngine } from '../helpers/engine.ts';
 import { listeningPorts, liveProcesses, loopDevicesUnder, sandboxProcesses, scratchDir, waitFor } from '../helpers/host.ts';
@@ -211,38 +212,43 @@ describe('when the engine dies', () => {
 	it('goes down with the launcher that started it, even when the launcher is killed', async () => {
 		const scratch = scratchDir('launcher-');
 		const stateDir = join(scratch, 'state');
-		const script = join(scratch, 'app.mjs');
-		// The "app": starts a container through the address and secret the launcher hands it, then idles.
+		const script = join(scratch, 'launcher.mjs');
+		// A launcher as npm run dev is one: starts the engine (launch.ts), a container through the
+		// address and secret it hands back, then idles.
 		writeFileSync(
 			script,
-			`const { LOCAL_SANDBOX_URL: url, LOCAL_SANDBOX_SECRET: secret } = process.env;
+			`import { startLocalRuntime } from ${JSON.stringify(pathToFileURL(join(import.meta.dirname, '../../sandbox/local/launch.ts')).href)};
+			 const { url, secret, child } = await startLocalRuntime({ output: 'capture' });
 			 const response = await fetch(url + '/v1/containers/launched', {
 			   method: 'PUT', headers: { authorization: 'Bearer ' + secret, 'content-type': 'application/json' }, body: '{}'
 			 });
 			 if (!response.ok) throw new Error('start: ' + response.status + ' ' + (await response.text()));
-			 console.log('APP READY');
+			 console.log('LAUNCHER READY ' + child.pid);
 			 setInterval(() => {}, 1000);`
 		);
-		const launcher = spawn(process.execPath, ['sandbox/local/launch.ts', process.execPath, script], {
+		const launcher = spawn(process.execPath, [script], {
 			env: { ...process.env, LOCAL_SANDBOX_STATE_DIR: stateDir },
 			stdio: ['ignore', 'pipe', 'pipe']
 		});
 		let output = '';
 		launcher.stdout.on('data', (chunk) => (output += chunk));
 		launcher.stderr.on('data', (chunk) => (output += chunk));
+		let enginePid: number | undefined;
 		try {
-			await waitFor(() => output.includes('APP READY'), { timeout: 20_000 });
+			await waitFor(() => output.includes('LAUNCHER READY'), { timeout: 20_000 });
+			enginePid = Number(/LAUNCHER READY (\d+)/.exec(output)![1]);
 			const before = sandboxProcesses(stateDir);
 			expect(before.namespaces.size).toBe(1);
 
 			launcher.kill('SIGKILL');
 			await waitFor(() => sandboxProcesses(stateDir, before.namespaces).processes.length === 0, { timeout: 10_000 });
 			await waitFor(() => readdirSync(stateDir).every((entry) => !entry.startsWith('run-')), { timeout: 10_000 });
+			await waitFor(() => !liveProcesses().some((p) => p.pid === enginePid), { timeout: 10_000 });
 			expect(loopDevicesUnder(stateDir)).toEqual([]);
 		} finally {
 			if (launcher.exitCode === null && launcher.signalCode === null) launcher.kill('SIGKILL');
-			// The app itself is orphaned by a SIGKILLed launcher (nothing can forward that signal).
-			for (const app of liveProcesses().filter((p) => p.cmdline.includes(script))) process.kill(app.pid, 'SIGKILL');
+			// Only if the test failed: the engine, orphaned by the SIGKILLed launcher, did not go by itself.
+			if (enginePid && liveProcesses().some((p) => p.pid === enginePid)) process.kill(enginePid, 'SIGKILL');
 		}
 	});
 });
