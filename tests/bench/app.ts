@@ -1,16 +1,19 @@
 /**
- * Through the app in Chromium, on each target: clicking Start to the preview's first byte in the
- * iframe, for the Express and the Vue + Vite template, with the HTTP requests the page made during
- * each boot (the goal: one start, one WebSocket, zero polls); and for Vue + Vite, saving an edit of
- * App.vue in the page's editor to the edit showing in the iframe (by hot reload).
+ * Through the app in Chromium, on each target (dev and preview, see targets.ts): clicking Start to
+ * the preview's first byte in the iframe, for the Express and the Vue + Vite template, with the HTTP
+ * requests the page made during each boot (the goal: one start, one WebSocket, zero polls); and for
+ * Vue + Vite, saving an edit of App.vue in the page's editor to the edit showing in the iframe (by
+ * hot reload).
  */
 import { readFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from '@playwright/test';
-import { msRow, tick, type Row } from './stats.ts';
-import { TARGET_NAMES, withTarget } from './targets.ts';
+import { pairRow, tick, type Row } from './stats.ts';
+import { TARGET_NAMES, withTargets, type Target, type TargetName } from './targets.ts';
 
 const PREVIEW_URL = /^http:\/\/\d+-/;
 const TEMPLATE_LABELS = { express: 'Express API', vue: 'Vue + Vite' } as const;
+type Template = keyof typeof TEMPLATE_LABELS;
+const TEMPLATES = Object.keys(TEMPLATE_LABELS) as Template[];
 const VUE_APP = readFileSync('sandbox/templates/vue/src/App.vue', 'utf8');
 const VUE_HEADING = 'Hello from Vue in a sandbox';
 
@@ -28,7 +31,7 @@ interface AppBoot {
  * One visitor's boot through the app in Chromium: click Start → first byte of the preview in the
  * iframe. For Vue + Vite, then one edit of App.vue in the editor, saved with Ctrl-S.
  */
-async function appRun(browser: Browser, origin: string, template: keyof typeof TEMPLATE_LABELS): Promise<AppBoot> {
+async function appRun(browser: Browser, origin: string, template: Template): Promise<AppBoot> {
 	const context = await browser.newContext();
 	const page = await context.newPage();
 	await page.goto(`${origin}/`);
@@ -82,44 +85,50 @@ async function saveToVisible(page: Page, hmrConnected: Promise<void>): Promise<n
 	return ms;
 }
 
+/** Each target's boots, by template; the targets take turns run by run. */
+async function bootsOn(browser: Browser, targets: Record<TargetName, Target>, runs: number) {
+	const boots = {} as Record<TargetName, Record<Template, AppBoot[]>>;
+	for (const name of TARGET_NAMES) boots[name] = { express: [], vue: [] };
+	for (const template of TEMPLATES) {
+		// Warm-up: the first request compiles (vite dev) or loads (workerd) the pages.
+		for (const name of TARGET_NAMES) await appRun(browser, targets[name].origin, template);
+		for (let i = 0; i < runs; i++) {
+			for (const name of TARGET_NAMES) boots[name][template].push(await appRun(browser, targets[name].origin, template));
+			tick();
+		}
+	}
+	return boots;
+}
+
 export async function benchApp(runs: number): Promise<Row[]> {
 	const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' });
-	const boots: Record<string, AppBoot[]> = {};
+	let boots: Record<TargetName, Record<Template, AppBoot[]>>;
 	try {
-		for (const name of TARGET_NAMES) {
-			await withTarget(name, async (port) => {
-				const origin = `http://localhost:${port}`;
-				for (const template of ['express', 'vue'] as const) {
-					await appRun(browser, origin, template); // warm-up: the first request compiles or loads the pages
-					const measured: AppBoot[] = (boots[`${TEMPLATE_LABELS[template]} (${name})`] = []);
-					for (let i = 0; i < runs; i++) {
-						measured.push(await appRun(browser, origin, template));
-						tick();
-					}
-				}
-			});
-		}
+		boots = await withTargets((targets) => bootsOn(browser, targets, runs));
 	} finally {
 		await browser.close();
 	}
 
 	const rows: Row[] = [];
-	for (const [name, measured] of Object.entries(boots)) {
-		rows.push(msRow(`click Start → preview first byte, ${name}`, measured.map((b) => b.ms)));
-	}
-	for (const [name, measured] of Object.entries(boots)) {
-		if (measured[0].saveMs !== null) rows.push(msRow(`save App.vue → edit in the iframe (HMR), ${name}`, measured.map((b) => b.saveMs!)));
-	}
-	for (const label of Object.values(TEMPLATE_LABELS)) {
-		const measured = Object.entries(boots).flatMap(([name, values]) => (name.startsWith(label) ? values : []));
-		const requests = (key: 'starts' | 'sockets' | 'polls' | 'other') => {
-			const values = measured.map((b) => b[key]);
-			return `${Math.min(...values)}–${Math.max(...values)}`;
-		};
-		rows.push([
-			`requests per ${label} boot (min–max): start ${requests('starts')}, WebSocket ${requests('sockets')}, ` +
-				`polls ${requests('polls')}, other data requests ${requests('other')}`
-		]);
+	const pair = (label: string, values: (boot: AppBoot) => number | null, template: Template) => {
+		const [dev, preview] = TARGET_NAMES.map((name) => boots[name][template].flatMap((b) => values(b) ?? []));
+		rows.push(pairRow(label, dev, preview));
+	};
+	for (const template of TEMPLATES) pair(`click Start → preview first byte, ${TEMPLATE_LABELS[template]}`, (b) => b.ms, template);
+	pair('save App.vue → edit in the iframe (HMR), Vue + Vite', (b) => b.saveMs, 'vue');
+	rows.push(['requests the page made per boot (min–max):']);
+	for (const template of TEMPLATES) {
+		for (const name of TARGET_NAMES) {
+			const measured = boots[name][template];
+			const requests = (key: 'starts' | 'sockets' | 'polls' | 'other') => {
+				const values = measured.map((b) => b[key]);
+				return `${Math.min(...values)}–${Math.max(...values)}`;
+			};
+			rows.push([
+				`  ${TEMPLATE_LABELS[template]}, ${name}: start ${requests('starts')}, WebSocket ${requests('sockets')}, ` +
+					`polls ${requests('polls')}, other data requests ${requests('other')}`
+			]);
+		}
 	}
 	return rows;
 }

@@ -3,7 +3,6 @@
  * header (fetch sends the URL's), and the bench wants the moment the first byte arrived.
  */
 import { request as httpRequest, type Agent } from 'node:http';
-import { createServer } from 'node:net';
 
 export interface Reply {
 	status: number;
@@ -48,13 +47,4 @@ export async function firstOk(port: number, options: SendOptions = {}): Promise<
 		if (performance.now() > deadline) throw new Error(`127.0.0.1:${port}${options.path ?? '/'} answered no 200 within ${GIVE_UP_MS / 1000} s`);
 		await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
 	}
-}
-
-/** Whether something listens on 127.0.0.1:`port`. */
-export function portTaken(port: number): Promise<boolean> {
-	return new Promise((resolve) => {
-		const server = createServer();
-		server.once('error', () => resolve(true));
-		server.listen(port, '127.0.0.1', () => server.close(() => resolve(false)));
-	});
 }

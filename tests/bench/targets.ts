@@ -1,31 +1,137 @@
 /**
- * The app, run as the e2e suite runs it (tests/e2e/app-server.ts): `vite dev` on 5173, the built
- * worker in workerd (`npm run preview`) on 8787. Those fixed ports are the e2e suite's too, so a
- * target refuses to start while something else holds its port: its readiness check would
- * otherwise pass against the other server, and the bench would measure that.
+ * The app's two ways to run, both with the sandbox code in workerd:
+ *
+ *   dev      `npm run dev` (sandbox/dev.ts): vite dev — SvelteKit in Node — and a companion
+ *            `wrangler dev` with the Durable Objects, reached through wrangler's platform proxy;
+ *            vite dev passes preview hosts to the companion.
+ *   preview  `npm run preview` (sandbox/preview.ts): the built worker (SvelteKit and the Durable
+ *            Objects) in `wrangler dev`, after `vite build`.
+ *
+ * Both run at once, each on a port of its own picked free (not the e2e suite's 5173 and 8787, so
+ * that the bench and the suite do not answer for each other), with a state directory of its own for
+ * its engine's sandboxes: once stopped, nothing may be left of them — no process, no file, no loop
+ * device.
  */
-import { spawnSync } from 'node:child_process';
-import { TARGETS, startTarget } from '../e2e/app-server.ts';
-import { portTaken } from './http.ts';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { liveProcesses, loopDevicesUnder } from '../helpers/host.ts';
+import { freePort } from '../helpers/ports.ts';
+
+export const TARGETS = {
+	dev: {
+		label: 'dev (vite dev + companion workerd)',
+		script: 'sandbox/dev.ts',
+		args: (port: number, _scratch: string) => ['--port', String(port), '--strictPort']
+	},
+	preview: {
+		label: 'preview (workerd)',
+		script: 'sandbox/preview.ts',
+		// Its Durable Objects' storage (and wrangler's local trace store, written on every request)
+		// outside the project, as sandbox/dev.ts puts the companion's: in .wrangler/state it would be
+		// fresh for no run, and every write would wake the dev target's file watcher while the bench
+		// loads the preview target.
+		args: (port: number, scratch: string) => ['--port', String(port), '--persist-to', scratch]
+	}
+} as const;
 
 export type TargetName = keyof typeof TARGETS;
 export const TARGET_NAMES = Object.keys(TARGETS) as TargetName[];
 
+/** Sandboxes one target's engine runs at once: the largest visitors' round, and then some. */
+const SANDBOX_MAX = 24;
+const START_TIMEOUT_MS = 120_000;
+/**
+ * The app's own limits, out of the way: every start of the bench comes from one address, and a
+ * section makes dozens a minute (20 at once in the visitors' largest round).
+ */
+const SETTINGS = { SANDBOX_VISITOR_STARTS_PER_MINUTE: '10000', SANDBOX_ADDRESS_STARTS_PER_MINUTE: '10000' };
+
 let built = false;
 
-/** Runs `use` with the target up (its port as argument), and stops it after, sandboxes and all. */
-export async function withTarget<T>(name: TargetName, use: (port: number) => Promise<T>): Promise<T> {
-	const { port } = TARGETS[name];
-	if (await portTaken(port)) throw new Error(`Port ${port} is in use (the e2e suite?): run the bench once it is free`);
-	if (name === 'worker' && !built) {
-		const build = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build'], { stdio: 'ignore' });
-		if (build.status !== 0) throw new Error('vite build failed');
-		built = true;
+/** `vite build`, once per bench run: what the preview target serves. */
+function buildOnce() {
+	if (built) return;
+	const build = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build'], { encoding: 'utf8' });
+	if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
+	built = true;
+}
+
+export interface Target {
+	name: TargetName;
+	port: number;
+	origin: string;
+	/** Everything it printed so far. */
+	output(): string;
+}
+
+/** Starts a target; resolves once its home page answers 200. */
+async function startTarget(name: TargetName): Promise<{ target: Target; stop(): Promise<void> }> {
+	if (name === 'preview') buildOnce();
+	const { script, args } = TARGETS[name];
+	const port = await freePort();
+	const stateDir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
+	const scratch = mkdtempSync(join(tmpdir(), `bench-${name}-persist-`));
+	const app = spawn(process.execPath, [script, ...args(port, scratch)], {
+		env: { ...process.env, ...SETTINGS, LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: String(SANDBOX_MAX) },
+		stdio: ['ignore', 'pipe', 'pipe']
+	});
+	let output = '';
+	app.stdout.on('data', (chunk) => (output += chunk));
+	app.stderr.on('data', (chunk) => (output += chunk));
+	const exited = new Promise<void>((resolve) => app.once('exit', () => resolve()));
+	const origin = `http://localhost:${port}`;
+
+	const stop = async () => {
+		if (app.exitCode === null && app.signalCode === null) app.kill('SIGTERM');
+		await exited;
+		const leftovers = liveProcesses().filter((p) => p.cmdline.includes(stateDir));
+		const loops = loopDevicesUnder(stateDir);
+		const files = existsSync(stateDir) ? readdirSync(stateDir) : [];
+		rmSync(stateDir, { recursive: true, force: true });
+		rmSync(scratch, { recursive: true, force: true });
+		if (leftovers.length > 0 || loops.length > 0 || files.length > 0) {
+			const processes = leftovers.map((p) => `  ${p.pid} ${p.cmdline.slice(0, 120)}…`).join('\n');
+			throw new Error(`${TARGETS[name].label}: sandboxes outlived the app:\n${processes}\nloop devices: ${loops.join(', ')}\nstate left: ${files.join(', ')}`);
+		}
+	};
+
+	const deadline = performance.now() + START_TIMEOUT_MS;
+	for (;;) {
+		const failure = app.exitCode !== null ? 'exited during start' : performance.now() > deadline ? `did not start within ${START_TIMEOUT_MS / 1000} s` : null;
+		if (failure) {
+			await stop().catch(() => {});
+			throw new Error(`${TARGETS[name].label} ${failure}:\n${output.slice(-4000)}`);
+		}
+		if (await fetch(`${origin}/`).then((r) => r.ok, () => false)) break;
+		await new Promise((resolve) => setTimeout(resolve, 250));
 	}
-	const stop = await startTarget(name);
+	return { target: { name, port, origin, output: () => output }, stop };
+}
+
+/**
+ * Runs `use` with both targets up at once — the caller alternates between them, so that a machine
+ * slowing down mid-run (it is shared) weighs on both alike — and stops both after, checking that
+ * their sandboxes are all gone.
+ */
+export async function withTargets<T>(use: (targets: Record<TargetName, Target>) => Promise<T>): Promise<T> {
+	const started: { target: Target; stop(): Promise<void> }[] = [];
+	const stopAll = async () => {
+		const failures: string[] = [];
+		for (const { stop } of started.splice(0)) await stop().catch((error: Error) => failures.push(error.message));
+		if (failures.length > 0) throw new Error(failures.join('\n'));
+	};
+	let result: T;
 	try {
-		return await use(port);
-	} finally {
-		await stop();
+		// One after the other: a start (vite build, wrangler's bundling) is CPU-bound.
+		for (const name of TARGET_NAMES) started.push(await startTarget(name));
+		result = await use(Object.fromEntries(started.map(({ target }) => [target.name, target])) as Record<TargetName, Target>);
+	} catch (error) {
+		const outputs = started.map(({ target }) => `--- ${TARGETS[target.name].label}, its output's last part:\n${target.output().slice(-3000)}`);
+		await stopAll().catch(() => {});
+		throw new Error(`${(error as Error).message}\n${outputs.join('\n')}`, { cause: error });
 	}
+	await stopAll();
+	return result;
 }

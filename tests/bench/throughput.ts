@@ -1,17 +1,19 @@
 /**
  * Preview throughput: requests per second of GET / that the Express template answers through the
- * whole preview path of each target — a sandbox started through the app as a visitor would, its
- * preview URL asked at the app's port — against the same server.js spawned on the host. Between
- * the two, the engine's own part of the path alone: the container's port forwarded to 127.0.0.1,
- * no workerd, no app.
+ * whole preview path of each target (dev and preview, see targets.ts) — a sandbox started through
+ * the app as a visitor would, its preview URL asked at the app's port — against the same server.js
+ * spawned on the host. Between the two, the engine's own part of the path alone: the container's
+ * port forwarded to 127.0.0.1, no workerd, no app.
  */
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { TOKEN_HEADER } from '../../sandbox/local/forwarded-head.ts';
-import { startLocalRuntime } from '../../sandbox/local/launch.ts';
+import { startTestEngine } from '../helpers/engine.ts';
+import { scratchDir } from '../helpers/host.ts';
 import { freePort } from '../helpers/ports.ts';
 import { firstOk, send } from './http.ts';
-import { TARGET_NAMES, withTarget } from './targets.ts';
+import { TARGET_NAMES, withTargets, type Target, type TargetName } from './targets.ts';
 import { Visitor } from './visitor.ts';
 import { tick, type Row } from './stats.ts';
 
@@ -19,6 +21,9 @@ export const CONCURRENCY = 16;
 export const WARMUP_MS = 1000;
 export const MEASURE_MS = 5000;
 const EXPRESS_DIR = 'sandbox/templates/express';
+
+/** Each target's measurement is taken in this many turns, the targets alternating. */
+export const TURNS = 2;
 
 interface Load {
 	rps: number;
@@ -29,7 +34,7 @@ interface Load {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** CONCURRENCY request loops over keep-alive connections; counts the 200s after the warm-up. */
-async function load(port: number, headers: Record<string, string> = {}): Promise<Load> {
+async function load(port: number, headers: Record<string, string> = {}, measureMs = MEASURE_MS): Promise<Load> {
 	const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 	let measuring = false;
 	let done = false;
@@ -47,7 +52,7 @@ async function load(port: number, headers: Record<string, string> = {}): Promise
 	await sleep(WARMUP_MS);
 	measuring = true;
 	const start = performance.now();
-	await sleep(MEASURE_MS);
+	await sleep(measureMs);
 	measuring = false;
 	const seconds = (performance.now() - start) / 1000;
 	done = true;
@@ -70,64 +75,71 @@ async function onHost(): Promise<Load> {
 
 /** A container of the engine, driven over its container API as the Durable Object drives it. */
 async function throughEngineForward(): Promise<Load> {
-	const engine = await startLocalRuntime({ output: 'capture' });
-	const call = async (method: string, path: string, body?: object) => {
-		const response = await fetch(`${engine.url}/v1/containers/bench-throughput${path}`, {
-			method,
-			headers: { authorization: `Bearer ${engine.secret}`, 'content-type': 'application/json' },
-			body: body && JSON.stringify(body)
-		});
-		if (!response.ok) throw new Error(`engine: ${method} ${path} answered ${response.status}: ${await response.text()}`);
-		return (await response.json()) as { hostPort: number; token: string };
-	};
-	// Every request names its port's token, as workerd's side of the engine does (forwarded-head.ts).
-	const tokenHeader = (token: string) => ({ [TOKEN_HEADER]: token });
+	const stateDir = scratchDir('bench-engine-');
+	const engine = await startTestEngine({ LOCAL_SANDBOX_STATE_DIR: stateDir });
 	try {
-		await call('PUT', '', { enableInternet: false });
-		const control = await call('POST', '/ports/3000');
-		// The control server's own API, as the SDK's startProcess uses it.
-		const started = await send(control.hostPort, {
-			method: 'POST',
-			path: '/api/process/start',
-			headers: { 'content-type': 'application/json', ...tokenHeader(control.token) },
-			body: JSON.stringify({ command: 'node server.js', cwd: '/templates/express' })
-		});
-		if (started.status !== 200) throw new Error(`control server: starting Express answered ${started.status}: ${started.body}`);
-		const app = await call('POST', '/ports/3001');
-		await firstOk(app.hostPort, { headers: tokenHeader(app.token) });
-		return await load(app.hostPort, tokenHeader(app.token));
+		const container = await engine.createContainer('bench-throughput', { enableInternet: false });
+		await container.startProcess('node server.js', { cwd: '/templates/express' });
+		// Every request names its port's token, as workerd's side of the engine does (forwarded-head.ts).
+		const { hostPort, token } = await container.port(3001);
+		const headers = { [TOKEN_HEADER]: token };
+		await firstOk(hostPort, { headers });
+		return await load(hostPort, headers);
 	} finally {
 		await engine.stop();
+		rmSync(stateDir, { recursive: true, force: true });
 	}
 }
 
-/** Boots an Express sandbox through the app and loads its preview URL. */
-async function throughPreview(port: number): Promise<Load> {
-	const visitor = new Visitor(port);
+/**
+ * Boots an Express sandbox through each target's app, as a visitor would, and loads its preview
+ * URL at the app's port: MEASURE_MS in all per target, in TURNS turns, the targets alternating.
+ */
+async function throughPreviews(targets: Record<TargetName, Target>): Promise<Record<TargetName, Load>> {
+	const visitors = TARGET_NAMES.map((name) => ({ name, visitor: new Visitor(targets[name].port) }));
 	try {
-		await visitor.openHome();
-		const { state } = await visitor.boot('express');
-		return await load(port, { host: new URL(state.previewUrl!).host });
+		const hosts = {} as Record<TargetName, string>;
+		for (const { name, visitor } of visitors) {
+			await visitor.openHome();
+			hosts[name] = new URL((await visitor.boot('express')).state.previewUrl!).host;
+		}
+		const turns = Object.fromEntries(TARGET_NAMES.map((name) => [name, [] as Load[]])) as Record<TargetName, Load[]>;
+		for (let turn = 0; turn < TURNS; turn++) {
+			for (const name of TARGET_NAMES) turns[name].push(await load(targets[name].port, { host: hosts[name] }, MEASURE_MS / TURNS));
+			tick();
+		}
+		const combined = (loads: Load[]): Load => ({ rps: loads.reduce((total, l) => total + l.rps, 0) / loads.length, failed: loads.reduce((total, l) => total + l.failed, 0) });
+		return Object.fromEntries(TARGET_NAMES.map((name) => [name, combined(turns[name])])) as Record<TargetName, Load>;
 	} finally {
-		await visitor.stop();
-		visitor.close();
+		for (const { visitor } of visitors) {
+			await visitor.stop();
+			visitor.close();
+		}
 	}
 }
 
-export async function benchThroughput(): Promise<Row[]> {
+export interface ThroughputTables {
+	/** On the host and through the engine's forward alone: req/s and the ratio to the host's. */
+	reference: Row[];
+	/** Through each path's whole preview route, side by side (see pairHeader's groups). */
+	paths: Row[];
+}
+
+export async function benchThroughput(): Promise<ThroughputTables> {
 	const host = await onHost();
 	tick();
-	const rows: Row[] = [];
-	const add = (label: string, { rps, failed }: Load) => {
-		rows.push([label, rps.toFixed(0), `${(rps / host.rps).toFixed(2)}x`]);
-		if (failed > 0) rows.push([`  and ${failed} request(s) failed or answered other than 200`]);
-	};
+	const reference: Row[] = [];
+	const failures = (label: string, { failed }: Load) => (failed > 0 ? [[`  ${label}: ${failed} request(s) failed or answered other than 200`] as Row] : []);
+	const vsHost = ({ rps }: Load) => `${(rps / host.rps).toFixed(2)}x`;
+	const add = (label: string, load: Load) => reference.push([label, load.rps.toFixed(0), vsHost(load)], ...failures(label, load));
 	add('host: node server.js', host);
 	add('engine only: forwarded port → container (no workerd, no app)', await throughEngineForward());
 	tick();
-	for (const name of TARGET_NAMES) {
-		add(`whole preview path, app under ${name}`, await withTarget(name, throughPreview));
-		tick();
-	}
-	return rows;
+	const loads = await withTargets(throughPreviews);
+	const { dev, preview } = loads;
+	const paths: Row[] = [
+		['whole preview path: app port → sandbox', dev.rps.toFixed(0), vsHost(dev), preview.rps.toFixed(0), vsHost(preview), `${(dev.rps / preview.rps).toFixed(2)}x`],
+		...TARGET_NAMES.flatMap((name) => failures(name, loads[name]))
+	];
+	return { reference, paths };
 }

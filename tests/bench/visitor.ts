@@ -5,11 +5,12 @@
  * preview's first byte. Preview requests go to the app's port with the preview host as Host, as
  * a browser resolving *.localhost would send them.
  *
- * The page without JavaScript refreshes itself every 2 s; this asks the state endpoint every
- * second, about as much load. Asking more often would weigh on what is measured: under
- * `wrangler dev` each request costs workerd some 10 ms of CPU, and 20 visitors asking every 100 ms
- * slowed their own boots by a sixth. The moment the sandbox became ready comes from the app's own
- * clock instead (the steps' timestamps), so the poll's lag can be left out of the wait.
+ * The page without JavaScript waits on the server for the state's next change; this asks the state
+ * endpoint (JSON, simpler to read than the page) every second instead. Asking more often would weigh
+ * on what is measured: under `wrangler dev` each request costs workerd some 10 ms of CPU, and 20
+ * visitors asking every 100 ms slowed their own boots by a sixth. The moment the sandbox became
+ * ready comes from the app's own clock instead (the steps' timestamps), so the poll's lag can be
+ * left out of the wait.
  */
 import { Agent } from 'node:http';
 import type { SandboxSnapshot, TemplateId } from '../../src/lib/sandbox-state.ts';

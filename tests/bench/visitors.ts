@@ -1,13 +1,13 @@
 /**
- * N visitors pressing Start (Express) at the same moment, against the app in workerd: each one's
- * time from posting the form to the preview's first byte (without the state poll's lag, see
- * visitor.ts), per N; and, for the largest N, where that time goes — the boot steps the app
- * reports with their durations, what comes before the first of them, and what comes after the
- * last. Every round's sandboxes are stopped, and checked gone, before the next round starts.
+ * N visitors pressing Start (Express) at the same moment, on each target (dev and preview, see
+ * targets.ts): each one's time from posting the form to the preview's first byte (without the state
+ * poll's lag, see visitor.ts), per N; and, for the largest N, where that time goes — the boot steps
+ * the app reports with their durations, what comes before the first of them, and what comes after
+ * the last. Every round's sandboxes are stopped, and checked gone, before the next round starts.
  */
 import { noSandboxesLeft } from './processes.ts';
-import { msRow, tick, type Row } from './stats.ts';
-import { withTarget } from './targets.ts';
+import { pairRow, tick, type Row } from './stats.ts';
+import { TARGET_NAMES, withTargets, type Target, type TargetName } from './targets.ts';
 import { POLL_MS, Visitor, type Boot } from './visitor.ts';
 
 /** Visitors per round; BENCH_VISITORS=5 for a quick look. One alone is the reference. */
@@ -38,30 +38,38 @@ function readyAfter({ state, postedAtEpoch }: Boot): number {
 /** Form posted → the preview's first byte, without the time the poll took to notice readiness. */
 const total = (boot: Boot) => readyAfter(boot) + (boot.previewAt - boot.seenReadyAt);
 
-/** The phases of the boots, in order: before the first step, each step, after the last. */
-function whereTimeGoes(boots: Boot[]): Row[] {
-	const rows: Row[] = [msRow('  form posted → first boot step begins', boots.map((b) => b.state.steps[0].startedAt - b.postedAtEpoch))];
+/** The phases of one target's boots, in order: before the first step, each step, after the last. */
+function phases(boots: Boot[]): Map<string, number[]> {
+	const phases = new Map<string, number[]>([['  form posted → first boot step begins', boots.map((b) => b.state.steps[0].startedAt - b.postedAtEpoch)]]);
 	for (const { label } of boots[0].state.steps) {
-		rows.push(msRow(`  step: ${label}`, boots.map((b) => b.state.steps.find((step) => step.label === label)!.durationMs!)));
+		phases.set(`  step: ${label}`, boots.flatMap((b) => b.state.steps.find((step) => step.label === label)?.durationMs ?? []));
 	}
-	rows.push(msRow('  ready → preview first byte', boots.map((b) => b.previewAt - b.seenReadyAt)));
-	rows.push(msRow(`  (not counted: ready → the state poll every ${POLL_MS} ms notices)`, boots.map((b) => b.seenReadyAt - b.postedAt - readyAfter(b))));
-	return rows;
+	phases.set('  ready → preview first byte', boots.map((b) => b.previewAt - b.seenReadyAt));
+	phases.set(`  (not counted: ready → seen by a poll every ${POLL_MS} ms)`, boots.map((b) => b.seenReadyAt - b.postedAt - readyAfter(b)));
+	return phases;
+}
+
+/** Each target's rounds, after an unmeasured one each: by target, every round's boots by its number of visitors. */
+async function roundsOn(targets: Record<TargetName, Target>): Promise<Record<TargetName, Map<number, Boot[]>>> {
+	// Unmeasured: workerd loads the app and the Durable Object classes on first use.
+	for (const name of TARGET_NAMES) await round(targets[name].port, 1);
+	const rounds = Object.fromEntries(TARGET_NAMES.map((name) => [name, new Map<number, Boot[]>()])) as Record<TargetName, Map<number, Boot[]>>;
+	// The targets take turns round by round.
+	for (const visitors of ROUNDS) {
+		for (const name of TARGET_NAMES) rounds[name].set(visitors, await round(targets[name].port, visitors));
+		tick();
+	}
+	return rounds;
 }
 
 export async function benchVisitors(): Promise<Row[]> {
-	return withTarget('worker', async (port) => {
-		// Unmeasured: workerd loads the app and the Durable Object class on first use.
-		await round(port, 1);
-		const rows: Row[] = [];
-		let largest: Boot[] = [];
-		for (const visitors of ROUNDS) {
-			const boots = await round(port, visitors);
-			tick();
-			rows.push(msRow(`${visitors} at once: form posted → preview first byte`, boots.map(total)));
-			if (boots.length >= largest.length) largest = boots;
-		}
-		rows.push([`where the time goes with ${largest.length} at once, phase by phase:`], ...whereTimeGoes(largest));
-		return rows;
-	});
+	const { dev, preview } = await withTargets(roundsOn);
+	const rows: Row[] = ROUNDS.map((visitors) => pairRow(`${visitors} at once: form posted → preview first byte`, dev.get(visitors)!.map(total), preview.get(visitors)!.map(total)));
+	const largest = Math.max(...ROUNDS);
+	rows.push([`where the time goes with ${largest} at once, phase by phase:`]);
+	const [devPhases, previewPhases] = [phases(dev.get(largest)!), phases(preview.get(largest)!)];
+	for (const label of new Set([...devPhases.keys(), ...previewPhases.keys()])) {
+		rows.push(pairRow(label, devPhases.get(label) ?? [], previewPhases.get(label) ?? []));
+	}
+	return rows;
 }
