@@ -16,6 +16,11 @@ export default defineConfig({
 		trace: 'retain-on-failure',
 		launchOptions: chromiumLaunchOptions()
 	},
-	// The same scenarios against both ways the app runs.
-	projects: Object.entries(TARGETS).map(([name, { port }]) => ({ name, use: { baseURL: `http://localhost:${port}` } }))
+	// The same scenarios against both ways the app runs; the visitor's flows again against two
+	// isolates in turn, which alone run with the short TTL and low start limits coordination.spec.ts tests.
+	projects: Object.entries(TARGETS).map(([name, { port }]) => ({
+		name,
+		use: { baseURL: `http://localhost:${port}` },
+		...(name === 'isolates' ? { testMatch: /(app|editor|no-javascript|coordination)\.spec\.ts/ } : { testIgnore: /coordination\.spec\.ts/ })
+	}))
 });

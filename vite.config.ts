@@ -3,7 +3,7 @@ import { sveltekit } from '@sveltejs/kit/vite';
 import type { Duplex } from 'node:stream';
 import type { Plugin, ViteDevServer } from 'vite';
 import { defineConfig } from 'vitest/config';
-import type { CoordinatorNamespace } from './src/lib/server/coordinator/contract.ts';
+import type { CoordinatorNamespace } from './src/lib/server/durable-objects/contract.ts';
 import { forwardPreviewRequest, forwardPreviewUpgrade } from './src/lib/server/dev-preview-proxy.ts';
 import { normalizeRequestHead } from './src/lib/server/dev-request.ts';
 import { isPreviewNamespace } from './src/lib/server/sandbox/rules.ts';
@@ -101,6 +101,8 @@ async function acceptAppSocket(
 
 export default defineConfig({
 	plugins: [sandboxDevServer(), sveltekit()],
+	// wrangler's local state (Durable Object storage, traces) changes with every request: not a source.
+	server: { watch: { ignored: ['**/.wrangler/**'] } },
 	test: {
 		include: ['tests/**/*.test.ts'],
 		globalSetup: ['tests/helpers/global-setup.ts'],

@@ -35,7 +35,11 @@ function freePort(): Promise<number> {
 const scratch = mkdtempSync(join(tmpdir(), 'sandbox-dev-'));
 const env = { ...process.env, WRANGLER_REGISTRY_PATH: join(scratch, 'registry') };
 
-const engine = await startLocalRuntime();
+const engine = await startLocalRuntime().catch((error: Error) => {
+	rmSync(scratch, { recursive: true, force: true });
+	console.error(`[dev] ${error.message}`);
+	process.exit(1);
+});
 const [port, inspectorPort] = [await freePort(), await freePort()];
 const vars: Record<string, string> = { LOCAL_CONTAINER_ENGINE_URL: engine.url, LOCAL_CONTAINER_ENGINE_SECRET: engine.secret };
 if (process.env.SANDBOX_TTL_SECONDS) vars.SANDBOX_TTL_SECONDS = process.env.SANDBOX_TTL_SECONDS;

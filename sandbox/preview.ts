@@ -10,6 +10,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalRuntime, type LocalRuntimeHandle } from './local/launch.ts';
 import { runWranglerDev } from './wrangler-dev.ts';
@@ -21,7 +24,10 @@ const hasDocker = spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 
 
 // Visitor cookies are signed: a key for this run, unless one is given.
 const vars: Record<string, string> = { SESSION_SECRET: process.env.SESSION_SECRET ?? randomBytes(32).toString('base64url') };
-if (process.env.SANDBOX_TTL_SECONDS) vars.SANDBOX_TTL_SECONDS = process.env.SANDBOX_TTL_SECONDS;
+// The app's settings (see the README's Configuration), when given.
+for (const name of ['SANDBOX_TTL_SECONDS', 'SANDBOX_VISITOR_STARTS_PER_MINUTE', 'SANDBOX_ADDRESS_STARTS_PER_MINUTE']) {
+	if (process.env[name]) vars[name] = process.env[name];
+}
 let args: string[] = [];
 let engine: LocalRuntimeHandle | undefined;
 if (hasDocker) {
@@ -33,8 +39,12 @@ if (hasDocker) {
 	vars.LOCAL_CONTAINER_ENGINE_SECRET = engine.secret;
 	args = [ENGINE_ENTRY, '--enable-containers=false'];
 }
-const wrangler = runWranglerDev([...args, ...process.argv.slice(2)], { vars });
+// Durable Object storage for this run only: containers do not outlive it, so neither should the records
+// about them (and a file watcher on the project, such as vite dev's, sees no writes).
+const state = mkdtempSync(join(tmpdir(), 'sandbox-preview-state-'));
+const wrangler = runWranglerDev([...args, '--persist-to', state, ...process.argv.slice(2)], { vars });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => wrangler.child.kill(signal));
 const code = await wrangler.exited;
 await engine?.stop();
+rmSync(state, { recursive: true, force: true });
 process.exit(code);

@@ -16,7 +16,8 @@ import { answerPreview, type PreviewEnv } from './lib/server/preview-route.ts';
 import { isPreviewNamespace } from './lib/server/sandbox/rules.ts';
 
 export { Sandbox };
-export { SandboxCoordinator } from './lib/server/coordinator/coordinator.ts';
+export { SandboxCoordinator } from './lib/server/durable-objects/coordinator.ts';
+export { StartGate } from './lib/server/durable-objects/start-gate.ts';
 
 export default {
 	async fetch(request: Request, env: PreviewEnv, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {

@@ -7,7 +7,8 @@
 import { answerPreview, type PreviewEnv } from '../../src/lib/server/preview-route.ts';
 import { isPreviewNamespace } from '../../src/lib/server/sandbox/rules.ts';
 
-export { SandboxCoordinator } from '../../src/lib/server/coordinator/coordinator.ts';
+export { SandboxCoordinator } from '../../src/lib/server/durable-objects/coordinator.ts';
+export { StartGate } from '../../src/lib/server/durable-objects/start-gate.ts';
 export { Sandbox } from '../local/workerd/sandbox.ts';
 
 export default {

@@ -3,7 +3,7 @@ import * as v from 'valibot';
 import { TEMPLATES, type TemplateId } from '$lib/sandbox-state';
 import { readForm } from '$lib/server/form';
 import { PreviewHostname } from '$lib/server/sandbox/rules';
-import { coordinatorOf } from '$lib/server/sandboxes';
+import { admitStart, coordinatorOf, replaceLiveSandbox } from '$lib/server/sandboxes';
 import { ensureVisitor, newSandboxId } from '$lib/server/visitor';
 import type { Actions } from './$types';
 
@@ -15,8 +15,11 @@ const StartForm = v.object({
 });
 
 export const actions: Actions = {
-	/** Starts a fresh sandbox for this visitor and sends them to its status page (Post/Redirect/Get). */
-	start: async ({ request, cookies, url, platform }) => {
+	/**
+	 * Starts a fresh sandbox for this visitor, replacing the one they had, and sends them to its
+	 * status page (Post/Redirect/Get). Too many starts in a minute get 429 with Retry-After.
+	 */
+	start: async ({ request, cookies, url, platform, getClientAddress, setHeaders }) => {
 		const form = v.safeParse(StartForm, Object.fromEntries(await readForm(request)));
 		if (!form.success) return fail(400, { error: form.issues[0].message });
 		// Preview URLs hang off this host: refuse at once one that cannot carry them (the SDK would
@@ -25,8 +28,14 @@ export const actions: Actions = {
 		if (!host.success) return fail(400, { error: host.issues[0].message });
 
 		const visitor = await ensureVisitor(request, cookies, url.protocol === 'https:');
+		const admission = await admitStart(platform, visitor, getClientAddress());
+		if (!admission.ok) {
+			setHeaders({ 'retry-after': String(admission.retryAfterSeconds) });
+			return fail(429, { error: `Too many sandboxes started in a short time. Please try again in ${admission.retryAfterSeconds} s.` });
+		}
 		const id = await newSandboxId(visitor, form.output.template);
 		await coordinatorOf(platform, id).start({ id, template: form.output.template, origin: url.origin });
+		await replaceLiveSandbox(platform, visitor, id);
 		redirect(303, `/sandbox/${id}`);
 	}
 };

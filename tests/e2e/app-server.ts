@@ -1,9 +1,10 @@
 /**
- * Playwright's global setup: builds the worker, then runs the app twice over, as a developer would —
- * `npm run dev` (vite dev, port 5173) and `npm run preview` (the built worker in workerd with the
- * local sandbox runtime, port 8787) — and at the end stops both and checks that every sandbox they
- * made is gone: no process, no workspace. (Playwright's own webServer stops only after global
- * teardown, too late for that check.)
+ * Playwright's global setup: builds the worker, then runs the app three times over — as a developer
+ * would, `npm run dev` (vite dev + the companion worker, port 5173) and `npm run preview` (the built
+ * worker in workerd, port 8787); and as two isolates behind a round-robin proxy (isolates/run.ts,
+ * port 5180) — and at the end stops them and checks that every sandbox they made is gone (no
+ * process, no workspace) and, for the isolates, that each sandbox was booted exactly once.
+ * (Playwright's own webServer stops only after global teardown, too late for those checks.)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,8 +14,24 @@ import { liveProcesses } from '../helpers/host.ts';
 
 export const TARGETS = {
 	'vite-dev': { port: 5173, command: ['sandbox/dev.ts', '--port', '5173', '--strictPort'] },
-	worker: { port: 8787, command: ['sandbox/preview.ts', '--port', '8787'] }
+	worker: { port: 8787, command: ['sandbox/preview.ts', '--port', '8787'] },
+	isolates: { port: 5180, command: ['tests/e2e/isolates/run.ts', '5180'] }
 } as const;
+
+/**
+ * Boots per sandbox, from the coordinators' log: every sandbox must have been booted exactly once,
+ * plus once per wake-up after its container went away — however many isolates asked.
+ */
+export function bootsBeyondOne(output: string): string[] {
+	const count = (pattern: RegExp) => {
+		const counts = new Map<string, number>();
+		for (const [, id] of output.matchAll(pattern)) counts.set(id, (counts.get(id) ?? 0) + 1);
+		return counts;
+	};
+	const boots = count(/\[coordinator\] booting (\S+)/g);
+	const wakes = count(/\[coordinator\] waking (\S+):/g);
+	return [...boots].filter(([id, n]) => n !== 1 + (wakes.get(id) ?? 0)).map(([id, n]) => `${id}: ${n} boots, ${wakes.get(id) ?? 0} wake-ups`);
+}
 
 export async function startTarget(name: keyof typeof TARGETS) {
 	const { port, command } = TARGETS[name];
@@ -50,6 +67,10 @@ export async function startTarget(name: keyof typeof TARGETS) {
 		const leftovers = liveProcesses().filter((p) => p.cmdline.includes(stateDir));
 		const files = existsSync(stateDir) ? readdirSync(stateDir) : [];
 		rmSync(stateDir, { recursive: true, force: true });
+		const extraBoots = bootsBeyondOne(output);
+		if (name === 'isolates' && (extraBoots.length > 0 || !/\[coordinator\] booting/.test(output))) {
+			throw new Error(`isolates: sandboxes were not booted exactly once:\n${extraBoots.join('\n') || 'no boot was logged'}`);
+		}
 		if (leftovers.length > 0 || files.length > 0) {
 			const processes = leftovers.map((p) => `  ${p.pid} ${p.cmdline.slice(0, 120)}…`).join('\n');
 			throw new Error(`${name}: sandboxes outlived the app:\n${processes}\nstate left: ${files.join(', ')}`);
@@ -60,11 +81,11 @@ export async function startTarget(name: keyof typeof TARGETS) {
 export default async function setup() {
 	const build = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build'], { encoding: 'utf8' });
 	if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
-	const stops = [await startTarget('vite-dev')];
+	const stops: (() => Promise<void>)[] = [];
 	try {
-		stops.push(await startTarget('worker'));
+		for (const name of Object.keys(TARGETS) as (keyof typeof TARGETS)[]) stops.push(await startTarget(name));
 	} catch (error) {
-		await stops[0]();
+		for (const stop of stops) await stop();
 		throw error;
 	}
 	return async () => {

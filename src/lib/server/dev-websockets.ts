@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { MAX_MESSAGE_BYTES, type CoordinatorNamespace } from './coordinator/contract';
+import { MAX_MESSAGE_BYTES, type CoordinatorNamespace } from './durable-objects/contract';
 import { sameOrigin } from './same-origin';
 import { ownedSandbox, readVisitor } from './visitor';
 

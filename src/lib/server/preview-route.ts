@@ -12,7 +12,7 @@
  *   is unreachable, which is not the app's 500.
  */
 import { proxyToSandbox } from '@cloudflare/sandbox';
-import type { CoordinatorNamespace } from './coordinator/contract';
+import type { CoordinatorNamespace } from './durable-objects/contract';
 import type { SandboxNamespace } from './sandbox/cloudflare';
 import { parsePreviewHost } from './sandbox/rules';
 

@@ -1,20 +1,52 @@
 /**
  * The routes' one way to a sandbox: a thin client of its coordinator, the Durable Object that
- * holds its state (coordinator/coordinator.ts). Nothing about a sandbox is kept in this isolate.
+ * holds its state (durable-objects/coordinator.ts). Nothing about a sandbox is kept in this isolate.
  * In workerd the coordinators are bindings of this worker; in `vite dev` they live in a companion
  * `wrangler dev`, and `platform.env` reaches them through wrangler's platform proxy.
  */
+import { env } from '$env/dynamic/private';
 import { error } from '@sveltejs/kit';
+import * as v from 'valibot';
 import type { SandboxSnapshot, TemplateId } from '$lib/sandbox-state';
-import type { CoordinatorApi, CoordinatorNamespace } from './coordinator/contract';
+import type { Admission, CoordinatorApi, Namespace, StartGateApi } from './durable-objects/contract';
 
 /** The sandbox's coordinator, from the request's platform. */
 export function coordinatorOf(platform: App.Platform | undefined, id: string): CoordinatorApi {
-	const namespace = platform?.env.Coordinator as CoordinatorNamespace | undefined;
-	if (!namespace) {
-		error(503, 'No sandbox coordinator is bound: run the app with `npm run dev`, `npm run preview` or `wrangler deploy`.');
-	}
-	return namespace.get(namespace.idFromName(id));
+	return objectOf<CoordinatorApi>(platform, 'Coordinator', id);
+}
+
+function objectOf<Api>(platform: App.Platform | undefined, binding: 'Coordinator' | 'StartGate', name: string): Api {
+	const namespace = platform?.env[binding] as Namespace<Api> | undefined;
+	if (!namespace) error(503, `No ${binding} Durable Object is bound: run the app with \`npm run dev\`, \`npm run preview\` or \`wrangler deploy\`.`);
+	return namespace.get(namespace.idFromName(name));
+}
+
+/**
+ * How many sandboxes may be started per minute, by one visitor and from one client address:
+ *   SANDBOX_VISITOR_STARTS_PER_MINUTE (default 10), SANDBOX_ADDRESS_STARTS_PER_MINUTE (default 30)
+ */
+const StartsPerMinute = (fallback: string) =>
+	v.pipe(v.optional(v.string(), fallback), v.transform(Number), v.integer('a whole number'), v.minValue(1), v.maxValue(10_000));
+
+/**
+ * Lets a start through the visitor's gate, then the client address's (a refused start counts on
+ * neither beyond the first), or says when to retry.
+ */
+export async function admitStart(platform: App.Platform | undefined, visitor: string, address: string): Promise<Admission> {
+	const perVisitor = v.parse(StartsPerMinute('10'), env.SANDBOX_VISITOR_STARTS_PER_MINUTE);
+	const perAddress = v.parse(StartsPerMinute('30'), env.SANDBOX_ADDRESS_STARTS_PER_MINUTE);
+	const byVisitor = await objectOf<StartGateApi>(platform, 'StartGate', `visitor:${visitor}`).admit({ starts: perVisitor, perMs: 60_000 });
+	if (!byVisitor.ok) return structuredCopy(byVisitor);
+	return structuredCopy(await objectOf<StartGateApi>(platform, 'StartGate', `address:${address}`).admit({ starts: perAddress, perMs: 60_000 }));
+}
+
+/**
+ * Makes `id` the visitor's one live sandbox and stops the one it replaces. Run after the new one
+ * has started: of two starts racing, each gets a different predecessor to stop, and one is left.
+ */
+export async function replaceLiveSandbox(platform: App.Platform | undefined, visitor: string, id: string): Promise<void> {
+	const previous = await objectOf<StartGateApi>(platform, 'StartGate', `visitor:${visitor}`).replaceLive(id);
+	if (previous) await coordinatorOf(platform, previous).stop('You started another sandbox, which replaced it.');
 }
 
 /**

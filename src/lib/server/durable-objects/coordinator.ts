@@ -18,11 +18,11 @@
  */
 import { DurableObject, type WorkerWebSocket } from 'cloudflare:workers';
 import * as v from 'valibot';
-import { messageFor, type SandboxSnapshot, type Step } from '../../sandbox-state';
+import { messageFor, type SandboxSnapshot, type Step, type TemplateId } from '../../sandbox-state';
 import { openSandbox, type SandboxNamespace } from '../sandbox/cloudflare';
 import type { Sandbox } from '../sandbox/types';
 import { readSource, SourceFileError, writeSource } from '../source-files';
-import { templates } from '../templates';
+import { templates, type Template } from '../templates';
 import { boot, describeFailure } from './boot';
 import { MAX_MESSAGE_BYTES, type CoordinatorApi, type ReadReply, type StartRequest, type StatusReply, type StatusRequest, type WriteReply } from './contract';
 
@@ -67,6 +67,9 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		this.ttlMs = v.parse(TtlSeconds, env.SANDBOX_TTL_SECONDS) * 1000;
 		void ctx.blockConcurrencyWhile(async () => {
 			this.record = (await ctx.storage.get<SandboxRecord>('record')) ?? null;
+			// Restarted mid-boot (a deploy, an eviction): the boot died with the old instance. The
+			// watchdog resumes it now rather than at its next round.
+			if (this.record?.state.status === 'initializing') await ctx.storage.setAlarm(Date.now());
 		});
 	}
 
@@ -101,6 +104,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 
 	async revive(): Promise<void> {
 		if (this.record?.state.status !== 'ready') return; // under way already, failed, or stopped
+		console.log(`[coordinator] waking ${this.record.state.id}: its container went away`);
 		Object.assign(this.record.state, { status: 'initializing', steps: [], previewUrl: null, error: null });
 		await this.changedState();
 		// Not a recovery: the container is gone. Exposing the port again keeps the preview URL.
@@ -135,7 +139,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 
 	async writeSource(path: string, content: string): Promise<WriteReply> {
 		const sandbox = this.readySandbox();
-		const sources = this.record && templates[this.record.state.template].sources;
+		const sources = this.record && this.template(this.record.state.template).sources;
 		if (!sandbox || !sources) return notRunning;
 		await this.touch();
 		try {
@@ -205,7 +209,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		try {
 			const previewUrl = await boot({
 				sandbox,
-				template: templates[template],
+				template: this.template(template),
 				origin: record.origin,
 				recover,
 				progress: (label) => {
@@ -230,6 +234,11 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		record.lastActiveAt = Date.now();
 		await this.save();
 		await this.ctx.storage.setAlarm(record.lastActiveAt + this.ttlMs);
+	}
+
+	/** The template a sandbox boots (a test's subclass may boot one of its own). */
+	protected template(id: TemplateId): Template {
+		return templates[id];
 	}
 
 	private readySandbox(): Sandbox | null {

@@ -1,5 +1,6 @@
 /**
- * What the app's routes may ask of a sandbox's coordinator (coordinator.ts), and what it answers.
+ * What the app's routes may ask of the Durable Objects — a sandbox's coordinator (coordinator.ts)
+ * and the start gates (start-gate.ts) — and what they answer.
  * Routes import these types only: the coordinator itself runs in workerd, and in `vite dev` the
  * routes reach it through wrangler's platform proxy.
  *
@@ -55,8 +56,25 @@ export interface CoordinatorApi {
 	fetch(request: Request): Promise<Response>;
 }
 
-/** A Durable Object namespace as the routes use it (workerd's, or the platform proxy's in `vite dev`). */
-export interface CoordinatorNamespace {
-	idFromName(name: string): unknown;
-	get(id: unknown): CoordinatorApi;
+export interface StartLimit {
+	/** How many starts are let through … */
+	starts: number;
+	/** … within this many milliseconds. */
+	perMs: number;
 }
+
+export type Admission = { ok: true } | { ok: false; retryAfterSeconds: number };
+
+/** The start gate's RPC surface (start-gate.ts): one per visitor, and one per client address. */
+export interface StartGateApi {
+	admit(limit: StartLimit): Promise<Admission>;
+	replaceLive(sandboxId: string): Promise<string | null>;
+}
+
+/** A Durable Object namespace as the routes use it (workerd's, or the platform proxy's in `vite dev`). */
+export interface Namespace<Api> {
+	idFromName(name: string): unknown;
+	get(id: unknown): Api;
+}
+
+export type CoordinatorNamespace = Namespace<CoordinatorApi>;

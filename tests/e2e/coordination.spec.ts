@@ -1,0 +1,99 @@
+/**
+ * What the coordinators and start gates promise, against two isolates in turn (the `isolates`
+ * target, whose short TTL and low limits are in isolates/settings.ts): one live sandbox per
+ * visitor, start limits per visitor and per client address with and without JavaScript, and an
+ * idle TTL that a visible tab holds off and a closed one does not.
+ */
+import { expect, test, type APIRequestContext } from '@playwright/test';
+import { ISOLATE_SETTINGS } from './isolates/settings.ts';
+import { containerOf, previewJson, SANDBOX_PATH, startSandbox } from './helpers.ts';
+
+const { ttlSeconds, visitorStartsPerMinute, addressStartsPerMinute } = ISOLATE_SETTINGS;
+
+const hasContainer = (id: string) => {
+	try {
+		containerOf(id);
+		return true;
+	} catch {
+		return false;
+	}
+};
+
+/** A start as a form without JavaScript posts it: the status, the sandbox it redirected to, and the page. */
+async function postStart(request: APIRequestContext, baseURL: string, headers: Record<string, string> = {}) {
+	const response = await request.post('/?/start', {
+		headers: { origin: baseURL, accept: 'text/html', ...headers },
+		form: { template: 'express' },
+		maxRedirects: 0
+	});
+	const location = response.headers()['location'] ?? '';
+	return { status: response.status(), id: SANDBOX_PATH.exec(location)?.[1] ?? null, retryAfter: response.headers()['retry-after'], text: await response.text() };
+}
+
+test('a sixth start by one visitor leaves one sandbox, not six; the next is refused with 429 and says when to retry', async ({ page, request, baseURL }) => {
+	const ids: string[] = [];
+	for (let i = 0; i < visitorStartsPerMinute; i++) {
+		ids.push(await startSandbox(page));
+		await expect(page.getByRole('status')).toHaveText('The sandbox is ready.');
+	}
+	expect(new Set(ids).size).toBe(visitorStartsPerMinute);
+	expect(ids.filter(hasContainer)).toEqual([ids.at(-1)]);
+	await page.goto(`/sandbox/${ids[0]}`);
+	await expect(page.getByText('This sandbox has stopped. You started another sandbox, which replaced it.')).toBeVisible();
+
+	// One more, with JavaScript: the form says why, and nothing is made.
+	await page.goto('/');
+	await page.getByRole('button', { name: 'Start a sandbox' }).click();
+	await expect(page.getByRole('alert')).toContainText(/Too many sandboxes started in a short time\. Please try again in \d+ s\./);
+	expect(page.url()).toBe(`${baseURL}/`);
+
+	// And as a form without JavaScript: a 429 page with Retry-After.
+	const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+	const refused = await postStart(request, baseURL!, { cookie });
+	expect(refused.status).toBe(429);
+	expect(Number(refused.retryAfter)).toBeGreaterThan(0);
+	expect(refused.text).toContain('Too many sandboxes started in a short time');
+	expect(ids.filter(hasContainer)).toEqual([ids.at(-1)]);
+});
+
+test('a burst of starts by one visitor gets 429s, and leaves one sandbox', async ({ playwright, baseURL }) => {
+	const visitor = await playwright.request.newContext({ baseURL });
+	// A first start gives the visitor their cookie, so that every start of the burst is theirs.
+	const first = await postStart(visitor, baseURL!);
+	expect(first.status).toBe(303);
+	const burst = await Promise.all(Array.from({ length: visitorStartsPerMinute + 2 }, () => postStart(visitor, baseURL!)));
+	const started = [first.id!, ...burst.filter((r) => r.status === 303).map((r) => r.id!)];
+	const refused = burst.filter((r) => r.status === 429);
+	expect(started).toHaveLength(visitorStartsPerMinute);
+	expect(refused).toHaveLength(3);
+	for (const r of refused) expect(Number(r.retryAfter)).toBeGreaterThan(0);
+	await expect.poll(() => started.filter(hasContainer).length, { timeout: 30_000 }).toBe(1);
+	await visitor.dispose();
+});
+
+test('starts from one client address are limited too, whoever the visitors are', async ({ playwright, baseURL }) => {
+	const results = [];
+	for (let i = 0; i < addressStartsPerMinute + 2; i++) {
+		const visitor = await playwright.request.newContext({ baseURL });
+		results.push(await postStart(visitor, baseURL!, { 'x-test-client-address': '192.0.2.44' }));
+		await visitor.dispose();
+	}
+	expect(results.map((r) => r.status)).toEqual([...Array(addressStartsPerMinute).fill(303), 429, 429]);
+});
+
+test('a visible tab keeps its sandbox past the idle TTL; once it is closed, the TTL lets the sandbox go', async ({ page, request }) => {
+	test.setTimeout(120_000);
+	const id = await startSandbox(page);
+	await previewJson(page);
+	await page.waitForTimeout(2 * ttlSeconds * 1000);
+	await expect(page.getByRole('status')).toHaveText('The sandbox is ready.');
+	expect(hasContainer(id)).toBe(true);
+
+	const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+	await page.close();
+	// The TTL, and the alarm's own slack: nothing asks about the sandbox meanwhile.
+	await new Promise((resolve) => setTimeout(resolve, (ttlSeconds + 5) * 1000));
+	const state = await (await request.get(`/api/sandbox/${id}/state`, { headers: { cookie } })).json();
+	expect(state).toMatchObject({ status: 'stopped', error: { message: expect.stringContaining('without use') } });
+	expect(hasContainer(id)).toBe(false);
+});

@@ -1,0 +1,128 @@
+/**
+ * The e2e `isolates` target: the app as two isolates that share no memory — two `wrangler dev`
+ * processes of the built worker (app.jsonc) — over one companion that hosts the Durable Objects
+ * with the local engine's containers, behind a proxy that sends every request and every
+ * WebSocket to the next isolate in turn. What one isolate started, the other must report,
+ * stop and wake; each boot is logged by the coordinator, and app-server.ts counts them.
+ *
+ * The proxy stands in for Cloudflare's edge: it sets CF-Connecting-IP on every request, the
+ * client address the start gate counts. Each request counts as a client of its own, unless the
+ * test names one in `x-test-client-address` (the rate-limit tests do).
+ *
+ *   node tests/e2e/isolates/run.ts <port>
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import { connect, createServer as createTcpServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startLocalRuntime } from '../../../sandbox/local/launch.ts';
+import { runWranglerDev, waitUntilServing, type WranglerDev } from '../../../sandbox/wrangler-dev.ts';
+import { ISOLATE_SETTINGS } from './settings.ts';
+
+const COMPANION = fileURLToPath(new URL('../../../sandbox/dev/wrangler.jsonc', import.meta.url));
+const APP = fileURLToPath(new URL('./app.jsonc', import.meta.url));
+const port = Number(process.argv[2]);
+
+
+function freePort(): Promise<number> {
+	return new Promise((resolve) => {
+		const server = createTcpServer().listen(0, '127.0.0.1', () => {
+			const { port } = server.address() as { port: number };
+			server.close(() => resolve(port));
+		});
+	});
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'sandbox-isolates-'));
+const env = { ...process.env, WRANGLER_REGISTRY_PATH: join(scratch, 'registry') };
+const engine = await startLocalRuntime();
+const workers: WranglerDev[] = [];
+
+async function wranglerDev(config: string, name: string, vars: Record<string, string>): Promise<number> {
+	const [httpPort, inspectorPort] = [await freePort(), await freePort()];
+	const args = ['--config', config, '--name', name, '--ip', '127.0.0.1', '--port', String(httpPort), '--inspector-port', String(inspectorPort)];
+	const worker = runWranglerDev([...args, '--enable-containers=false', '--persist-to', join(scratch, name), '--show-interactive-dev-session=false'], { vars, env });
+	workers.push(worker);
+	await waitUntilServing(`http://127.0.0.1:${httpPort}/`, worker.exited, name);
+	return httpPort;
+}
+
+async function stop(code: number): Promise<never> {
+	await Promise.all(workers.map((worker) => worker.stop()));
+	await engine.stop();
+	rmSync(scratch, { recursive: true, force: true });
+	process.exit(code);
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(0));
+
+let isolates: number[];
+try {
+	await wranglerDev(COMPANION, 'sandbox-previews-dev', {
+		LOCAL_CONTAINER_ENGINE_URL: engine.url,
+		LOCAL_CONTAINER_ENGINE_SECRET: engine.secret,
+		SANDBOX_TTL_SECONDS: String(ISOLATE_SETTINGS.ttlSeconds)
+	});
+	const appVars = {
+		SESSION_SECRET: randomBytes(32).toString('base64url'),
+		SANDBOX_VISITOR_STARTS_PER_MINUTE: String(ISOLATE_SETTINGS.visitorStartsPerMinute),
+		SANDBOX_ADDRESS_STARTS_PER_MINUTE: String(ISOLATE_SETTINGS.addressStartsPerMinute)
+	};
+	isolates = [await wranglerDev(APP, 'isolate-a', appVars), await wranglerDev(APP, 'isolate-b', appVars)];
+} catch (error) {
+	console.error(`[isolates] ${(error as Error).message}`);
+	await stop(1);
+}
+
+let turn = 0;
+const served = [0, 0];
+/** The next isolate, in turn. */
+function next(): number {
+	const index = turn++ % isolates.length;
+	served[index]++;
+	return isolates[index];
+}
+
+let clients = 0;
+function clientAddress(req: IncomingMessage): string {
+	const named = req.headers['x-test-client-address'];
+	if (typeof named === 'string') return named;
+	clients++;
+	return `198.18.${(clients >> 8) & 255}.${clients & 255}`; // benchmarking range: a header only, never dialled
+}
+
+function forwardedHeaders(req: IncomingMessage) {
+	const { 'x-test-client-address': _named, ...headers } = req.headers;
+	return { ...headers, 'cf-connecting-ip': clientAddress(req) };
+}
+
+const proxy = createServer((req, res) => {
+	const upstream = httpRequest({ host: '127.0.0.1', port: next(), method: req.method, path: req.url, headers: forwardedHeaders(req), agent: false }, (response) => {
+		res.writeHead(response.statusCode ?? 502, response.statusMessage, response.rawHeaders);
+		response.pipe(res);
+	});
+	upstream.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end('isolate unreachable')));
+	req.pipe(upstream);
+});
+proxy.on('upgrade', (req, client, head) => {
+	const headers = forwardedHeaders(req);
+	const lines = [`${req.method} ${req.url} HTTP/1.1`, ...Object.entries(headers).flatMap(([name, value]) => (Array.isArray(value) ? value : [value]).map((v) => `${name}: ${v}`))];
+	const upstream = connect({ host: '127.0.0.1', port: next() }, () => {
+		upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+		if (head.length > 0) upstream.write(head);
+		upstream.pipe(client);
+		client.pipe(upstream);
+	});
+	const close = () => {
+		upstream.destroy();
+		client.destroy();
+	};
+	for (const socket of [upstream, client]) {
+		socket.on('error', close);
+		socket.on('close', close);
+	}
+});
+proxy.listen(port, 'localhost', () => console.log(`[isolates] round robin on ${port} over isolates ${isolates.join(', ')}`));
+process.on('exit', () => console.log(`[isolates] requests and sockets per isolate: ${served.join(', ')}`));

@@ -1,0 +1,2 @@
+/** What the e2e `isolates` target (run.ts) runs with: a short idle TTL and low start limits, for the specs that test them. */
+export const ISOLATE_SETTINGS = { ttlSeconds: 15, visitorStartsPerMinute: 6, addressStartsPerMinute: 4 };
