@@ -1,0 +1,268 @@
+/**
+ * The app's Durable Objects in workerd (worker.ts), over real containers from the local engine:
+ * a sandbox's coordinator — one boot however many ask, boots longer than a request, the idle TTL,
+ * a stop mid-boot, the status socket — and the start gates. Every assertion is what a visitor
+ * would notice: the state the page shows, a preview URL that serves or does not, a container
+ * that runs or does not.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SandboxSnapshot } from '../../src/lib/sandbox-state.ts';
+import type { StatusReply } from '../../src/lib/server/durable-objects/contract.ts';
+import { waitFor } from '../helpers/host.ts';
+import { sleep, startCoordinationWorker, TTL_MS, type CoordinationWorker } from './harness.ts';
+
+let worker: CoordinationWorker;
+
+beforeAll(async () => {
+	worker = await startCoordinationWorker();
+}, 120_000);
+
+afterAll(async () => {
+	await worker?.stop();
+});
+
+/** A sandbox ID of its own for each test (a DNS label, as preview URLs need). */
+let counter = 0;
+const newId = (name: string) => `${name}-${Date.now().toString(36)}${++counter}`;
+
+/** The Express template's JSON, as its preview URL serves it through the worker. */
+async function servesExpress(previewUrl: string, id: string) {
+	const response = await worker.preview(previewUrl);
+	expect(response.status, response.body).toBe(200);
+	expect(JSON.parse(response.body)).toMatchObject({ message: `Hello from sandbox ${id}`, sandbox: id });
+}
+
+/** A sandbox started and ready. */
+async function readySandbox(name: string): Promise<{ id: string; state: SandboxSnapshot }> {
+	const id = newId(name);
+	await worker.start(id);
+	const state = await worker.settled(id);
+	expect(state, JSON.stringify(state)).toMatchObject({ status: 'ready' });
+	return { id, state };
+}
+
+/** How often a line occurs in the worker's log. */
+const occurrences = (log: string, line: string) => log.split('\n').filter((l) => l.trim() === line).length;
+
+/** Waits until none of the sandbox's container processes is left (the destroy takes a moment). */
+async function containerGone(id: string) {
+	await waitFor(() => worker.containerProcesses(id).length === 0, { timeout: 15_000, interval: 250 }).catch(() => {
+		throw new Error(`processes of ${id} are left:\n${worker.containerProcesses(id).map((p) => `${p.pid} ${p.cmdline.slice(0, 160)}`).join('\n')}`);
+	});
+}
+
+describe('a boot', () => {
+	it('runs once however many ask at once', async () => {
+		const id = newId('once');
+		const calls = await Promise.all(
+			Array.from({ length: 10 }, (_, i) => [
+				worker.start(id),
+				i % 2 === 0 ? worker.status(id) : Promise.resolve<StatusReply>(null)
+			]).flat()
+		);
+		const starts = calls.filter((_, i) => i % 2 === 0) as SandboxSnapshot[];
+		const statuses = (calls.filter((_, i) => i % 2 === 1) as StatusReply[]).filter((reply) => reply !== null);
+
+		const ready = await worker.settled(id);
+		expect(ready, JSON.stringify(ready)).toMatchObject({ id, template: 'express', status: 'ready', error: null });
+		const labels = ready.steps.map((step) => step.label);
+		// Every caller was told of the same boot: the one that became ready, seen at some step of it.
+		for (const state of [...starts, ...statuses.map((reply) => reply!.state)]) {
+			expect(state).toMatchObject({ id, template: 'express', status: 'initializing', previewUrl: null, error: null });
+			expect(labels.slice(0, state.steps.length)).toEqual(state.steps.map((step) => step.label));
+		}
+		await servesExpress(ready.previewUrl!, id);
+
+		expect(occurrences(worker.workerLog(), `[coordinator] booting ${id}`)).toBe(1);
+		expect(worker.workerLog()).not.toContain(`resuming the boot of ${id}`);
+		expect(worker.containers(id)).toHaveLength(1);
+		// Nor did one start and go again meanwhile.
+		expect(worker.engineLog().match(new RegExp(`container ${id} started`, 'g'))).toHaveLength(1);
+		await worker.coordinator(id, 'stop', ['test over']);
+	});
+
+	it('stopped at once leaves nothing running', async () => {
+		const id = newId('stop-at-once');
+		await worker.start(id);
+		await worker.coordinator(id, 'stop', ['Stopped by the test.']);
+		await sleep(5_000); // what a boot still under way would do by now
+		await containerGone(id);
+		await sleep(5_000);
+		expect(worker.containerProcesses(id)).toEqual([]);
+		expect((await worker.status(id))?.state).toMatchObject({ status: 'stopped', previewUrl: null, error: { message: 'Stopped by the test.' } });
+	});
+
+	it('stopped after its first step leaves nothing running', async () => {
+		const id = newId('stop-mid-boot');
+		await worker.start(id);
+		// Long-polls until the container has started and the template's first step is under way.
+		let reply = await worker.status(id);
+		while (reply && reply.state.status === 'initializing' && reply.state.steps.length < 2) {
+			reply = await worker.status(id, { after: reply.version, waitMs: 10_000 });
+		}
+		expect(reply?.state).toMatchObject({ status: 'initializing' });
+		expect(worker.containers(id)).toHaveLength(1);
+		await worker.coordinator(id, 'stop', ['Stopped by the test.']);
+		await containerGone(id);
+		await sleep(5_000);
+		expect(worker.containerProcesses(id)).toEqual([]);
+		expect((await worker.status(id))?.state).toMatchObject({ status: 'stopped', previewUrl: null, error: { message: 'Stopped by the test.' } });
+	});
+});
+
+// Timing-bound, each mostly waiting: they run side by side.
+describe.concurrent('time', () => {
+	it('a template whose server needs 40 s to listen reaches ready, with no request in flight meanwhile', async () => {
+		const id = newId('slow');
+		const started = await worker.start(id);
+		expect(started.status).toBe('initializing');
+		// Nobody asks meanwhile: the boot must carry on by itself.
+		await sleep(46_000);
+		const reply = await worker.status(id);
+		expect(reply?.state, JSON.stringify(reply)).toMatchObject({ status: 'ready', error: null });
+		expect(reply!.state.steps.at(-2)).toMatchObject({ label: 'Waiting for the server to answer', state: 'done' });
+		expect(reply!.state.steps.at(-2)!.durationMs).toBeGreaterThan(35_000);
+		await servesExpress(reply!.state.previewUrl!, id);
+		await worker.coordinator(id, 'stop', ['test over']);
+	}, 90_000);
+
+	it('a sandbox nobody uses is stopped after the TTL: its containers are gone and its preview URL serves no more', async () => {
+		const { id, state } = await readySandbox('idle');
+		await servesExpress(state.previewUrl!, id);
+		await sleep(TTL_MS + 5_000);
+		const reply = await worker.status(id);
+		expect(reply?.state).toMatchObject({ status: 'stopped', previewUrl: null });
+		expect(reply!.state.error?.message).toMatch(/without use/);
+		await containerGone(id);
+
+		// Its token is forgotten with the container.
+		const response = await worker.preview(state.previewUrl!);
+		expect(response.status, response.body).toBe(404);
+		expect(response.body).not.toContain('Hello from sandbox');
+		// Nor does asking for it wake a container up.
+		await sleep(3_000);
+		expect(worker.containerProcesses(id)).toEqual([]);
+		expect((await worker.status(id))?.state.status).toBe('stopped');
+	}, 60_000);
+
+	it('a sandbox whose status is read stays up past twice the TTL, and is stopped once the reads stop', async () => {
+		const { id, state } = await readySandbox('kept');
+		const until = Date.now() + 2 * TTL_MS + 2_000;
+		while (Date.now() < until) {
+			await sleep(TTL_MS / 3);
+			expect((await worker.status(id))?.state.status).toBe('ready');
+		}
+		await servesExpress(state.previewUrl!, id);
+		expect(worker.containers(id)).toHaveLength(1);
+
+		await sleep(TTL_MS + 5_000);
+		const reply = await worker.status(id);
+		expect(reply?.state.status).toBe('stopped');
+		expect(reply!.state.error?.message).toMatch(/without use/);
+		await containerGone(id);
+	}, 90_000);
+
+	it('a sandbox whose preview is visited stays up past twice the TTL, with no status read', async () => {
+		const { id, state } = await readySandbox('visited');
+		const until = Date.now() + 2 * TTL_MS + 2_000;
+		while (Date.now() < until) {
+			await sleep(TTL_MS / 3);
+			await servesExpress(state.previewUrl!, id);
+		}
+		expect((await worker.status(id))?.state.status).toBe('ready');
+		expect(worker.containers(id)).toHaveLength(1);
+		await worker.coordinator(id, 'stop', ['test over']);
+	}, 60_000);
+
+	it('an open status socket alone does not keep a sandbox up', async () => {
+		const { id } = await readySandbox('socket-idle');
+		const socket = await worker.socket(id);
+		expect((await socket.next(() => true)).type).toBe('ready');
+		const stopped = await socket.next((message) => message.type === 'stopped', TTL_MS + 10_000);
+		expect(stopped.state).toMatchObject({ id, status: 'stopped', previewUrl: null });
+		expect(stopped.state.error?.message).toMatch(/without use/);
+		expect((await socket.closed).code).toBe(1000);
+		expect((await worker.status(id))?.state.status).toBe('stopped');
+		await containerGone(id);
+	}, 60_000);
+});
+
+describe('the status socket', () => {
+	it('sends the current state on connect, then every step, and ready', async () => {
+		const id = newId('socket');
+		await worker.start(id);
+		const socket = await worker.socket(id);
+		const ready = await socket.next((message) => message.type === 'ready');
+		const [first] = socket.messages;
+		expect(first.state).toMatchObject({ id, template: 'express' });
+		expect(['progress', 'ready']).toContain(first.type);
+
+		// From the step it was connected at on, each step arrived as the active one.
+		const steps = ready.state.steps;
+		expect(steps.length).toBeGreaterThanOrEqual(4);
+		for (const step of steps.slice(Math.max(0, first.state.steps.length - 1))) {
+			if (first.type === 'ready') break;
+			expect(
+				socket.messages.some((m) => m.type === 'progress' && m.state.steps.at(-1)?.label === step.label && m.state.steps.at(-1)?.state === 'active'),
+				`step "${step.label}" in ${JSON.stringify(socket.messages.map((m) => m.state.steps.map((s) => s.label)))}`
+			).toBe(true);
+		}
+		expect(socket.messages.at(-1)).toEqual(ready);
+		expect(ready.state.previewUrl).toMatch(/^http:\/\/3001-/);
+		await servesExpress(ready.state.previewUrl!, id);
+
+		// A late socket gets the settled state at once.
+		const late = await worker.socket(id);
+		expect((await late.next(() => true)).state).toEqual(ready.state);
+		late.ws.close();
+		socket.ws.close();
+		await worker.coordinator(id, 'stop', ['test over']);
+	});
+
+	it('closes a socket that sends anything (1008), and one that sends too much (1009), and no other', async () => {
+		const { id } = await readySandbox('socket-refusal');
+		const bystander = await worker.socket(id);
+		await bystander.next(() => true);
+
+		const chatty = await worker.socket(id);
+		await chatty.next(() => true);
+		chatty.ws.send('hello');
+		expect((await chatty.closed).code).toBe(1008);
+
+		const big = await worker.socket(id);
+		await big.next(() => true);
+		big.ws.send('x'.repeat(70 * 1024));
+		expect((await big.closed).code).toBe(1009);
+
+		expect(bystander.ws.readyState).toBe(bystander.ws.OPEN);
+		await worker.coordinator(id, 'stop', ['test over']);
+		expect((await bystander.next((m) => m.type === 'stopped')).state.status).toBe('stopped');
+		expect((await bystander.closed).code).toBe(1000);
+	});
+});
+
+describe('the start gate', () => {
+	it('lets `starts` through per window, then says when to retry, then lets through again', async () => {
+		const name = `visitor:${newId('gate')}`;
+		const limit = { starts: 3, perMs: 2_000 };
+		for (let i = 0; i < 3; i++) expect(await worker.gate(name, 'admit', [limit])).toEqual({ ok: true });
+		const refused = await worker.gate<{ ok: false; retryAfterSeconds: number }>(name, 'admit', [limit]);
+		expect(refused.ok).toBe(false);
+		expect(refused.retryAfterSeconds).toBeGreaterThan(0);
+		expect(refused.retryAfterSeconds).toBeLessThanOrEqual(limit.perMs / 1000);
+		// Another gate counts on its own.
+		expect(await worker.gate(`${name}-other`, 'admit', [limit])).toEqual({ ok: true });
+
+		await sleep(limit.perMs + 200);
+		expect(await worker.gate(name, 'admit', [limit])).toEqual({ ok: true });
+	});
+
+	it('remembers the live sandbox, answering the one each replaces', async () => {
+		const name = `visitor:${newId('live')}`;
+		expect(await worker.gate(name, 'replaceLive', ['a'])).toBeNull();
+		expect(await worker.gate(name, 'replaceLive', ['b'])).toBe('a');
+		expect(await worker.gate(name, 'replaceLive', ['c'])).toBe('b');
+		expect(await worker.gate(name, 'replaceLive', ['c'])).toBeNull();
+		expect(await worker.gate(name, 'replaceLive', ['d'])).toBe('c');
+	});
+});

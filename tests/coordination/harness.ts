@@ -1,0 +1,304 @@
+/**
+ * Runs the coordination worker (worker.ts) in workerd with `wrangler dev --enable-containers=false`,
+ * its sandboxes' containers from a local engine started here (as tests/conformance/harness.ts
+ * does), and looks at what users would notice: a coordinator's answers, its status socket, a
+ * preview URL served through the worker, and the containers running on this host.
+ */
+import { spawn } from 'node:child_process';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { startLocalRuntime, type LocalRuntimeHandle } from '../../sandbox/local/launch.ts';
+import type { SandboxSnapshot, ServerMessage } from '../../src/lib/sandbox-state.ts';
+import type { StatusReply } from '../../src/lib/server/durable-objects/contract.ts';
+import { liveProcesses, scratchDir, type HostProcess } from '../helpers/host.ts';
+import { freePort } from '../helpers/ports.ts';
+
+const WRANGLER = fileURLToPath(new URL('../../node_modules/wrangler/bin/wrangler.js', import.meta.url));
+const CONFIG = fileURLToPath(new URL('./wrangler.jsonc', import.meta.url));
+
+/** The idle TTL the worker runs with (wrangler.jsonc's SANDBOX_TTL_SECONDS). */
+export const TTL_MS = 8_000;
+
+export interface PreviewResponse {
+	status: number;
+	body: string;
+}
+
+export interface CoordinationWorker {
+	/** `http://localhost:<port>`: the origin sandboxes are started with (preview URLs hang off it). */
+	origin: string;
+	port: number;
+	engine: LocalRuntimeHandle;
+	stateDir: string;
+	/** Calls a coordinator's RPC method; throws what it threw. */
+	coordinator<T = unknown>(id: string, method: string, args?: unknown[]): Promise<T>;
+	/** Calls a start gate's RPC method. */
+	gate<T = unknown>(name: string, method: string, args?: unknown[]): Promise<T>;
+	/** start({ id, template, origin }) with this worker's origin. */
+	start(id: string, template?: 'express' | 'vue'): Promise<SandboxSnapshot>;
+	status(id: string, request?: { after?: number; waitMs?: number }): Promise<StatusReply>;
+	/** Waits (with long-polling status reads) until the sandbox has settled; answers its state. */
+	settled(id: string, timeoutMs?: number): Promise<SandboxSnapshot>;
+	/** A request for a preview URL, sent to the worker with the preview host in its Host header. */
+	preview(url: string): Promise<PreviewResponse>;
+	/** Opens the sandbox's status socket. */
+	socket(id: string): Promise<StatusSocket>;
+	/** The containers of a sandbox running now: one entry (its directory) per container. */
+	containers(id: string): string[];
+	/** Every live host process of the sandbox's containers (launchers, network helpers, what runs inside). */
+	containerProcesses(id: string): HostProcess[];
+	/** What wrangler and workerd printed (the coordinator's console.log included). */
+	workerLog(): string;
+	engineLog(): string;
+	output(): string;
+	stop(): Promise<void>;
+}
+
+export interface StatusSocket {
+	messages: ServerMessage[];
+	/** What happened to the socket, with milliseconds since it was opened (for failure messages). */
+	events: string[];
+	/** Resolves with the first message (received so far or later) that `match` accepts. */
+	next(match: (message: ServerMessage) => boolean, timeoutMs?: number): Promise<ServerMessage>;
+	/** Resolves with the close code once the socket has closed. */
+	closed: Promise<{ code: number; reason: string }>;
+	ws: WebSocket;
+}
+
+export interface CoordinationOptions {
+	/** The engine's configuration beyond its state directory (LOCAL_SANDBOX_MAX, …). */
+	engineEnv?: Record<string, string>;
+	/** The coordinators' idle TTL, when not wrangler.jsonc's TTL_MS. */
+	ttlSeconds?: number;
+}
+
+export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds }: CoordinationOptions = {}): Promise<CoordinationWorker> {
+	const stateDir = scratchDir('coordination-');
+	const engine = await startLocalRuntime({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '8', ...engineEnv }, output: 'capture' });
+	const [port, inspectorPort] = [await freePort(), await freePort()];
+	// The worker as it is now, bundled once: `wrangler dev` reloads its worker — restarting every
+	// Durable Object, ending boots and dropping sockets — whenever a file it bundled changes, and
+	// others edit src/ while this suite runs. Run unbundled, it watches only this snapshot.
+	let bundle: string;
+	try {
+		bundle = await bundleWorker();
+	} catch (error) {
+		await engine.stop();
+		throw error;
+	}
+	const args = [WRANGLER, 'dev', bundle, '--no-bundle', '--config', CONFIG, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort)];
+	// Durable Object storage of this run only.
+	args.push('--persist-to', scratchDir('coordination-persist-'), '--show-interactive-dev-session=false');
+	args.push('--var', 'SANDBOX_LOG_LEVEL:info');
+	if (ttlSeconds !== undefined) args.push('--var', `SANDBOX_TTL_SECONDS:${ttlSeconds}`);
+	args.push('--enable-containers=false', '--env-file', engineEnvFile(engine));
+	// A process group of its own, ended whole at stop: workerd runs as wrangler's grandchildren.
+	const wrangler = spawn(process.execPath, args, {
+		stdio: ['ignore', 'pipe', 'pipe'],
+		env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+		detached: true
+	});
+	let log = '';
+	wrangler.stdout.on('data', (chunk) => (log += chunk));
+	wrangler.stderr.on('data', (chunk) => (log += chunk));
+	const exited = new Promise<void>((resolve) => wrangler.once('exit', () => resolve()));
+	const base = `http://127.0.0.1:${port}`;
+	const sockets = new Set<WebSocket>();
+
+	const stop = async () => {
+		for (const ws of sockets) ws.terminate();
+		if (wrangler.exitCode === null) wrangler.kill('SIGTERM');
+		await exited;
+		try {
+			process.kill(-wrangler.pid!, 'SIGKILL');
+		} catch {
+			// Nothing of the group was left.
+		}
+		await engine.stop();
+		// For a look at a failed run: COORDINATION_LOG=/some/file collects what the worker and engine printed.
+		if (process.env.COORDINATION_LOG) appendFileSync(process.env.COORDINATION_LOG, `--- worker ---\n${log}\n--- engine ---\n${engine.output()}`);
+	};
+	for (let attempt = 0; ; attempt++) {
+		if (wrangler.exitCode !== null || attempt > 240) {
+			await stop();
+			throw new Error(`wrangler dev did not start:\n${log}\n${engine.output()}`);
+		}
+		if (await fetch(`${base}/`).then((r) => r.status === 404, () => false)) break;
+		await new Promise((resolve) => setTimeout(resolve, 250));
+	}
+
+	const call = async <T>(path: string, body: object): Promise<T> => {
+		const response = await fetch(`${base}${path}`, { method: 'POST', body: JSON.stringify(body) });
+		if (!response.ok) throw new Error(`the test worker answered ${response.status}: ${await response.text()}`);
+		const result = (await response.json()) as { value?: T; error?: { name: string; message: string } };
+		if (result.error) throw new Error(`${path} ${JSON.stringify(body)}: ${result.error.name}: ${result.error.message}`);
+		return result.value as T;
+	};
+
+	/** Container directory → the sandbox ID its `id` file names (remembered: the file goes with the container). */
+	const containerIds = new Map<string, string>();
+	const launchers = () => {
+		const all = liveProcesses();
+		for (const p of all) {
+			const dir = /(\S+\/sandboxes\/\d+)\//.exec(p.cmdline)?.[1];
+			if (!dir || !dir.startsWith(stateDir) || containerIds.has(dir)) continue;
+			try {
+				containerIds.set(dir, readFileSync(join(dir, 'id'), 'utf8').trim());
+			} catch {
+				// Not written yet, or gone already.
+			}
+		}
+		return all;
+	};
+	const dirsOf = (id: string) => [...containerIds].filter(([, name]) => name === id).map(([dir]) => dir);
+
+	const worker: CoordinationWorker = {
+		origin: `http://localhost:${port}`,
+		port,
+		engine,
+		stateDir,
+		coordinator: (id, method, callArgs = []) => call('/coordinator', { id, method, args: callArgs }),
+		gate: (name, method, callArgs = []) => call('/gate', { name, method, args: callArgs }),
+		start: (id, template = 'express') => worker.coordinator(id, 'start', [{ id, template, origin: worker.origin }]),
+		status: (id, request = {}) => worker.coordinator(id, 'status', [request]),
+		async settled(id, timeoutMs = 60_000) {
+			const deadline = Date.now() + timeoutMs;
+			for (;;) {
+				const reply = await worker.status(id);
+				if (!reply) throw new Error(`sandbox ${id} has no state`);
+				if (reply.state.status !== 'initializing') return reply.state;
+				const left = deadline - Date.now();
+				if (left <= 0) throw new Error(`sandbox ${id} did not settle within ${timeoutMs} ms: ${JSON.stringify(reply.state)}`);
+				await worker.status(id, { after: reply.version, waitMs: Math.min(left, 10_000) });
+			}
+		},
+		preview: (url) => previewRequest(port, url),
+		socket: (id) => openSocket(`ws://127.0.0.1:${port}/ws/${encodeURIComponent(id)}`, sockets),
+		containers(id) {
+			const all = launchers();
+			const dirs = dirsOf(id);
+			return dirs.filter((dir) => all.some((p) => p.cmdline.startsWith('bwrap ') && p.cmdline.includes(`${dir}/`)));
+		},
+		containerProcesses(id) {
+			const all = launchers();
+			const dirs = dirsOf(id);
+			const hostNamespace = all.find((p) => p.pid === process.pid)?.pidNamespace;
+			const outer = all.filter((p) => dirs.some((dir) => p.cmdline.includes(`${dir}/`)));
+			const namespaces = new Set(outer.map((p) => p.pidNamespace).filter((ns) => ns !== hostNamespace));
+			return all.filter((p) => outer.includes(p) || namespaces.has(p.pidNamespace));
+		},
+		workerLog: () => log,
+		engineLog: () => engine.output(),
+		output: () => `--- worker ---\n${log}\n--- engine ---\n${engine.output()}`,
+		stop
+	};
+	return worker;
+}
+
+/** Bundles worker.ts as `wrangler deploy` would (without deploying); answers the bundle's path. */
+async function bundleWorker(): Promise<string> {
+	const outdir = scratchDir('coordination-bundle-');
+	const build = spawn(process.execPath, [WRANGLER, 'deploy', '--dry-run', '--config', CONFIG, '--outdir', outdir], {
+		stdio: ['ignore', 'pipe', 'pipe'],
+		env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }
+	});
+	let output = '';
+	build.stdout.on('data', (chunk) => (output += chunk));
+	build.stderr.on('data', (chunk) => (output += chunk));
+	const code = await new Promise<number | null>((resolve) => build.once('exit', resolve));
+	if (code !== 0) throw new Error(`bundling the coordination worker failed:\n${output}`);
+	return join(outdir, 'worker.js');
+}
+
+/** The engine's address for the worker, in a file only this user can read (not on a command line). */
+function engineEnvFile(engine: LocalRuntimeHandle): string {
+	const file = join(scratchDir('coordination-env-'), '.env');
+	writeFileSync(file, `LOCAL_CONTAINER_ENGINE_URL=${engine.url}\nLOCAL_CONTAINER_ENGINE_SECRET=${engine.secret}\n`, { mode: 0o600 });
+	return file;
+}
+
+function previewRequest(port: number, previewUrl: string): Promise<PreviewResponse> {
+	const url = new URL(previewUrl);
+	return new Promise((resolve, reject) => {
+		const req = httpRequest(
+			{ host: '127.0.0.1', port, path: `${url.pathname}${url.search}`, headers: { host: url.host, accept: 'application/json' } },
+			(res) => {
+				let body = '';
+				res.setEncoding('utf8');
+				res.on('data', (chunk) => (body += chunk));
+				res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+				res.on('error', reject);
+			}
+		);
+		req.on('error', reject);
+		req.end();
+	});
+}
+
+function openSocket(url: string, sockets: Set<WebSocket>): Promise<StatusSocket> {
+	// workerd leaves the TCP connection of a socket the coordinator closed from outside that
+	// socket's own event (a stop, the idle TTL) open after the closing handshake, until the client
+	// drops it: ws waits 30 s by default for that, Chromium 2 s — as here.
+	// (ws has the option; its type definitions do not.)
+	const options: WebSocket.ClientOptions & { closeTimeout: number } = { closeTimeout: 2_000 };
+	const ws = new WebSocket(url, options);
+	sockets.add(ws);
+	const messages: ServerMessage[] = [];
+	const events: string[] = [];
+	const openedAt = Date.now();
+	const event = (text: string) => events.push(`${Date.now() - openedAt} ms: ${text}`);
+	const listeners = new Set<() => void>();
+	ws.on('message', (data) => {
+		event(`message ${String(data).slice(0, 60)}`);
+		messages.push(JSON.parse(String(data)) as ServerMessage);
+		for (const listener of [...listeners]) listener();
+	});
+	const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+		ws.once('close', (code, reason) => {
+			event(`close ${code} ${String(reason)}`);
+			sockets.delete(ws);
+			resolve({ code, reason: String(reason) });
+			for (const listener of [...listeners]) listener();
+		});
+	});
+	const socket: StatusSocket = {
+		messages,
+		events,
+		closed,
+		ws,
+		next(match, timeoutMs = 60_000) {
+			return new Promise((resolve, reject) => {
+				const check = () => {
+					const found = messages.find(match);
+					if (found) {
+						done();
+						resolve(found);
+					} else if (ws.readyState === WebSocket.CLOSED) {
+						done();
+						reject(new Error(`the socket closed without such a message:\n${events.join('\n')}`));
+					}
+				};
+				const timer = setTimeout(() => {
+					done();
+					reject(new Error(`no such message within ${timeoutMs} ms:\n${events.join('\n')}`));
+				}, timeoutMs);
+				const done = () => {
+					clearTimeout(timer);
+					listeners.delete(check);
+				};
+				listeners.add(check);
+				check();
+			});
+		}
+	};
+	return new Promise((resolve, reject) => {
+		ws.once('open', () => resolve(socket));
+		ws.once('unexpected-response', (_req, res) => reject(new Error(`the status socket was refused: ${res.statusCode}`)));
+		ws.once('error', reject);
+	});
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

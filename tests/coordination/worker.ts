@@ -1,0 +1,94 @@
+/**
+ * The coordination suite's worker: the app's two Durable Objects — a sandbox's coordinator and the
+ * start gates — over the SDK's `Sandbox` with the local engine's containers, and a small door for
+ * the tests to call them as the app's routes do:
+ *
+ *   POST /coordinator { id, method, args? }   calls the coordinator of sandbox `id` (idFromName(id))
+ *   POST /gate        { name, method, args? } calls the start gate `name`
+ *     both answer { value } or { error: { name, message } }
+ *   GET  /ws/{id} (WebSocket upgrade)         the coordinator's status socket, as the app's route hands it over
+ *   any preview host ({port}-{id}-{token}.…)  answered by the app's own preview route (answerPreview)
+ *
+ * The coordinator is the app's, subclassed only to boot a slower template: a sandbox whose ID
+ * starts with `slow-` boots the Express template with a server that listens only after 40 s.
+ */
+import { SandboxCoordinator } from '../../src/lib/server/durable-objects/coordinator.ts';
+import type { CoordinatorNamespace, Namespace, StartGateApi } from '../../src/lib/server/durable-objects/contract.ts';
+import { answerPreview, type PreviewEnv } from '../../src/lib/server/preview-route.ts';
+import { isPreviewNamespace } from '../../src/lib/server/sandbox/rules.ts';
+import { templates, type Template } from '../../src/lib/server/templates.ts';
+import type { TemplateId } from '../../src/lib/sandbox-state.ts';
+
+export { Sandbox } from '../../sandbox/local/workerd/sandbox.ts';
+export { StartGate } from '../../src/lib/server/durable-objects/start-gate.ts';
+
+/** How long the slow template's server waits before it listens (not exported: a worker's exports are its handlers). */
+const SLOW_LISTEN_SECONDS = 40;
+
+/** The Express template, but its server only listens after SLOW_LISTEN_SECONDS (and the boot waits up to 90 s for it). */
+const slowExpress: Template = {
+	...templates.express,
+	async initialize({ sandbox, sandboxId, progress }) {
+		progress('Copying the Express app into the sandbox');
+		const copied = await sandbox.exec(
+			'mkdir -p /workspace/app && cp /templates/express/server.js /templates/express/package.json /workspace/app/ ' +
+				'&& ln -sfn /templates/express/node_modules /workspace/app/node_modules',
+			{ timeout: 30_000 }
+		);
+		if (!copied.success) throw new Error(`copying failed (${copied.exitCode}): ${copied.stderr}`);
+
+		progress('Starting the Express server');
+		const server = await sandbox.startProcess(`sh -c 'sleep ${SLOW_LISTEN_SECONDS}; exec node server.js'`, {
+			processId: 'express',
+			cwd: '/workspace/app',
+			env: { PORT: '3001', SANDBOX_ID: sandboxId }
+		});
+
+		progress('Waiting for the server to answer');
+		await server.waitForPort(3001, { path: '/health', timeout: 90_000, interval: 100 });
+	}
+};
+
+export class TestCoordinator extends SandboxCoordinator {
+	protected override template(id: TemplateId): Template {
+		// The object's name is the sandbox ID (idFromName).
+		const sandboxId = this.ctx.id.name ?? '';
+		return id === 'express' && sandboxId.startsWith('slow-') ? slowExpress : super.template(id);
+	}
+}
+
+interface Env extends PreviewEnv {
+	Coordinator: CoordinatorNamespace;
+	StartGate: Namespace<StartGateApi>;
+}
+
+type Callable = Record<string, (...args: unknown[]) => Promise<unknown>>;
+
+export default {
+	async fetch(request: Request, env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
+		const url = new URL(request.url);
+		if (isPreviewNamespace(url.host)) return answerPreview(request, env, ctx);
+
+		const socket = /^\/ws\/([^/]+)$/.exec(url.pathname);
+		if (socket) {
+			const id = decodeURIComponent(socket[1]);
+			return env.Coordinator.get(env.Coordinator.idFromName(id)).fetch(request);
+		}
+
+		if (request.method !== 'POST' || (url.pathname !== '/coordinator' && url.pathname !== '/gate')) {
+			return new Response('Not found', { status: 404 });
+		}
+		const call = (await request.json()) as { id?: string; name?: string; method: string; args?: unknown[] };
+		try {
+			const stub =
+				url.pathname === '/coordinator'
+					? env.Coordinator.get(env.Coordinator.idFromName(call.id!))
+					: env.StartGate.get(env.StartGate.idFromName(call.name!));
+			const value = await (stub as unknown as Callable)[call.method](...(call.args ?? []));
+			return Response.json({ value: value === undefined ? null : value });
+		} catch (error) {
+			const { name, message } = error as Error;
+			return Response.json({ error: { name, message } });
+		}
+	}
+};
