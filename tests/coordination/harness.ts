@@ -243,8 +243,7 @@ function openSocket(url: string, sockets: Set<WebSocket>): Promise<StatusSocket>
 	// socket's own event (a stop, the idle TTL) open after the closing handshake, until the client
 	// drops it: ws waits 30 s by default for that, Chromium 2 s — as here.
 	// (ws has the option; its type definitions do not.)
-	const options: WebSocket.ClientOptions & { closeTimeout: number } = { closeTimeout: 2_000 };
-	const ws = new WebSocket(url, options);
+	const ws = new WebSocket(url, { closeTimeout: 2_000 } as WebSocket.ClientOptions);
 	sockets.add(ws);
 	const messages: ServerMessage[] = [];
 	const events: string[] = [];

@@ -9,9 +9,13 @@ import type { Template } from '../templates';
 /**
  * How long the container may take to start. The SDK retries a full machine ("no container
  * instance") for 120 s or more, and has no option to shorten that: past this, the visitor is told
- * that every sandbox is busy, and the late container is stopped.
+ * that every sandbox is busy. (The SDK goes on trying meanwhile, and nothing can stop it: the
+ * coordinator stops a container that starts late, see LATE_START_WINDOW_MS.)
  */
 export const CONTAINER_START_DEADLINE_MS = 20_000;
+
+/** How long the SDK may go on trying to start a container after the deadline (its retries, and some). */
+export const LATE_START_WINDOW_MS = 150_000;
 
 export interface BootOptions {
 	sandbox: Sandbox;
@@ -41,23 +45,21 @@ export async function boot({ sandbox, template, origin, progress, recover }: Boo
 }
 
 async function containerStarted(sandbox: Sandbox) {
-	const started = sandbox.exec('true', { timeout: 5_000 });
+	// Its own timeout well past the deadline, so that the deadline is what a full machine meets.
+	const started = sandbox.exec('true', { timeout: CONTAINER_START_DEADLINE_MS });
 	let timer: ReturnType<typeof setTimeout> | undefined;
 	const deadline = new Promise<never>((_, reject) => {
-		timer = setTimeout(() => {
-			// Started after all, once the visitor was told otherwise: nobody will use it.
-			started.then(() => sandbox.destroy(), () => {}).catch(() => {});
-			reject(
-				new SandboxError('CAPACITY_EXCEEDED', `the container did not start within ${CONTAINER_START_DEADLINE_MS / 1000} s`, {
-					retryable: true
-				})
-			);
-		}, CONTAINER_START_DEADLINE_MS);
+		timer = setTimeout(
+			() =>
+				reject(new SandboxError('CAPACITY_EXCEEDED', `the container did not start within ${CONTAINER_START_DEADLINE_MS / 1000} s`, { retryable: true })),
+			CONTAINER_START_DEADLINE_MS
+		);
 	});
 	try {
 		await Promise.race([started, deadline]);
 	} finally {
 		clearTimeout(timer);
+		started.catch(() => {}); // settles after the deadline, or not at all: nobody waits for it
 	}
 }
 

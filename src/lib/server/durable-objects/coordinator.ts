@@ -23,7 +23,8 @@ import { openSandbox, type SandboxNamespace } from '../sandbox/cloudflare';
 import type { Sandbox } from '../sandbox/types';
 import { readSource, SourceFileError, writeSource } from '../source-files';
 import { templates, type Template } from '../templates';
-import { boot, describeFailure } from './boot';
+import { boot, describeFailure, LATE_START_WINDOW_MS } from './boot';
+import { SandboxError } from '../sandbox/types';
 import { MAX_MESSAGE_BYTES, type CoordinatorApi, type ReadReply, type StartRequest, type StatusReply, type StatusRequest, type WriteReply } from './contract';
 
 export interface CoordinatorEnv {
@@ -41,6 +42,9 @@ const MAX_WAIT_MS = 10_000;
 /** Use is written down at most this often (a preview's every request counts). */
 const TOUCH_WRITE_INTERVAL_MS = 2_000;
 
+/** How often a container that may start late is looked for (and stopped). */
+const SWEEP_INTERVAL_MS = 5_000;
+
 /** How long a stopped sandbox's record stays, so that its page can say why it stopped. */
 const STOPPED_RECORD_MS = 24 * 3600_000;
 
@@ -50,6 +54,8 @@ interface SandboxRecord {
 	version: number;
 	origin: string;
 	lastActiveAt: number;
+	/** After a container that did not start in time: until when one may still start late, to be stopped. */
+	sweepUntil?: number;
 }
 
 export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements CoordinatorApi {
@@ -185,6 +191,11 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			}
 			return this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
 		}
+		if (record.sweepUntil && Date.now() < record.sweepUntil) {
+			// The SDK may still be starting the container that missed its deadline: stop it if it has.
+			await this.sandbox(record.state.id).destroy().catch(() => {});
+			return this.ctx.storage.setAlarm(Date.now() + SWEEP_INTERVAL_MS);
+		}
 		const idleMs = Date.now() - record.lastActiveAt;
 		if (idleMs >= this.ttlMs) return this.stop(`It was stopped after ${duration(idleMs)} without use.`);
 		await this.ctx.storage.setAlarm(record.lastActiveAt + this.ttlMs);
@@ -227,13 +238,14 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 				return;
 			}
 			console.error(`[coordinator] ${id} failed to start`, error);
+			if (error instanceof SandboxError && error.code === 'CAPACITY_EXCEEDED') record.sweepUntil = Date.now() + LATE_START_WINDOW_MS;
 			await this.finish({ status: 'error', error: describeFailure(error) });
 			// Done for: free its container now rather than at the TTL.
 			await sandbox.destroy().catch(() => {});
 		}
 		record.lastActiveAt = Date.now();
 		await this.save();
-		await this.ctx.storage.setAlarm(record.lastActiveAt + this.ttlMs);
+		await this.ctx.storage.setAlarm(record.sweepUntil ? Date.now() + SWEEP_INTERVAL_MS : record.lastActiveAt + this.ttlMs);
 	}
 
 	/** The template a sandbox boots (a test's subclass may boot one of its own). */
