@@ -14,7 +14,8 @@ export default defineConfig({
 	globalSetup: './tests/e2e/app-server.ts',
 	use: {
 		trace: 'retain-on-failure',
-		launchOptions: chromiumLaunchOptions()
+		// *.sandbox.test: an app host other than localhost, resolved to this machine (app.spec.ts).
+		launchOptions: chromiumLaunchOptions(['--host-resolver-rules=MAP *.sandbox.test 127.0.0.1, MAP sandbox.test 127.0.0.1'])
 	},
 	// The same scenarios against both ways the app runs; the visitor's flows again against two
 	// isolates in turn, which alone run with the short TTL and low start limits coordination.spec.ts tests.

@@ -4,7 +4,7 @@
  * itself is tested in tests/conformance, in workerd.)
  */
 import { describe, expect, it } from 'vitest';
-import { translateError } from '../../src/lib/server/sandbox/cloudflare.ts';
+import { translateError } from '../../src/lib/server/sandbox/errors.ts';
 
 describe('errors from the SDK', () => {
 	it.each([

@@ -68,7 +68,8 @@ export async function startTarget(name: keyof typeof TARGETS) {
 		const files = existsSync(stateDir) ? readdirSync(stateDir) : [];
 		rmSync(stateDir, { recursive: true, force: true });
 		const extraBoots = bootsBeyondOne(output);
-		if (name === 'isolates' && (extraBoots.length > 0 || !/\[coordinator\] booting/.test(output))) {
+		const containersStarted = /\[sandbox-runtime\] container \S+ started/.test(output);
+		if (name === 'isolates' && (extraBoots.length > 0 || (containersStarted && !/\[coordinator\] booting/.test(output)))) {
 			throw new Error(`isolates: sandboxes were not booted exactly once:\n${extraBoots.join('\n') || 'no boot was logged'}`);
 		}
 		if (leftovers.length > 0 || files.length > 0) {

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { containerOf, fetchPreview, previewJson, startSandbox } from './helpers.ts';
+import { containerOf, fetchPreview, previewJson, SANDBOX_PATH, startSandbox } from './helpers.ts';
 
 test.describe('with JavaScript', () => {
 	test('shows live progress, then the Express JSON in the iframe, over one WebSocket and no polling', async ({ page }) => {
@@ -162,5 +162,22 @@ test.describe('two visitors', () => {
 			await alice.close();
 			await bob.close();
 		}
+	});
+});
+
+test.describe('an app host that is not localhost', () => {
+	test("gets preview URLs on its own host, scheme and port (the SDK's would drop them)", async ({ page, baseURL }, testInfo) => {
+		// Vite's dev server refuses hosts it does not know before the app sees them.
+		test.skip(testInfo.project.name === 'vite-dev', "vite dev serves localhost hosts only");
+		// Chromium resolves *.sandbox.test to this machine (playwright.config.ts): a name, not an address elsewhere.
+		const app = `http://app.sandbox.test:${new URL(baseURL!).port}`;
+		await page.goto(`${app}/`);
+		await page.getByRole('button', { name: 'Start a sandbox' }).click();
+		await page.waitForURL(SANDBOX_PATH);
+		const id = SANDBOX_PATH.exec(page.url())![1];
+		const json = await previewJson(page);
+		expect(json.sandbox).toBe(id);
+		const previewUrl = await page.locator('iframe').getAttribute('src');
+		expect(previewUrl).toMatch(new RegExp(`^http://3001-${id}-[a-z0-9_]+\\.app\\.sandbox\\.test:${new URL(baseURL!).port}/$`));
 	});
 });

@@ -65,15 +65,23 @@ async function containerStarted(sandbox: Sandbox) {
 
 /** The preview URL if the template's app already runs and is exposed. */
 async function runningPreview(sandbox: Sandbox, template: Template, origin: string): Promise<string | null> {
-	const exposed = (await sandbox.getExposedPorts(new URL(origin).host)).find((port) => port.port === template.port);
+	const exposed = (await sandbox.getExposedPorts(sdkHostname(origin))).find((port) => port.port === template.port);
 	if (!exposed) return null;
 	const process = await sandbox.getProcess(template.processId);
 	return process?.status === 'running' ? previewUrlFor(exposed.url, origin) : null;
 }
 
+/**
+ * The hostname to give the SDK for preview URLs: without the port, which it mangles for any host
+ * but localhost (previewUrlFor puts the app's scheme and port back).
+ */
+function sdkHostname(origin: string): string {
+	return new URL(origin).hostname;
+}
+
 /** Exposes the port; a port that is already exposed (a revived sandbox) keeps its token. */
 async function expose(sandbox: Sandbox, port: number, origin: string): Promise<string> {
-	const host = new URL(origin).host;
+	const host = sdkHostname(origin);
 	try {
 		return previewUrlFor((await sandbox.exposePort(port, { hostname: host })).url, origin);
 	} catch (error) {

@@ -26,31 +26,6 @@ export const ExposablePort = v.pipe(
 	v.check((port) => port !== 3000, 'Port 3000 is reserved for the sandbox control plane')
 );
 
-/** A custom preview URL token. Hyphens are not allowed: the token is the last `-` part of the host label. */
-export const PreviewToken = v.pipe(
-	v.string(),
-	v.regex(/^[a-z0-9_]{1,16}$/, 'A token is 1-16 lowercase letters, digits or underscores')
-);
-
-/**
- * How long a sandbox may stay idle before it is stopped: seconds as a number,
- * or a string such as "90s", "5m", "1h".
- */
-export const SleepAfter = v.pipe(
-	v.union([v.number(), v.string()]),
-	v.transform((value) => (typeof value === 'number' ? value : parseDuration(value))),
-	v.number('sleepAfter is a number of seconds or a duration such as "5m"'),
-	v.minValue(1, 'sleepAfter must be at least one second'),
-	v.maxValue(7 * 24 * 3600, 'sleepAfter must be at most a week')
-);
-
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600 };
-
-function parseDuration(text: string): number {
-	const match = /^(\d+)(s|m|h)$/.exec(text.trim());
-	return match ? Number(match[1]) * UNIT_SECONDS[match[2]] : Number.NaN;
-}
-
 /** The parts of a preview host's first label: `{port}-{sandboxId}-{token}`. */
 export interface PreviewRoute {
 	port: number;
@@ -106,9 +81,10 @@ export const PreviewHostname = v.pipe(
 
 /**
  * The preview URL for what the SDK's `exposePort` returned, on the app's own origin: its scheme
- * and port. (The SDK assumes HTTPS on the default port for any host but localhost, and mangles a
- * host with a port: `example.com:8443` would lose the port or gain a second one.) Only the first
- * label of the SDK's URL, `{port}-{id}-{token}`, is taken from it.
+ * and port. (The SDK assumes HTTPS on the default port for any host but localhost, and cannot put
+ * a port on one: `example.com:8443` comes back as `https://example.com:8443/`, the app's own URL.
+ * So the SDK is given the hostname alone.) Only the first label of the SDK's URL,
+ * `{port}-{id}-{token}`, is taken from it.
  */
 export function previewUrlFor(sdkUrl: string, origin: string): string {
 	const label = sdkUrl.replace(/^[a-z]+:\/\//i, '').split(/[.:/]/)[0].toLowerCase();

@@ -94,18 +94,11 @@ export interface Sandbox {
 /** Error codes the app can act on. */
 export type SandboxErrorCode =
 	| 'CAPACITY_EXCEEDED'
-	| 'INVALID_REQUEST'
-	| 'PATH_NOT_ALLOWED'
 	| 'FILE_NOT_FOUND'
-	/** The sandbox's disk is full. */
-	| 'NO_SPACE'
-	| 'PROCESS_NOT_FOUND'
 	| 'PROCESS_EXITED_BEFORE_READY'
 	| 'PROCESS_READY_TIMEOUT'
 	| 'EXEC_TIMEOUT'
 	| 'TOKEN_IN_USE'
-	| 'SANDBOX_STOPPED'
-	| 'SANDBOX_START_FAILED'
 	| 'BACKEND_UNAVAILABLE'
 	| 'INTERNAL';
 
