@@ -8,14 +8,14 @@
  *      and whose dev server plugin passes preview hosts to the companion (vite.config.ts),
  * and stops all three together. Extra arguments go to `vite dev` (e.g. `npm run dev -- --port 5174`).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startLocalRuntime } from './local/launch.ts';
-import { runWranglerDev, waitUntilServing } from './wrangler-dev.ts';
+import { startLocalRuntime, type LocalRuntimeHandle } from './local/launch.ts';
+import { runWranglerDev, waitUntilServing, type WranglerDev } from './wrangler-dev.ts';
 
 const COMPANION_CONFIG = fileURLToPath(new URL('./dev/wrangler.jsonc', import.meta.url));
 const VITE = fileURLToPath(new URL('../node_modules/vite/bin/vite.js', import.meta.url));
@@ -35,15 +35,32 @@ function freePort(): Promise<number> {
 const scratch = mkdtempSync(join(tmpdir(), 'sandbox-dev-'));
 const env = { ...process.env, WRANGLER_REGISTRY_PATH: join(scratch, 'registry') };
 
-const engine = await startLocalRuntime().catch((error: Error) => {
+let engine: LocalRuntimeHandle | undefined;
+let companion: WranglerDev | undefined;
+let vite: ChildProcess | undefined;
+
+async function shutDown(code: number): Promise<never> {
+	await companion?.stop();
+	await engine?.stop();
 	rmSync(scratch, { recursive: true, force: true });
-	console.error(`[dev] ${error.message}`);
-	process.exit(1);
-});
+	process.exit(code);
+}
+
+// Once Vite runs, a signal is its to handle (its exit ends the rest); before, it stops what has started.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+	process.on(signal, () => (vite ? vite.kill(signal) : void shutDown(1)));
+}
+
+try {
+	engine = await startLocalRuntime();
+} catch (error) {
+	console.error(`[dev] ${(error as Error).message}`);
+	await shutDown(1);
+}
 const [port, inspectorPort] = [await freePort(), await freePort()];
-const vars: Record<string, string> = { LOCAL_CONTAINER_ENGINE_URL: engine.url, LOCAL_CONTAINER_ENGINE_SECRET: engine.secret };
+const vars: Record<string, string> = { LOCAL_CONTAINER_ENGINE_URL: engine!.url, LOCAL_CONTAINER_ENGINE_SECRET: engine!.secret };
 if (process.env.SANDBOX_TTL_SECONDS) vars.SANDBOX_TTL_SECONDS = process.env.SANDBOX_TTL_SECONDS;
-const companion = runWranglerDev(
+companion = runWranglerDev(
 	[
 		'--config', COMPANION_CONFIG,
 		'--ip', '127.0.0.1',
@@ -51,19 +68,11 @@ const companion = runWranglerDev(
 		'--inspector-port', String(inspectorPort),
 		'--enable-containers=false',
 		'--persist-to', join(scratch, 'state'),
-		'--log-level', process.env.SANDBOX_DEV_LOG_LEVEL ?? 'log',
 		'--show-interactive-dev-session=false'
 	],
 	{ vars, env }
 );
 const companionUrl = `http://127.0.0.1:${port}`;
-
-async function shutDown(code: number): Promise<never> {
-	await companion.stop();
-	await engine.stop();
-	rmSync(scratch, { recursive: true, force: true });
-	process.exit(code);
-}
 
 try {
 	await waitUntilServing(companionUrl, companion.exited, 'the companion worker (wrangler dev)');
@@ -72,21 +81,21 @@ try {
 	await shutDown(1);
 }
 
-const vite = spawn(process.execPath, [VITE, 'dev', ...process.argv.slice(2)], {
+vite = spawn(process.execPath, [VITE, 'dev', ...process.argv.slice(2)], {
 	stdio: 'inherit',
 	env: { ...env, SANDBOX_DEV_COMPANION_URL: companionUrl }
 });
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => vite.kill(signal));
-for (const [what, exited] of [['the companion worker', companion.exited], ['the container engine', new Promise((r) => engine.child.once('exit', r))]] as const) {
+const running = vite;
+for (const [what, exited] of [['the companion worker', companion.exited], ['the container engine', new Promise((r) => engine!.child.once('exit', r))]] as const) {
 	void exited.then(() => {
-		if (vite.exitCode !== null) return;
+		if (running.exitCode !== null) return;
 		console.error(`[dev] ${what} exited; stopping vite`);
-		vite.kill('SIGTERM');
+		running.kill('SIGTERM');
 	});
 }
 const code = await new Promise<number>((resolve) => {
-	vite.once('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0)));
-	vite.once('error', (error) => {
+	running.once('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0)));
+	running.once('error', (error) => {
 		console.error(`[dev] cannot run vite: ${error.message}`);
 		resolve(1);
 	});

@@ -17,7 +17,7 @@ export interface WranglerDev {
 	child: ChildProcess;
 	/** Resolves with wrangler's exit code once it and its process group are gone. */
 	exited: Promise<number>;
-	/** Stops wrangler (SIGTERM), then whatever of its group is left. */
+	/** Stops wrangler (SIGTERM; SIGKILL to its group after 10 s), then whatever of its group is left. */
 	stop(): Promise<number>;
 }
 
@@ -45,7 +45,18 @@ export function runWranglerDev(args: string[], { vars, env = process.env, stdio 
 		child,
 		exited,
 		stop() {
-			if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+			if (child.exitCode === null && child.signalCode === null) {
+				child.kill('SIGTERM');
+				// One that does not go within 10 s goes with its whole group.
+				const kill = setTimeout(() => {
+					try {
+						process.kill(-child.pid!, 'SIGKILL');
+					} catch {
+						// Gone meanwhile.
+					}
+				}, 10_000);
+				void exited.then(() => clearTimeout(kill));
+			}
 			return exited;
 		}
 	};

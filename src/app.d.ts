@@ -4,6 +4,10 @@ declare global {
 		interface Error {
 			message: string;
 		}
+		interface Locals {
+			/** The visitor's ID from their signed cookie, or null (none, forged, or more than one). */
+			visitor: string | null;
+		}
 		interface Platform {
 			env: Record<string, unknown>;
 			/** workerd's execution context: `waitUntil` keeps the worker alive after the response. */

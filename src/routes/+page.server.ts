@@ -34,8 +34,13 @@ export const actions: Actions = {
 			return fail(429, { error: `Too many sandboxes started in a short time. Please try again in ${admission.retryAfterSeconds} s.` });
 		}
 		const id = await newSandboxId(visitor, form.output.template);
-		await coordinatorOf(platform, id).start({ id, template: form.output.template, origin: url.origin });
-		await replaceLiveSandbox(platform, visitor, id);
+		// Both, or the visitor has two live sandboxes: finished even if the browser goes away meanwhile.
+		const started = (async () => {
+			await coordinatorOf(platform, id).start({ id, template: form.output.template, origin: url.origin });
+			await replaceLiveSandbox(platform, visitor, id);
+		})();
+		platform?.ctx.waitUntil(started);
+		await started;
 		redirect(303, `/sandbox/${id}`);
 	}
 };

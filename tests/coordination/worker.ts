@@ -28,6 +28,7 @@ const SLOW_LISTEN_SECONDS = 40;
 /** The Express template, but its server only listens after SLOW_LISTEN_SECONDS (and the boot waits up to 90 s for it). */
 const slowExpress: Template = {
 	...templates.express,
+	ready: { ...templates.express.ready, timeoutMs: 90_000 },
 	async initialize({ sandbox, sandboxId, progress }) {
 		progress('Copying the Express app into the sandbox');
 		const copied = await sandbox.exec(
@@ -38,14 +39,11 @@ const slowExpress: Template = {
 		if (!copied.success) throw new Error(`copying failed (${copied.exitCode}): ${copied.stderr}`);
 
 		progress('Starting the Express server');
-		const server = await sandbox.startProcess(`sh -c 'sleep ${SLOW_LISTEN_SECONDS}; exec node server.js'`, {
+		return sandbox.startProcess(`sh -c 'sleep ${SLOW_LISTEN_SECONDS}; exec node server.js'`, {
 			processId: 'express',
 			cwd: '/workspace/app',
 			env: { PORT: '3001', SANDBOX_ID: sandboxId }
 		});
-
-		progress('Waiting for the server to answer');
-		await server.waitForPort(3001, { path: '/health', timeout: 90_000, interval: 100 });
 	}
 };
 

@@ -1,10 +1,13 @@
 import { error } from '@sveltejs/kit';
 import type { TemplateId } from '$lib/sandbox-state';
-import { ownedSandbox, readVisitor } from './visitor';
+import { ownedSandbox } from './visitor';
 
-/** The sandbox's template if it belongs to this visitor; 404 otherwise, whether it exists or not. */
-export async function requireOwnSandbox(request: Request, id: string): Promise<TemplateId> {
-	const template = await ownedSandbox(await readVisitor(request.headers.get('cookie')), id);
+/**
+ * The sandbox's template if it belongs to this visitor (`locals.visitor`, read once in
+ * hooks.server.ts); 404 otherwise, whether it exists or not.
+ */
+export async function requireOwnSandbox(visitor: string | null, id: string): Promise<TemplateId> {
+	const template = await ownedSandbox(visitor, id);
 	if (!template) error(404, 'No such sandbox');
 	return template;
 }

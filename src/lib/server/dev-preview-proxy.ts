@@ -24,6 +24,8 @@ export function forwardPreviewRequest(req: IncomingMessage, res: ServerResponse)
 			response.pipe(res);
 		}
 	);
+	// A browser that goes away (a closed tab, a cancelled request) takes the upstream request with it.
+	res.on('close', () => upstream.destroy());
 	upstream.on('error', () => {
 		if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'The preview is not reachable right now', code: 'PREVIEW_UNAVAILABLE' }));
 		else res.destroy();

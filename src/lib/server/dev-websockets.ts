@@ -34,9 +34,14 @@ export async function acceptUpgrade(env: { Coordinator: CoordinatorNamespace }, 
 	const response = await coordinator.fetch(new Request(`http://${req.headers.host}${req.url}`, { headers: { upgrade: 'websocket' } }));
 	const upstream = (response as Response & { webSocket?: ProxiedWebSocket }).webSocket;
 	if (response.status !== 101 || !upstream) return refuse(socket, '404 Not Found', 'No such sandbox');
-	upstream.accept();
+	// The browser may be gone by now, or its handshake bad (then ws answers it, and never calls back).
+	let joined = false;
+	socket.once('close', () => {
+		if (!joined) upstream.close(1000, '');
+	});
 
 	server.handleUpgrade(req, socket, head, (browser) => {
+		joined = true;
 		// A frame `ws` cannot read is an 'error' event after ws has closed the socket with the
 		// matching code; with no listener it would be thrown, taking the dev server down.
 		browser.on('error', () => {});
@@ -44,6 +49,9 @@ export async function acceptUpgrade(env: { Coordinator: CoordinatorNamespace }, 
 		browser.on('close', () => upstream.close(1000, ''));
 		upstream.addEventListener('message', (event) => browser.send(String(event.data)));
 		upstream.addEventListener('close', (event) => browser.close(event.code === 1005 || event.code === 1006 ? 1000 : event.code, event.reason));
+		// Accepted once both ends listen: the coordinator's first message (the current state) is
+		// delivered on accept.
+		upstream.accept();
 	});
 }
 

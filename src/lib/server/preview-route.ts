@@ -3,11 +3,12 @@
  * workerd: the worker entry (src/worker.ts, and the companion worker `npm run dev` runs) calls it
  * before SvelteKit sees the request, and it never lets one fall through to the app's own pages.
  *
- * - A request with the host the coordinator issued counts as use of the sandbox.
+ * - A request with the host the coordinator issued counts as use of the sandbox (a wrong token is
+ *   answered by the SDK without asking the coordinator).
  * - A 410 means the sandbox's container is gone (it slept, or restarted) while its token is still
  *   valid: instead of leaving a dead iframe, the coordinator boots it again under the same URL, and
  *   the visitor gets a page that refreshes itself until the app is back (or, for a request that
- *   does not ask for HTML, a 503 to retry).
+ *   does not ask for HTML, a 503 to retry) — unless the sandbox failed or was stopped: then a 410.
  * - The SDK's own failures (its "Proxy routing error" 500, a thrown error) are a 502: the preview
  *   is unreachable, which is not the app's 500.
  */
@@ -45,10 +46,14 @@ export async function answerPreview(request: Request, env: PreviewEnv, ctx: Cont
 	if (!(response instanceof Response) || (await isProxyFailure(response))) {
 		return json(502, { error: 'The preview is not reachable right now', code: 'PREVIEW_UNAVAILABLE' });
 	}
+	if (await isInvalidToken(response)) return response; // a wrong or guessed host: no use of anything
 	touch(host, () => coordinator.touchPreview(host), ctx);
 	if (response.status !== 410) return response;
 
-	await coordinator.revive();
+	if (!(await coordinator.revive())) {
+		// Failed or stopped: no wake-up is coming, so no page that waits for one.
+		return json(410, { error: 'This sandbox has stopped; start a new one from the app', code: 'SANDBOX_STOPPED' });
+	}
 	const headers = { 'retry-after': '2', 'cache-control': 'no-store' };
 	if (!request.headers.get('accept')?.includes('text/html')) {
 		return json(503, { error: 'The sandbox is waking up; retry shortly', code: 'SANDBOX_WAKING' }, headers);
@@ -60,6 +65,12 @@ export async function answerPreview(request: Request, env: PreviewEnv, ctx: Cont
 async function isProxyFailure(response: Response): Promise<boolean> {
 	if (response.status !== 500 || response.headers.get('content-length') !== '19') return false;
 	return (await response.clone().text()) === 'Proxy routing error';
+}
+
+/** The SDK's answer for a host whose token or port it does not know (an app's own 404 is not JSON like it). */
+async function isInvalidToken(response: Response): Promise<boolean> {
+	if (response.status !== 404 || !response.headers.get('content-type')?.includes('application/json')) return false;
+	return (await response.clone().text()).includes('"INVALID_TOKEN"');
 }
 
 function touch(host: string, report: () => Promise<void>, ctx: Context) {

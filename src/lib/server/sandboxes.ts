@@ -8,6 +8,7 @@ import { env } from '$env/dynamic/private';
 import { error } from '@sveltejs/kit';
 import * as v from 'valibot';
 import type { SandboxSnapshot, TemplateId } from '$lib/sandbox-state';
+import { clientNetwork } from './client-network';
 import type { Admission, CoordinatorApi, Namespace, StartGateApi } from './durable-objects/contract';
 
 /** The sandbox's coordinator, from the request's platform. */
@@ -37,8 +38,9 @@ export async function admitStart(platform: App.Platform | undefined, visitor: st
 	const perAddress = v.parse(StartsPerMinute('30'), env.SANDBOX_ADDRESS_STARTS_PER_MINUTE);
 	const byVisitor = await objectOf<StartGateApi>(platform, 'StartGate', `visitor:${visitor}`).admit({ starts: perVisitor, perMs: 60_000 });
 	if (!byVisitor.ok) return structuredCopy(byVisitor);
-	return structuredCopy(await objectOf<StartGateApi>(platform, 'StartGate', `address:${address}`).admit({ starts: perAddress, perMs: 60_000 }));
+	return structuredCopy(await objectOf<StartGateApi>(platform, 'StartGate', `address:${clientNetwork(address)}`).admit({ starts: perAddress, perMs: 60_000 }));
 }
+
 
 /**
  * Makes `id` the visitor's one live sandbox and stops the one it replaces. Run after the new one

@@ -1,14 +1,15 @@
 /**
- * Everything app-specific about booting a template lives in its `initialize`:
- * which files, which process, when it is ready. The manager does the rest,
- * including exposing `port` once `initialize` returns.
+ * Everything app-specific about booting a template lives here: which files and which process
+ * (`initialize`), and how to tell it is up (`ready`). The coordinator does the rest: it starts the
+ * container, waits for `ready` and exposes `port` — and, when it resumes a boot, finds the process
+ * already running and only waits for it.
  *
  * Template sources are in sandbox/templates/, with their dependencies
  * installed ahead of time (by `npm install` locally, at image build time on
  * Cloudflare) and mounted at /templates inside every sandbox.
  */
 import type { TemplateId } from '$lib/sandbox-state';
-import type { Sandbox } from './sandbox/types';
+import type { Sandbox, SandboxProcess } from './sandbox/types';
 
 export interface TemplateContext {
 	sandbox: Sandbox;
@@ -36,7 +37,10 @@ export interface Template {
 	port: number;
 	/** The ID of the app's main process, used to tell whether the app already runs. */
 	processId: string;
-	initialize(context: TemplateContext): Promise<void>;
+	/** When the app is up: `path` answers on `port` (within `timeoutMs`); `label` names the step. */
+	ready: { label: string; path: string; timeoutMs: number };
+	/** Puts the app in place and starts its process (as `processId`), which it returns. */
+	initialize(context: TemplateContext): Promise<SandboxProcess>;
 	/** Templates without it show no editor. */
 	sources?: EditableSources;
 }
@@ -55,6 +59,7 @@ export const templates: Record<TemplateId, Template> = {
 		id: 'express',
 		port: 3001,
 		processId: 'express',
+		ready: { label: 'Waiting for the server to answer', path: '/health', timeoutMs: 30_000 },
 		async initialize({ sandbox, sandboxId, progress }) {
 			progress('Copying the Express app into the sandbox');
 			// node_modules is linked, not copied: it was installed ahead of time and is read-only.
@@ -65,20 +70,18 @@ export const templates: Record<TemplateId, Template> = {
 			);
 
 			progress('Starting the Express server');
-			const server = await sandbox.startProcess('node server.js', {
+			return sandbox.startProcess('node server.js', {
 				processId: 'express',
 				cwd: '/workspace/app',
 				env: { PORT: '3001', SANDBOX_ID: sandboxId }
 			});
-
-			progress('Waiting for the server to answer');
-			await server.waitForPort(3001, { path: '/health', timeout: 30_000, interval: 100 });
 		}
 	},
 	vue: {
 		id: 'vue',
 		port: 5173,
 		processId: 'vite',
+		ready: { label: 'Waiting for Vite to answer', path: '/', timeoutMs: 60_000 },
 		async initialize({ sandbox, progress }) {
 			progress('Copying the Vue app into the sandbox');
 			// The sources are copied, so they can be edited; node_modules is linked, as for Express.
@@ -89,14 +92,11 @@ export const templates: Record<TemplateId, Template> = {
 			);
 
 			progress('Starting the Vite dev server');
-			const server = await sandbox.startProcess(
+			return sandbox.startProcess(
 				// The native config loader: the default one writes a temp file into node_modules, which is read-only here.
 				'node node_modules/vite/bin/vite.js --configLoader native',
 				{ processId: 'vite', cwd: '/workspace/app' }
 			);
-
-			progress('Waiting for Vite to answer');
-			await server.waitForPort(5173, { path: '/', timeout: 60_000, interval: 100 });
 		},
 		sources: {
 			files: ['src/App.vue', 'src/main.js', 'index.html'],

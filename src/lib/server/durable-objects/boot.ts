@@ -2,7 +2,7 @@
  * One boot of a sandbox: start its container, run the template's `initialize`, expose the app's
  * port. The coordinator runs it (once per sandbox, however many requests ask) and records its steps.
  */
-import { SandboxError, type Sandbox } from '../sandbox/types';
+import { SandboxError, type Sandbox, type SandboxProcess } from '../sandbox/types';
 import { previewUrlFor } from '../sandbox/rules';
 import type { Template } from '../templates';
 
@@ -24,22 +24,32 @@ export interface BootOptions {
 	origin: string;
 	/** Starts the next step the visitor sees; throws once the boot is no longer wanted. */
 	progress(label: string): void;
-	/** Look for an app that already runs (a boot resumed after the coordinator was restarted). */
+	/** Called once the container is known to run (until then, the SDK may still be starting one). */
+	containerUp(): void;
+	/** Look for the app's process first (a boot resumed after the coordinator restarted, or a wake-up). */
 	recover: boolean;
 }
 
 /** Boots the sandbox and returns its preview URL. */
-export async function boot({ sandbox, template, origin, progress, recover }: BootOptions): Promise<string> {
+export async function boot({ sandbox, template, origin, progress, containerUp, recover }: BootOptions): Promise<string> {
+	let server: SandboxProcess | null = null;
 	if (recover) {
 		progress('Connecting to the sandbox');
-		const running = await runningPreview(sandbox, template, origin);
-		if (running) return running;
+		// Starts the container if it has none: then there is no process, and the boot goes on as new.
+		const running = await sandbox.getProcess(template.processId);
+		containerUp();
+		if (running?.status === 'running') server = running;
 	}
-	// The container starts with the first call that needs one: a step of its own, so that the
-	// progress shows what a slow start waits for (not the template's first step).
-	progress('Starting the sandbox');
-	await containerStarted(sandbox);
-	await template.initialize({ sandbox, sandboxId: sandbox.id, progress });
+	if (!server) {
+		// The container starts with the first call that needs one: a step of its own, so that the
+		// progress shows what a slow start waits for (not the template's first step).
+		progress('Starting the sandbox');
+		await containerStarted(sandbox);
+		containerUp();
+		server = await template.initialize({ sandbox, sandboxId: sandbox.id, progress });
+	}
+	progress(template.ready.label);
+	await server.waitForPort(template.port, { path: template.ready.path, timeout: template.ready.timeoutMs, interval: 100 });
 	progress('Exposing the preview URL');
 	return expose(sandbox, template.port, origin);
 }
@@ -61,14 +71,6 @@ async function containerStarted(sandbox: Sandbox) {
 		clearTimeout(timer);
 		started.catch(() => {}); // settles after the deadline, or not at all: nobody waits for it
 	}
-}
-
-/** The preview URL if the template's app already runs and is exposed. */
-async function runningPreview(sandbox: Sandbox, template: Template, origin: string): Promise<string | null> {
-	const exposed = (await sandbox.getExposedPorts(sdkHostname(origin))).find((port) => port.port === template.port);
-	if (!exposed) return null;
-	const process = await sandbox.getProcess(template.processId);
-	return process?.status === 'running' ? previewUrlFor(exposed.url, origin) : null;
 }
 
 /**

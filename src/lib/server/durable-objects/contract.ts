@@ -47,8 +47,8 @@ export interface CoordinatorApi {
 	touch(): Promise<void>;
 	/** A preview request counts as use only with the host the coordinator issued (token included). */
 	touchPreview(host: string): Promise<void>;
-	/** Boots a ready sandbox again whose container went away (its preview answered 410). */
-	revive(): Promise<void>;
+	/** Boots a ready sandbox again whose container went away (its preview answered 410); false if it is not coming back. */
+	revive(): Promise<boolean>;
 	stop(reason: string): Promise<void>;
 	readSource(path: string): Promise<ReadReply>;
 	writeSource(path: string, content: string): Promise<WriteReply>;

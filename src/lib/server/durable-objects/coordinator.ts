@@ -5,11 +5,14 @@
  *   start() ──▶ initializing ──▶ ready | error ──stop() or the idle TTL──▶ stopped ──a day──▶ forgotten
  *
  * - The boot runs here, once, however many requests ask; not in a request's `waitUntil`, which
- *   production cuts off 30 s after the response. If the object restarts mid-boot, the alarm (the
- *   watchdog) resumes it, recovering an app that already runs.
+ *   production cuts off 30 s after the response. If the object restarts mid-boot, it resumes the
+ *   boot when it is loaded again (the alarm is the watchdog), finding the app's process if it runs.
  * - Errors are final: the visitor starts a fresh sandbox.
- * - The idle TTL is the alarm: use (`touch`, `touchPreview`, every status read) moves the deadline;
- *   an open socket alone does not. The SDK's `sleepAfter` is the safety net.
+ * - One alarm does the timed work (`alarm`, `nextAlarm`): the watchdog during a boot; the idle TTL
+ *   after — use (`touch`, `touchPreview`, every status read) moves its deadline, an open socket
+ *   alone does not — with a look at the app's process meanwhile, which also renews the SDK's own
+ *   idle timer (`sleepAfter`, the safety net); stopping a container the SDK starts late; and
+ *   forgetting a stopped sandbox.
  * - Browsers' status sockets are accepted with the hibernation API, and get every change.
  *
  * A class of its own beside the SDK's `Sandbox`, rather than a subclass of it: it runs without a
@@ -18,14 +21,22 @@
  */
 import { DurableObject, type WorkerWebSocket } from 'cloudflare:workers';
 import * as v from 'valibot';
-import { messageFor, type SandboxSnapshot, type Step, type TemplateId } from '../../sandbox-state';
+import { messageFor, type SandboxSnapshot, type SandboxStatus, type Step, type TemplateId } from '../../sandbox-state';
 import { openSandbox, type SandboxNamespace } from '../sandbox/cloudflare';
 import type { Sandbox } from '../sandbox/types';
-import { readSource, SourceFileError, writeSource } from '../source-files';
-import { templates, type Template } from '../templates';
+import { parseSourceContent, parseSourcePath, readSource, SourceFileError, writeSource } from '../source-files';
+import { templates, type EditableSources, type Template } from '../templates';
 import { boot, describeFailure, LATE_START_WINDOW_MS } from './boot';
-import { SandboxError } from '../sandbox/types';
-import { MAX_MESSAGE_BYTES, type CoordinatorApi, type ReadReply, type StartRequest, type StatusReply, type StatusRequest, type WriteReply } from './contract';
+import {
+	MAX_MESSAGE_BYTES,
+	type CoordinatorApi,
+	type ReadReply,
+	type Refusal,
+	type StartRequest,
+	type StatusReply,
+	type StatusRequest,
+	type WriteReply
+} from './contract';
 
 export interface CoordinatorEnv {
 	Sandbox: SandboxNamespace;
@@ -37,6 +48,11 @@ const TtlSeconds = v.pipe(v.optional(v.string(), '300'), v.transform(Number), v.
 
 /** How often the watchdog looks at a boot: one that is not running in this object is resumed. */
 const WATCHDOG_MS = 60_000;
+/**
+ * The longest between two looks at a ready sandbox's app: well within the SDK's `sleepAfter` (the TTL
+ * and a minute), which each look renews.
+ */
+const CHECK_INTERVAL_MS = 60_000;
 /** The longest a status read waits for a change. */
 const MAX_WAIT_MS = 10_000;
 /** Use is written down at most this often (a preview's every request counts). */
@@ -54,8 +70,10 @@ interface SandboxRecord {
 	version: number;
 	origin: string;
 	lastActiveAt: number;
-	/** After a container that did not start in time: until when one may still start late, to be stopped. */
+	/** After a boot that ended before its container was known to run: until when the SDK may still start one, to be stopped. */
 	sweepUntil?: number;
+	/** When a stopped sandbox's record is forgotten. */
+	forgetAt?: number;
 }
 
 export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements CoordinatorApi {
@@ -80,6 +98,10 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	}
 
 	async start({ id, template, origin }: StartRequest): Promise<SandboxSnapshot> {
+		// The routes check what they pass; this object trusts no caller with another sandbox's name.
+		if (!(template in templates) || (this.ctx.id.name !== undefined && this.ctx.id.name !== id)) {
+			throw new Error(`start(${id}, ${template}) on the coordinator of ${this.ctx.id.name}`);
+		}
 		if (!this.record || this.record.state.status === 'stopped') {
 			const state: SandboxSnapshot = { id, template, status: 'initializing', steps: [], previewUrl: null, error: null };
 			this.record = { state, version: 1, origin, lastActiveAt: Date.now() };
@@ -108,13 +130,16 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		if (previewUrl && new URL(previewUrl).host === host.toLowerCase()) await this.touch();
 	}
 
-	async revive(): Promise<void> {
-		if (this.record?.state.status !== 'ready') return; // under way already, failed, or stopped
-		console.log(`[coordinator] waking ${this.record.state.id}: its container went away`);
-		Object.assign(this.record.state, { status: 'initializing', steps: [], previewUrl: null, error: null });
+	async revive(): Promise<boolean> {
+		const record = this.record;
+		if (record?.state.status === 'initializing') return true; // under way already
+		if (record?.state.status !== 'ready') return false; // failed or stopped: nothing to wake
+		console.log(`[coordinator] waking ${record.state.id}: its container went away`);
+		Object.assign(record.state, { status: 'initializing', steps: [], previewUrl: null, error: null });
 		await this.changedState();
-		// Not a recovery: the container is gone. Exposing the port again keeps the preview URL.
-		this.beginBoot({ recover: false });
+		// Exposing the port again keeps the preview URL (tokens outlive containers).
+		this.beginBoot({ recover: true });
+		return true;
 	}
 
 	async stop(reason: string): Promise<void> {
@@ -123,36 +148,49 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		console.log(`[coordinator] stopping ${record.state.id}: ${reason}`);
 		this.generation++; // a boot under way stops at its next step
 		Object.assign(record.state, { status: 'stopped', steps: [], previewUrl: null, error: { message: reason, retryable: true } });
+		// What the visitor is told is kept a while (their page may ask), then forgotten.
+		record.forgetAt = Date.now() + STOPPED_RECORD_MS;
 		await this.changedState();
 		for (const socket of this.ctx.getWebSockets()) closeQuietly(socket, 1000, 'sandbox stopped');
-		// What the visitor is told is kept a while (their page may ask), then forgotten.
-		await this.ctx.storage.setAlarm(Date.now() + STOPPED_RECORD_MS);
-		await this.sandbox(record.state.id)
-			.destroy()
-			.catch((error) => console.error(`[coordinator] destroying ${record.state.id} failed`, error));
+		await this.destroyContainer();
+		await this.scheduleAlarm();
 	}
 
 	async readSource(path: string): Promise<ReadReply> {
-		const sandbox = this.readySandbox();
-		if (!sandbox) return notRunning;
-		await this.touch();
-		try {
-			return { ok: true, content: await readSource(sandbox, path) };
-		} catch (error) {
-			return refusal(error, `${path} could not be read from the sandbox.`);
-		}
+		return this.withSources(`${path} could not be read from the sandbox.`, async (sandbox, sources) => {
+			return { ok: true, content: await readSource(sandbox, parseSourcePath(sources, path)) };
+		});
 	}
 
 	async writeSource(path: string, content: string): Promise<WriteReply> {
-		const sandbox = this.readySandbox();
-		const sources = this.record && this.template(this.record.state.template).sources;
-		if (!sandbox || !sources) return notRunning;
+		return this.withSources('The sandbox did not take the file. Try saving again.', async (sandbox, sources) => {
+			await writeSource(sandbox, parseSourcePath(sources, path), parseSourceContent(content));
+			return { ok: true, hotReloaded: (await sources.liveClients(sandbox).catch(() => 0)) > 0 };
+		});
+	}
+
+	/**
+	 * Runs an editor operation on a ready sandbox, with the paths and content checked here too (the
+	 * routes check them first; a path ends up in a shell command). A stop while it runs may have been
+	 * undone by its calls, which would start a fresh container: it is stopped again.
+	 */
+	private async withSources<T extends { ok: true }>(
+		otherwise: string,
+		operation: (sandbox: Sandbox, sources: EditableSources) => Promise<T>
+	): Promise<T | Refusal> {
+		const record = this.record;
+		const sources = record && this.template(record.state.template).sources;
+		if (record?.state.status !== 'ready' || !sources) return notRunning;
 		await this.touch();
 		try {
-			await writeSource(sandbox, path, content);
-			return { ok: true, hotReloaded: (await sources.liveClients(sandbox).catch(() => 0)) > 0 };
+			return await operation(this.sandbox(record.state.id), sources);
 		} catch (error) {
-			return refusal(error, 'The sandbox did not take the file. Try saving again.');
+			if (error instanceof SourceFileError) return { ok: false, status: error.status, message: error.message };
+			console.error('[coordinator] file operation failed', error);
+			return { ok: false, status: 502, message: otherwise };
+		} finally {
+			// (The state may have changed while the operation awaited.)
+			if ((record.state.status as SandboxStatus) === 'stopped') await this.destroyContainer();
 		}
 	}
 
@@ -176,29 +214,54 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		closeQuietly(socket, code === 1005 || code === 1006 ? 1000 : code, '');
 	}
 
-	/** The watchdog while a boot is under way, the idle TTL after. */
+	/** The timed work: whatever is due now, then the next alarm (see the class comment). */
 	async alarm() {
 		const record = this.record;
 		if (!record) return;
-		if (record.state.status === 'stopped') {
+		const now = Date.now();
+		if (record.sweepUntil && now < record.sweepUntil) await this.destroyContainer();
+		const { status, id } = record.state;
+		if (status === 'stopped' && now >= (record.forgetAt ?? 0) && !(record.sweepUntil && now < record.sweepUntil)) {
 			this.record = null;
 			return this.ctx.storage.deleteAll();
 		}
-		if (record.state.status === 'initializing') {
-			if (!this.booting) {
-				console.log(`[coordinator] resuming the boot of ${record.state.id}`);
-				this.beginBoot({ recover: true });
-			}
-			return this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
+		if (status === 'initializing' && !this.booting) {
+			console.log(`[coordinator] resuming the boot of ${id}`);
+			this.beginBoot({ recover: true });
 		}
-		if (record.sweepUntil && Date.now() < record.sweepUntil) {
-			// The SDK may still be starting the container that missed its deadline: stop it if it has.
-			await this.sandbox(record.state.id).destroy().catch(() => {});
-			return this.ctx.storage.setAlarm(Date.now() + SWEEP_INTERVAL_MS);
+		if (status === 'ready' || status === 'error') {
+			const idleMs = now - record.lastActiveAt;
+			if (idleMs >= this.ttlMs) return this.stop(`It was stopped after ${duration(idleMs)} without use.`);
+			if (status === 'ready') await this.checkApp(record);
 		}
-		const idleMs = Date.now() - record.lastActiveAt;
-		if (idleMs >= this.ttlMs) return this.stop(`It was stopped after ${duration(idleMs)} without use.`);
-		await this.ctx.storage.setAlarm(record.lastActiveAt + this.ttlMs);
+		await this.scheduleAlarm();
+	}
+
+	/**
+	 * Looks at a ready sandbox's app: a call into the container, which renews the SDK's idle timer
+	 * (status reads and heartbeats reach only this object). If the app's process is gone, the
+	 * sandbox boots again.
+	 */
+	private async checkApp(record: SandboxRecord) {
+		const process = await this.sandbox(record.state.id)
+			.getProcess(this.template(record.state.template).processId)
+			.catch(() => null);
+		if (this.record === record && record.state.status === 'ready' && process?.status !== 'running') await this.revive();
+	}
+
+	/** When the alarm is next due, from the record alone (so that nothing can overwrite a deadline). */
+	private async scheduleAlarm() {
+		const record = this.record;
+		if (!record) return this.ctx.storage.deleteAlarm();
+		const now = Date.now();
+		const due = [];
+		if (record.sweepUntil && now < record.sweepUntil) due.push(now + SWEEP_INTERVAL_MS);
+		const { status } = record.state;
+		if (status === 'initializing') due.push(now + WATCHDOG_MS);
+		if (status === 'stopped') due.push(record.forgetAt ?? now);
+		if (status === 'ready' || status === 'error') due.push(record.lastActiveAt + this.ttlMs);
+		if (status === 'ready') due.push(now + Math.min(CHECK_INTERVAL_MS, this.ttlMs / 2));
+		await this.ctx.storage.setAlarm(Math.min(...due));
 	}
 
 	private beginBoot({ recover }: { recover: boolean }) {
@@ -207,8 +270,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			if (this.booting === run) this.booting = null;
 		});
 		this.booting = run;
-		this.ctx.waitUntil(run);
-		void this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
+		this.scheduleAlarm().catch((error) => console.error('[coordinator] setting the watchdog failed', error));
 	}
 
 	private async boot(generation: number, recover: boolean) {
@@ -216,6 +278,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		const { id, template } = record.state;
 		const current = () => this.generation === generation && this.record === record;
 		const sandbox = this.sandbox(id);
+		let containerUp = false;
 		console.log(`[coordinator] booting ${id}`);
 		try {
 			const previewUrl = await boot({
@@ -223,6 +286,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 				template: this.template(template),
 				origin: record.origin,
 				recover,
+				containerUp: () => (containerUp = true),
 				progress: (label) => {
 					if (!current()) throw new Error('superseded');
 					this.step(label);
@@ -231,21 +295,21 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			if (!current()) throw new Error('superseded');
 			await this.finish({ status: 'ready', previewUrl });
 		} catch (error) {
-			if (!current()) {
-				// Stopped mid-boot: a call made since may have woken a container. Stop it too, unless a
-				// new boot owns the sandbox by now.
-				if (this.record?.state.status === 'stopped') await sandbox.destroy().catch(() => {});
-				return;
+			// Before its container was known to run, the SDK may still be starting one (its retries
+			// outlive the boot's deadline, and nothing stops them): it is stopped when it does.
+			if (!containerUp) record.sweepUntil = Date.now() + LATE_START_WINDOW_MS;
+			if (current()) {
+				console.error(`[coordinator] ${id} failed to start`, error);
+				await this.finish({ status: 'error', error: describeFailure(error) });
 			}
-			console.error(`[coordinator] ${id} failed to start`, error);
-			if (error instanceof SandboxError && error.code === 'CAPACITY_EXCEEDED') record.sweepUntil = Date.now() + LATE_START_WINDOW_MS;
-			await this.finish({ status: 'error', error: describeFailure(error) });
-			// Done for: free its container now rather than at the TTL.
-			await sandbox.destroy().catch(() => {});
+			// Failed, or stopped mid-boot (a call made since may have woken a container): done for. A
+			// newer boot (a wake-up) owns the sandbox now, if there is one.
+			if (current() || record.state.status === 'stopped') await this.destroyContainer();
 		}
+		if (this.record !== record) return;
 		record.lastActiveAt = Date.now();
 		await this.save();
-		await this.ctx.storage.setAlarm(record.sweepUntil ? Date.now() + SWEEP_INTERVAL_MS : record.lastActiveAt + this.ttlMs);
+		await this.scheduleAlarm();
 	}
 
 	/** The template a sandbox boots (a test's subclass may boot one of its own). */
@@ -253,12 +317,13 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		return templates[id];
 	}
 
-	private readySandbox(): Sandbox | null {
-		return this.record?.state.status === 'ready' ? this.sandbox(this.record.state.id) : null;
+	private async destroyContainer() {
+		const id = this.record?.state.id;
+		if (id) await this.sandbox(id).destroy().catch((error) => console.error(`[coordinator] destroying ${id} failed`, error));
 	}
 
 	private sandbox(id: string): Sandbox {
-		// The SDK's own idle stop, a minute after ours: it only matters if the alarm is lost.
+		// The SDK's own idle stop, a minute after ours (see checkApp).
 		return openSandbox(this.env.Sandbox, id, { sleepAfter: this.ttlMs / 1000 + 60 });
 	}
 
@@ -266,7 +331,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		const now = Date.now();
 		this.closeActiveStep('done', now);
 		this.record!.state.steps.push({ label, state: 'active', startedAt: now, durationMs: null });
-		void this.changedState();
+		this.changedState().catch((error) => console.error('[coordinator] saving a step failed', error));
 	}
 
 	private async finish(outcome: Partial<SandboxSnapshot>) {
@@ -320,12 +385,6 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 }
 
 const notRunning = { ok: false, status: 409, message: 'The sandbox is not running right now. Wait until it is ready, then save again.' } as const;
-
-function refusal(error: unknown, otherwise: string) {
-	if (error instanceof SourceFileError) return { ok: false as const, status: error.status, message: error.message };
-	console.error('[coordinator] file operation failed', error);
-	return { ok: false as const, status: 502 as const, message: otherwise };
-}
 
 /**
  * The close code for a message from the browser: 1009 when it is over the limit, 1007 when it was

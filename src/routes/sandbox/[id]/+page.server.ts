@@ -25,8 +25,8 @@ const Query = v.object({
  */
 const NO_JS_WAIT_MS = 8_000;
 
-export const load: PageServerLoad = async ({ params, request, url, platform, setHeaders }) => {
-	const template = await requireOwnSandbox(request, params.id);
+export const load: PageServerLoad = async ({ params, url, platform, setHeaders, locals }) => {
+	const template = await requireOwnSandbox(locals.visitor, params.id);
 	setHeaders({ 'cache-control': 'no-store' });
 	const query = v.safeParse(Query, Object.fromEntries(url.searchParams));
 	if (!query.success) error(400, query.issues[0].message);
@@ -67,8 +67,8 @@ export const actions: Actions = {
 	 * sandbox's dev server hot-reloads the change; when no browser is connected to it for that,
 	 * the redirect says `refresh=1` and the page reloads the preview with a cache-busting URL.
 	 */
-	save: async ({ params, request, platform }) => {
-		const template = await requireOwnSandbox(request, params.id);
+	save: async ({ params, request, platform, locals }) => {
+		const template = await requireOwnSandbox(locals.visitor, params.id);
 		const form = await readForm(request);
 		const sources = templates[template].sources;
 		if (!sources) error(404, 'This template has no editable files.');
@@ -94,8 +94,8 @@ export const actions: Actions = {
 	},
 
 	/** Destroys the visitor's sandbox now instead of at the idle TTL. */
-	stop: async ({ params, request, platform }) => {
-		await requireOwnSandbox(request, params.id);
+	stop: async ({ params, request, platform, locals }) => {
+		await requireOwnSandbox(locals.visitor, params.id);
 		// Nothing in the body is needed, but a stop takes only what our form sends, like every action.
 		await readForm(request);
 		await coordinatorOf(platform, params.id).stop('You stopped it.');

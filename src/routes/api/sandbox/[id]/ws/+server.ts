@@ -10,11 +10,11 @@ import { sameOrigin } from '$lib/server/same-origin';
 import { coordinatorOf } from '$lib/server/sandboxes';
 import type { RequestHandler } from './$types';
 
-export const GET: RequestHandler = async ({ request, params, url, platform }) => {
+export const GET: RequestHandler = async ({ request, params, url, platform, locals }) => {
 	if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
 		return new Response('This endpoint speaks WebSocket only', { status: 426, headers: { upgrade: 'websocket' } });
 	}
 	if (!sameOrigin(request.headers.get('origin'), url.host)) return new Response('Cross-origin WebSocket refused', { status: 403 });
-	await requireOwnSandbox(request, params.id);
+	await requireOwnSandbox(locals.visitor, params.id);
 	return coordinatorOf(platform, params.id).fetch(request);
 };
