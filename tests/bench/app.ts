@@ -3,7 +3,8 @@
  * the preview's first byte in the iframe, for the Express and the Vue + Vite template, with the HTTP
  * requests the page made during each boot (the goal: one start, one WebSocket, zero polls); and for
  * Vue + Vite, saving an edit of App.vue in the page's editor to the edit showing in the iframe (by
- * hot reload).
+ * hot reload). And the Express boot once more without JavaScript: the form posts natively, and the
+ * status page reloads itself (each reload answered when the state moves on) until the iframe shows.
  */
 import { readFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from '@playwright/test';
@@ -31,8 +32,8 @@ interface AppBoot {
  * One visitor's boot through the app in Chromium: click Start → first byte of the preview in the
  * iframe. For Vue + Vite, then one edit of App.vue in the editor, saved with Ctrl-S.
  */
-async function appRun(browser: Browser, origin: string, template: Template): Promise<AppBoot> {
-	const context = await browser.newContext();
+async function appRun(browser: Browser, origin: string, template: Template, javaScript = true): Promise<AppBoot> {
+	const context = await browser.newContext({ javaScriptEnabled: javaScript });
 	const page = await context.newPage();
 	await page.goto(`${origin}/`);
 	const counts = { starts: 0, sockets: 0, polls: 0, other: 0 };
@@ -57,7 +58,7 @@ async function appRun(browser: Browser, origin: string, template: Template): Pro
 	await firstByte;
 	const ms = performance.now() - start;
 	const during = { ...counts };
-	const saveMs = template === 'vue' ? await saveToVisible(page, hmr.promise) : null;
+	const saveMs = template === 'vue' && javaScript ? await saveToVisible(page, hmr.promise) : null;
 	// Stop it, so each run boots a fresh sandbox within the runtime's limit.
 	await page.getByRole('button', { name: 'Stop sandbox' }).click();
 	await page.waitForURL(`${origin}/`);
@@ -87,8 +88,8 @@ async function saveToVisible(page: Page, hmrConnected: Promise<void>): Promise<n
 
 /** Each target's boots, by template; the targets take turns run by run. */
 async function bootsOn(browser: Browser, targets: Record<TargetName, Target>, runs: number) {
-	const boots = {} as Record<TargetName, Record<Template, AppBoot[]>>;
-	for (const name of TARGET_NAMES) boots[name] = { express: [], vue: [] };
+	const boots = {} as Record<TargetName, Record<Template | 'expressWithoutJavaScript', AppBoot[]>>;
+	for (const name of TARGET_NAMES) boots[name] = { express: [], vue: [], expressWithoutJavaScript: [] };
 	for (const template of TEMPLATES) {
 		// Warm-up: the first request compiles (vite dev) or loads (workerd) the pages.
 		for (const name of TARGET_NAMES) await appRun(browser, targets[name].origin, template);
@@ -97,12 +98,16 @@ async function bootsOn(browser: Browser, targets: Record<TargetName, Target>, ru
 			tick();
 		}
 	}
+	for (let i = 0; i < runs; i++) {
+		for (const name of TARGET_NAMES) boots[name].expressWithoutJavaScript.push(await appRun(browser, targets[name].origin, 'express', false));
+		tick();
+	}
 	return boots;
 }
 
 export async function benchApp(runs: number): Promise<Row[]> {
 	const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' });
-	let boots: Record<TargetName, Record<Template, AppBoot[]>>;
+	let boots: Awaited<ReturnType<typeof bootsOn>>;
 	try {
 		boots = await withTargets((targets) => bootsOn(browser, targets, runs));
 	} finally {
@@ -110,11 +115,12 @@ export async function benchApp(runs: number): Promise<Row[]> {
 	}
 
 	const rows: Row[] = [];
-	const pair = (label: string, values: (boot: AppBoot) => number | null, template: Template) => {
+	const pair = (label: string, values: (boot: AppBoot) => number | null, template: Template | 'expressWithoutJavaScript') => {
 		const [dev, preview] = TARGET_NAMES.map((name) => boots[name][template].flatMap((b) => values(b) ?? []));
 		rows.push(pairRow(label, dev, preview));
 	};
 	for (const template of TEMPLATES) pair(`click Start → preview first byte, ${TEMPLATE_LABELS[template]}`, (b) => b.ms, template);
+	pair('… Express API, without JavaScript', (b) => b.ms, 'expressWithoutJavaScript');
 	pair('save App.vue → edit in the iframe (HMR), Vue + Vite', (b) => b.saveMs, 'vue');
 	rows.push(['requests the page made per boot (min–max):']);
 	for (const template of TEMPLATES) {

@@ -23,16 +23,13 @@ export const TARGETS = {
 	dev: {
 		label: 'dev (vite dev + companion workerd)',
 		script: 'sandbox/dev.ts',
-		args: (port: number, _scratch: string) => ['--port', String(port), '--strictPort']
+		args: (port: number) => ['--port', String(port), '--strictPort']
 	},
 	preview: {
 		label: 'preview (workerd)',
 		script: 'sandbox/preview.ts',
-		// Its Durable Objects' storage (and wrangler's local trace store, written on every request)
-		// outside the project, as sandbox/dev.ts puts the companion's: in .wrangler/state it would be
-		// fresh for no run, and every write would wake the dev target's file watcher while the bench
-		// loads the preview target.
-		args: (port: number, scratch: string) => ['--port', String(port), '--persist-to', scratch]
+		// (Both keep their Durable Objects' storage in a directory of their own, outside the project.)
+		args: (port: number) => ['--port', String(port)]
 	}
 } as const;
 
@@ -72,8 +69,7 @@ async function startTarget(name: TargetName): Promise<{ target: Target; stop(): 
 	const { script, args } = TARGETS[name];
 	const port = await freePort();
 	const stateDir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
-	const scratch = mkdtempSync(join(tmpdir(), `bench-${name}-persist-`));
-	const app = spawn(process.execPath, [script, ...args(port, scratch)], {
+	const app = spawn(process.execPath, [script, ...args(port)], {
 		env: { ...process.env, ...SETTINGS, LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: String(SANDBOX_MAX) },
 		stdio: ['ignore', 'pipe', 'pipe']
 	});
@@ -90,7 +86,6 @@ async function startTarget(name: TargetName): Promise<{ target: Target; stop(): 
 		const loops = loopDevicesUnder(stateDir);
 		const files = existsSync(stateDir) ? readdirSync(stateDir) : [];
 		rmSync(stateDir, { recursive: true, force: true });
-		rmSync(scratch, { recursive: true, force: true });
 		if (leftovers.length > 0 || loops.length > 0 || files.length > 0) {
 			const processes = leftovers.map((p) => `  ${p.pid} ${p.cmdline.slice(0, 120)}…`).join('\n');
 			throw new Error(`${TARGETS[name].label}: sandboxes outlived the app:\n${processes}\nloop devices: ${loops.join(', ')}\nstate left: ${files.join(', ')}`);

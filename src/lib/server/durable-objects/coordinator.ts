@@ -55,6 +55,8 @@ const WATCHDOG_MS = 60_000;
 const CHECK_INTERVAL_MS = 60_000;
 /** The longest a status read waits for a change. */
 const MAX_WAIT_MS = 10_000;
+/** After a change, how long a waiting status read goes on collecting the next ones (during a boot). */
+const COALESCE_MS = 400;
 /** Use is written down at most this often (a preview's every request counts). */
 const TOUCH_WRITE_INTERVAL_MS = 2_000;
 
@@ -114,7 +116,13 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	}
 
 	async status({ after, waitMs = 0 }: StatusRequest = {}): Promise<StatusReply> {
-		if (this.record && after === this.record.version && waitMs > 0) await this.changed(Math.min(waitMs, MAX_WAIT_MS));
+		if (this.record && after === this.record.version && waitMs > 0) {
+			await this.changed(Math.min(waitMs, MAX_WAIT_MS));
+			// Steps that follow each other quickly are answered together: a page that reloads for each
+			// change (no JavaScript) would otherwise spend more time reloading than the steps take.
+			const until = Date.now() + COALESCE_MS;
+			while (this.record?.state.status === 'initializing' && Date.now() < until) await this.changed(until - Date.now());
+		}
 		await this.touch();
 		return this.record && { state: this.record.state, version: this.record.version, ttlMs: this.ttlMs };
 	}
