@@ -9,7 +9,7 @@ import { error } from '@sveltejs/kit';
 import * as v from 'valibot';
 import type { SandboxSnapshot, TemplateId } from '$lib/sandbox-state';
 import { clientNetwork } from './client-network';
-import type { Admission, CoordinatorApi, Namespace, StartGateApi } from './durable-objects/contract';
+import type { Admission, CoordinatorApi, Namespace, StartGateApi, StatusRequest } from './durable-objects/contract';
 
 /** The sandbox's coordinator, from the request's platform. */
 export function coordinatorOf(platform: App.Platform | undefined, id: string): CoordinatorApi {
@@ -53,13 +53,13 @@ export async function replaceLiveSandbox(platform: App.Platform | undefined, vis
 
 /**
  * The sandbox's state, with its version. One it has no record of (forgotten a day after it
- * stopped) is shown as stopped. `after`/`waitMs` wait for the next change (see the status page).
+ * stopped) is shown as stopped. `wait` waits for the next change (see the status page).
  */
 export async function sandboxState(
 	platform: App.Platform | undefined,
 	id: string,
 	template: TemplateId,
-	wait: { after?: number; waitMs?: number } = {}
+	wait: StatusRequest = {}
 ): Promise<{ state: SandboxSnapshot; version: number; ttlMs: number }> {
 	// Copied: through the platform proxy the reply is a proxy object, which SvelteKit cannot serialize.
 	const reply = structuredCopy(await coordinatorOf(platform, id).status(wait));

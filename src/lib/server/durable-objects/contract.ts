@@ -23,6 +23,8 @@ export interface StatusRequest {
 	/** Answer once the state's version differs from this one (or `waitMs` has passed). */
 	after?: number;
 	waitMs?: number;
+	/** Then, during a boot, go on gathering the changes that follow for this long, and answer them together. */
+	gatherMs?: number;
 }
 
 /** The state with its version; null when the sandbox is not running (never started, stopped, or idle too long). */

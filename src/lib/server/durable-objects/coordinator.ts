@@ -55,8 +55,8 @@ const WATCHDOG_MS = 60_000;
 const CHECK_INTERVAL_MS = 60_000;
 /** The longest a status read waits for a change. */
 const MAX_WAIT_MS = 10_000;
-/** After a change, how long a waiting status read goes on collecting the next ones (during a boot). */
-const COALESCE_MS = 400;
+/** The longest a waiting status read goes on gathering changes after the first. */
+const MAX_GATHER_MS = 2_000;
 /** Use is written down at most this often (a preview's every request counts). */
 const TOUCH_WRITE_INTERVAL_MS = 2_000;
 
@@ -115,12 +115,10 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		return this.record.state;
 	}
 
-	async status({ after, waitMs = 0 }: StatusRequest = {}): Promise<StatusReply> {
+	async status({ after, waitMs = 0, gatherMs = 0 }: StatusRequest = {}): Promise<StatusReply> {
 		if (this.record && after === this.record.version && waitMs > 0) {
 			await this.changed(Math.min(waitMs, MAX_WAIT_MS));
-			// Steps that follow each other quickly are answered together: a page that reloads for each
-			// change (no JavaScript) would otherwise spend more time reloading than the steps take.
-			const until = Date.now() + COALESCE_MS;
+			const until = Date.now() + Math.min(gatherMs, MAX_GATHER_MS);
 			while (this.record?.state.status === 'initializing' && Date.now() < until) await this.changed(until - Date.now());
 		}
 		await this.touch();

@@ -20,10 +20,11 @@ const Query = v.object({
 });
 
 /**
- * How long a page load without JavaScript waits for the state to move on from the one it showed:
- * it answers as soon as the next step starts, so the page follows the boot as closely as a socket.
+ * A page load without JavaScript waits (up to 8 s) for the state to move on from the one it showed,
+ * so that the page follows the boot as closely as a socket; steps that follow within 400 ms come in
+ * one answer, as each answer costs the page a reload.
  */
-const NO_JS_WAIT_MS = 8_000;
+const NO_JS_WAIT = { waitMs: 8_000, gatherMs: 400 };
 
 export const load: PageServerLoad = async ({ params, url, platform, setHeaders, locals }) => {
 	const template = await requireOwnSandbox(locals.visitor, params.id);
@@ -32,7 +33,7 @@ export const load: PageServerLoad = async ({ params, url, platform, setHeaders, 
 	if (!query.success) error(400, query.issues[0].message);
 	const { file, saved, refresh, after } = query.output;
 
-	const { state, version, ttlMs } = await sandboxState(platform, params.id, template, after === undefined ? {} : { after, waitMs: NO_JS_WAIT_MS });
+	const { state, version, ttlMs } = await sandboxState(platform, params.id, template, after === undefined ? {} : { after, ...NO_JS_WAIT });
 	const sources = templates[template].sources;
 	const editor = sources && state.status === 'ready' ? await openEditor(platform, params.id, sources, file) : null;
 	return {
