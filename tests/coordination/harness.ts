@@ -4,7 +4,7 @@
  * does), and looks at what users would notice: a coordinator's answers, its status socket, a
  * preview URL served through the worker, and the containers running on this host.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
@@ -78,7 +78,6 @@ export interface CoordinationOptions {
 export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds }: CoordinationOptions = {}): Promise<CoordinationWorker> {
 	const stateDir = scratchDir('coordination-');
 	const engine = await startLocalRuntime({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '8', ...engineEnv }, output: 'capture' });
-	const [port, inspectorPort] = [await freePort(), await freePort()];
 	// The worker as it is now, bundled once: `wrangler dev` reloads its worker — restarting every
 	// Durable Object, ending boots and dropping sockets — whenever a file it bundled changes, and
 	// others edit src/ while this suite runs. Run unbundled, it watches only this snapshot.
@@ -89,24 +88,36 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds }: Co
 		await engine.stop();
 		throw error;
 	}
-	const args = [WRANGLER, 'dev', bundle, '--no-bundle', '--config', CONFIG, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort)];
-	// Durable Object storage of this run only.
-	args.push('--persist-to', scratchDir('coordination-persist-'), '--show-interactive-dev-session=false');
-	args.push('--var', 'SANDBOX_LOG_LEVEL:info');
-	if (ttlSeconds !== undefined) args.push('--var', `SANDBOX_TTL_SECONDS:${ttlSeconds}`);
-	args.push('--enable-containers=false', '--env-file', engineEnvFile(engine));
-	// A process group of its own, ended whole at stop: workerd runs as wrangler's grandchildren.
-	const wrangler = spawn(process.execPath, args, {
-		stdio: ['ignore', 'pipe', 'pipe'],
-		env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-		detached: true
-	});
-	let log = '';
-	wrangler.stdout.on('data', (chunk) => (log += chunk));
-	wrangler.stderr.on('data', (chunk) => (log += chunk));
-	const exited = new Promise<void>((resolve) => wrangler.once('exit', () => resolve()));
-	const base = `http://127.0.0.1:${port}`;
+	const persistDir = scratchDir('coordination-persist-');
+	const envFile = engineEnvFile(engine);
 	const sockets = new Set<WebSocket>();
+	let wrangler: ChildProcess;
+	let exited: Promise<void>;
+	let log = '';
+	let port = 0;
+
+	/** Starts wrangler on ports free a moment ago; another process may take one meanwhile (see below). */
+	const launch = async () => {
+		let inspectorPort: number;
+		[port, inspectorPort] = [await freePort(), await freePort()];
+		const args = [WRANGLER, 'dev', bundle, '--no-bundle', '--config', CONFIG, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort)];
+		// Durable Object storage of this run only.
+		args.push('--persist-to', persistDir, '--show-interactive-dev-session=false');
+		args.push('--var', 'SANDBOX_LOG_LEVEL:info');
+		if (ttlSeconds !== undefined) args.push('--var', `SANDBOX_TTL_SECONDS:${ttlSeconds}`);
+		args.push('--enable-containers=false', '--env-file', envFile);
+		// A process group of its own, ended whole at stop: workerd runs as wrangler's grandchildren.
+		wrangler = spawn(process.execPath, args, {
+			stdio: ['ignore', 'pipe', 'pipe'],
+			env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+			detached: true
+		});
+		log = '';
+		wrangler.stdout!.on('data', (chunk) => (log += chunk));
+		wrangler.stderr!.on('data', (chunk) => (log += chunk));
+		const child = wrangler;
+		exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+	};
 
 	const stop = async () => {
 		for (const ws of sockets) ws.terminate();
@@ -121,14 +132,24 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds }: Co
 		// For a look at a failed run: COORDINATION_LOG=/some/file collects what the worker and engine printed.
 		if (process.env.COORDINATION_LOG) appendFileSync(process.env.COORDINATION_LOG, `--- worker ---\n${log}\n--- engine ---\n${engine.output()}`);
 	};
-	for (let attempt = 0; ; attempt++) {
-		if (wrangler.exitCode !== null || attempt > 240) {
+
+	await launch();
+	for (let attempt = 0, launches = 1; ; attempt++) {
+		// A port taken between freePort() and wrangler's listen (the engine's forwards listen on ports
+		// the kernel picks): again, on other ports.
+		if (wrangler!.exitCode !== null && /Address already in use/.test(log) && launches < 3) {
+			await launch();
+			launches++;
+			continue;
+		}
+		if (wrangler!.exitCode !== null || attempt > 240) {
 			await stop();
 			throw new Error(`wrangler dev did not start:\n${log}\n${engine.output()}`);
 		}
-		if (await fetch(`${base}/`).then((r) => r.status === 404, () => false)) break;
+		if (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.status === 404, () => false)) break;
 		await new Promise((resolve) => setTimeout(resolve, 250));
 	}
+	const base = `http://127.0.0.1:${port}`;
 
 	const call = async <T>(path: string, body: object): Promise<T> => {
 		const response = await fetch(`${base}${path}`, { method: 'POST', body: JSON.stringify(body) });
