@@ -62,6 +62,8 @@ const TOUCH_WRITE_INTERVAL_MS = 2_000;
 
 /** How often a container that may start late is looked for (and stopped). */
 const SWEEP_INTERVAL_MS = 5_000;
+/** How long after a stop a container is still looked for: a call under way at the stop may wake one. */
+const AFTER_STOP_SWEEP_MS = 60_000;
 
 /** How long a stopped sandbox's record stays, so that its page can say why it stopped. */
 const STOPPED_RECORD_MS = 24 * 3600_000;
@@ -156,6 +158,9 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		Object.assign(record.state, { status: 'stopped', steps: [], previewUrl: null, error: { message: reason, retryable: true } });
 		// What the visitor is told is kept a while (their page may ask), then forgotten.
 		record.forgetAt = Date.now() + STOPPED_RECORD_MS;
+		// A call into the sandbox still under way (a boot's, an editor's) would start a fresh container
+		// after the destroy below: for a while, any container it has is stopped again.
+		record.sweepUntil = Math.max(record.sweepUntil ?? 0, Date.now() + AFTER_STOP_SWEEP_MS);
 		await this.changedState();
 		for (const socket of this.ctx.getWebSockets()) closeQuietly(socket, 1000, 'sandbox stopped');
 		await this.destroyContainer();
