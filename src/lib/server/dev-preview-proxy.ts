@@ -35,11 +35,18 @@ export function forwardPreviewRequest(req: IncomingMessage, res: ServerResponse)
 
 export function forwardPreviewUpgrade(req: IncomingMessage, client: Duplex, head: Buffer) {
 	const companion = companionUrl();
-	const lines = [`${req.method} ${req.url} HTTP/1.1`];
-	for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-	// The request head is written anew, then both sockets are piped into each other until either closes.
-	const upstream = connect({ host: companion.hostname, port: Number(companion.port) }, () => {
-		upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+	const headers: string[] = [];
+	for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+	pipeUpgrade({ host: companion.hostname, port: Number(companion.port) }, req, headers, client, head);
+}
+
+/**
+ * Writes an upgrade request's head anew (`headers`: `name: value` lines) to `target`, then pipes
+ * both sockets into each other until either closes.
+ */
+export function pipeUpgrade(target: { host: string; port: number }, req: IncomingMessage, headers: string[], client: Duplex, head: Buffer) {
+	const upstream = connect(target, () => {
+		upstream.write(`${[`${req.method} ${req.url} HTTP/1.1`, ...headers].join('\r\n')}\r\n\r\n`);
 		if (head.length > 0) upstream.write(head);
 		upstream.pipe(client);
 		client.pipe(upstream);

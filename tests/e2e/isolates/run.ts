@@ -14,12 +14,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
-import { connect, createServer as createTcpServer } from 'node:net';
+import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalRuntime } from '../../../sandbox/local/launch.ts';
 import { runWranglerDev, waitUntilServing, type WranglerDev } from '../../../sandbox/wrangler-dev.ts';
+import { pipeUpgrade } from '../../../src/lib/server/dev-preview-proxy.ts';
 import { ISOLATE_SETTINGS } from './settings.ts';
 
 const COMPANION = fileURLToPath(new URL('../../../sandbox/dev/wrangler.jsonc', import.meta.url));
@@ -107,22 +108,8 @@ const proxy = createServer((req, res) => {
 	req.pipe(upstream);
 });
 proxy.on('upgrade', (req, client, head) => {
-	const headers = forwardedHeaders(req);
-	const lines = [`${req.method} ${req.url} HTTP/1.1`, ...Object.entries(headers).flatMap(([name, value]) => (Array.isArray(value) ? value : [value]).map((v) => `${name}: ${v}`))];
-	const upstream = connect({ host: '127.0.0.1', port: next() }, () => {
-		upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-		if (head.length > 0) upstream.write(head);
-		upstream.pipe(client);
-		client.pipe(upstream);
-	});
-	const close = () => {
-		upstream.destroy();
-		client.destroy();
-	};
-	for (const socket of [upstream, client]) {
-		socket.on('error', close);
-		socket.on('close', close);
-	}
+	const headers = Object.entries(forwardedHeaders(req)).flatMap(([name, value]) => (Array.isArray(value) ? value : [value]).map((v) => `${name}: ${v}`));
+	pipeUpgrade({ host: '127.0.0.1', port: next() }, req, headers, client, head);
 });
 proxy.listen(port, 'localhost', () => console.log(`[isolates] round robin on ${port} over isolates ${isolates.join(', ')}`));
 process.on('exit', () => console.log(`[isolates] requests and sockets per isolate: ${served.join(', ')}`));
