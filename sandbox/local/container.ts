@@ -269,6 +269,10 @@ export class Container {
 		}
 		const forwarder = await this.forwarder;
 		const server = createServer();
+		// Until this copy closes, a connection may land here instead of in the forwarder: nobody has
+		// been told the port yet, so it is a stray (a scan), and ends at once — kept with no 'error'
+		// listener, its reset would be thrown, and end the engine.
+		server.on('connection', (socket) => socket.destroy());
 		try {
 			await new Promise<void>((resolve, reject) => {
 				server.once('error', reject);

@@ -204,6 +204,9 @@ async function main() {
 	});
 
 	await new Promise<void>((resolve) => server.listen(config.LOCAL_SANDBOX_PORT, '127.0.0.1', resolve));
+	// Once listening, an error of the server is one failed accept (too many open files): that
+	// connection's loss, not the engine's end (unheard, it would be thrown, and crash the engine).
+	server.on('error', (error) => log(`server: ${error.message}`));
 	const { port } = server.address() as { port: number };
 	const url = `http://127.0.0.1:${port}`;
 	const limitText = cgroups.support.enforced

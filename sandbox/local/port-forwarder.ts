@@ -37,6 +37,9 @@ const listeners = new Map<number, Server>();
 
 function forward(client: Socket, { guestPort, token }: OpenMessage) {
 	client.on('error', () => client.destroy());
+	// A client that half-closes after its request still gets the answer: its end is passed on to the
+	// guest, whose own end closes the client (the server's default would end the client at once).
+	client.allowHalfOpen = true;
 	firstHead(client, (head) => {
 		const accepted = acceptHead(head, token);
 		if (!accepted) return client.resetAndDestroy();
@@ -44,6 +47,9 @@ function forward(client: Socket, { guestPort, token }: OpenMessage) {
 		let connected = false;
 		guest.once('connect', () => {
 			connected = true;
+			// The client may have gone (reset) while this connection was made: pipeline() throws on a
+			// destroyed stream, which would end this process and with it every port of the container.
+			if (client.destroyed) return guest.destroy();
 			guest.write(accepted);
 			// Each direction ends the other gracefully at its end (what is buffered still goes out),
 			// and tears both down if it breaks off.
@@ -51,29 +57,38 @@ function forward(client: Socket, { guestPort, token }: OpenMessage) {
 			pipeline(guest, client, () => {});
 		});
 		// Nothing listens inside: reset the client's connection, which workerd's side of the engine
-		// reports as "not listening" (a container's port that is not up yet).
-		guest.once('error', () => {
+		// reports as "not listening" (a container's port that is not up yet). Later errors are the
+		// pipelines' (and 'on', not 'once': an error nobody hears is thrown).
+		guest.on('error', () => {
 			if (!connected) client.resetAndDestroy();
 		});
 	});
 }
 
-/** Reads the connection's first bytes up to the end of its first request head (or a bounded amount). */
+/**
+ * Reads the connection's first bytes up to the end of its first request head (or a bounded amount,
+ * or what came before the client ended its side).
+ */
 function firstHead(client: Socket, onHead: (head: Buffer) => void) {
 	let head = Buffer.alloc(0);
+	const take = () => {
+		client.off('data', onData).off('end', take).pause();
+		onHead(head);
+	};
 	const onData = (chunk: Buffer) => {
 		head = Buffer.concat([head, chunk]);
 		if (head.indexOf('\r\n\r\n') === -1 && head.length < MAX_HEAD_BYTES) return;
-		client.off('data', onData).pause();
-		onHead(head);
+		take();
 	};
-	client.on('data', onData);
+	client.on('data', onData).on('end', take);
 }
 
 process.on('message', (message: OpenMessage | CloseMessage, handle?: Server) => {
 	if ('open' in message && handle) {
 		listeners.set(message.open, handle);
 		handle.on('connection', (client: Socket) => forward(client, message));
+		// A failed accept (too many open files) is that connection's loss, not the end of every port.
+		handle.on('error', (error) => console.error(`port ${message.guestPort}: ${error.message}`));
 	} else if ('close' in message) {
 		listeners.get(message.close)?.close();
 		listeners.delete(message.close);

@@ -13,6 +13,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { handleContainerCall } from './engine-api.ts';
 import type { ContainerEngine } from './engine.ts';
 import { RuntimeError } from './errors.ts';
@@ -60,10 +61,15 @@ export function createEngineServer({ engine, secret, health }: ServerOptions): S
 		})();
 	});
 
-	// Nothing here speaks WebSocket: a container's ports are reached through their forwards.
-	server.on('upgrade', (_req: IncomingMessage, socket) => {
-		socket.end('HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-	});
+	// Nothing here speaks WebSocket or tunnels: a container's ports are reached through their forwards.
+	// Node takes its own 'error' listener off the socket it hands to these events, and a socket
+	// without one throws — a client resetting it would end the engine, and every container with it.
+	const refuse = (status: string) => (_req: IncomingMessage, socket: Duplex) => {
+		socket.on('error', () => socket.destroy());
+		socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, () => socket.destroy());
+	};
+	server.on('upgrade', refuse('403 Forbidden'));
+	server.on('connect', refuse('405 Method Not Allowed'));
 
 	async function route(req: IncomingMessage): Promise<unknown> {
 		const url = new URL(req.url ?? '/', 'http://engine');

@@ -28,6 +28,8 @@ server.requestTimeout = 0;
 server.headersTimeout = 60_000;
 
 server.on('error', (error) => {
+	// Once listening, an error is one failed accept (too many open files): that connection's loss only.
+	if (server.listening) return console.error(`[control] ${error.message}`);
 	console.error(`[control] cannot listen on port ${port}: ${error.message}`);
 	process.exit(1);
 });
