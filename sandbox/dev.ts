@@ -9,31 +9,24 @@
  * and stops all three together. Extra arguments go to `vite dev` (e.g. `npm run dev -- --port 5174`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalRuntime, type LocalRuntimeHandle } from './local/launch.ts';
-import { runWranglerDev, waitUntilServing, type WranglerDev } from './wrangler-dev.ts';
+import { freePort, runWranglerDev, waitUntilServing, type WranglerDev } from './wrangler-dev.ts';
 
 const COMPANION_CONFIG = fileURLToPath(new URL('./dev/wrangler.jsonc', import.meta.url));
 const VITE = fileURLToPath(new URL('../node_modules/vite/bin/vite.js', import.meta.url));
-
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer().listen(0, '127.0.0.1', () => {
-			const { port } = server.address() as { port: number };
-			server.close(() => resolve(port));
-		});
-		server.on('error', reject);
-	});
-}
 
 // This run's own dev registry (how the platform proxy finds the companion) and Durable Object
 // storage: another run on the same machine, or a stale one, cannot answer for it.
 const scratch = mkdtempSync(join(tmpdir(), 'sandbox-dev-'));
 const env = { ...process.env, WRANGLER_REGISTRY_PATH: join(scratch, 'registry') };
+// Visitor cookies (signed by vite dev's SvelteKit) and preview cookies (by the companion's preview
+// route) take one key: this run's, unless one is given.
+const sessionSecret = process.env.SESSION_SECRET ?? randomBytes(32).toString('base64url');
 
 let engine: LocalRuntimeHandle | undefined;
 let companion: WranglerDev | undefined;
@@ -57,21 +50,25 @@ try {
 	console.error(`[dev] ${(error as Error).message}`);
 	await shutDown(1);
 }
-const [port, inspectorPort] = [await freePort(), await freePort()];
-const vars: Record<string, string> = { LOCAL_CONTAINER_ENGINE_URL: engine!.url, LOCAL_CONTAINER_ENGINE_SECRET: engine!.secret };
-if (process.env.SANDBOX_TTL_SECONDS) vars.SANDBOX_TTL_SECONDS = process.env.SANDBOX_TTL_SECONDS;
-companion = runWranglerDev(
-	[
-		'--config', COMPANION_CONFIG,
-		'--ip', '127.0.0.1',
-		'--port', String(port),
-		'--inspector-port', String(inspectorPort),
-		'--enable-containers=false',
-		'--persist-to', join(scratch, 'state'),
-		'--show-interactive-dev-session=false'
-	],
-	{ vars, env }
-);
+const port = await freePort();
+const vars: Record<string, string> = { LOCAL_CONTAINER_ENGINE_URL: engine!.url, LOCAL_CONTAINER_ENGINE_SECRET: engine!.secret, SESSION_SECRET: sessionSecret };
+// The app's settings the companion reads (see the README's Configuration), when given; vite dev reads the environment.
+for (const name of ['APP_HOSTS', 'SANDBOX_TTL_SECONDS']) {
+	if (process.env[name]) vars[name] = process.env[name];
+}
+companion = runWranglerDev({
+	config: COMPANION_CONFIG,
+	ip: '127.0.0.1',
+	port,
+	persist: join(scratch, 'state'),
+	enableContainers: false,
+	// vite dev's platform proxy binds the companion's Durable Objects from another process.
+	devRegistry: true,
+	// Edits of the Durable Objects' code reload the companion, as vite reloads the pages.
+	watch: true,
+	vars,
+	env
+});
 const companionUrl = `http://127.0.0.1:${port}`;
 
 try {
@@ -83,7 +80,7 @@ try {
 
 vite = spawn(process.execPath, [VITE, 'dev', ...process.argv.slice(2)], {
 	stdio: 'inherit',
-	env: { ...env, SANDBOX_DEV_COMPANION_URL: companionUrl }
+	env: { ...env, SANDBOX_DEV_COMPANION_URL: companionUrl, SESSION_SECRET: sessionSecret }
 });
 const running = vite;
 for (const [what, exited] of [['the companion worker', companion.exited], ['the container engine', new Promise((r) => engine!.child.once('exit', r))]] as const) {

@@ -1,31 +1,78 @@
 /**
- * Runs `wrangler dev` for `npm run preview` and `npm run dev`: with this Node (24; wrangler needs
- * >= 22.12, and the system's may be older), secrets in a file only this user can read (not on a
- * command line: any local user can read those in /proc), and in a process group of its own —
- * wrangler runs workerd as its grandchildren, which would outlive a wrangler that is killed
- * (holding the port, their Durable Objects calling a gone engine).
+ * Runs a worker in workerd as `wrangler dev` does, for `npm run preview`, `npm run dev` and the
+ * tests: through wrangler-worker.ts (wrangler's API, which can leave workerd's inspector and debug
+ * port closed; see there), with this Node (24; wrangler needs >= 22.12, and the system's may be
+ * older), secrets in a file only this user can read (not on a command line: any local user can
+ * read those in /proc), and in a process group of its own — workerd runs as that process's
+ * children, which would outlive it if it were killed (holding the port, their Durable Objects
+ * calling a gone engine).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const WRANGLER = fileURLToPath(new URL('../node_modules/wrangler/bin/wrangler.js', import.meta.url));
+const WORKER = fileURLToPath(new URL('./wrangler-worker.ts', import.meta.url));
+
+export interface WranglerDevOptions {
+	/** The wrangler configuration file. */
+	config: string;
+	/** The worker's entry, when not the configuration's `main`. */
+	entry?: string;
+	/** The worker's name, when not the configuration's (the name the dev registry knows it by). */
+	name?: string;
+	/** Where it listens; wrangler's defaults (localhost, 8787 or the next free port) when not given. */
+	ip?: string;
+	port?: number;
+	/** Serves https, with wrangler's self-signed certificate. */
+	https?: boolean;
+	/** The directory of its Durable Objects' storage. */
+	persist: string;
+	/** workerd's own containers (a Docker engine); without them the local engine's stand in (preview-worker.ts). */
+	enableContainers: boolean;
+	/**
+	 * Registers the worker in the dev registry at WRANGLER_REGISTRY_PATH, so that other processes'
+	 * `script_name` bindings reach its Durable Objects and its own reach theirs. That opens workerd's
+	 * debug port, through which any local process can call its Durable Objects: only where needed.
+	 */
+	devRegistry: boolean;
+	/** Reloads the worker when a file it was built from changes (default: runs what it started with). */
+	watch?: boolean;
+	/** The worker's variables, secrets among them. */
+	vars: Record<string, string>;
+	env?: NodeJS.ProcessEnv;
+	stdio?: 'inherit' | 'pipe';
+}
 
 export interface WranglerDev {
 	child: ChildProcess;
-	/** Resolves with wrangler's exit code once it and its process group are gone. */
+	/** Resolves with the worker process's exit code once it and its process group are gone. */
 	exited: Promise<number>;
-	/** Stops wrangler (SIGTERM; SIGKILL to its group after 10 s), then whatever of its group is left. */
+	/** Stops the worker (SIGTERM; SIGKILL to its group after 10 s), then whatever of its group is left. */
 	stop(): Promise<number>;
 }
 
-export function runWranglerDev(args: string[], { vars, env = process.env, stdio = 'inherit' }: { vars: Record<string, string>; env?: NodeJS.ProcessEnv; stdio?: 'inherit' | 'pipe' }): WranglerDev {
+export function runWranglerDev(options: WranglerDevOptions): WranglerDev {
+	const { vars, env = process.env, stdio = 'inherit' } = options;
+	const registry = env.WRANGLER_REGISTRY_PATH;
+	if (options.devRegistry && !registry) throw new Error('a worker in the dev registry needs WRANGLER_REGISTRY_PATH: the registry of this run');
 	const dir = mkdtempSync(join(tmpdir(), 'sandbox-wrangler-'));
 	const envFile = join(dir, '.env');
 	writeFileSync(envFile, Object.entries(vars).map(([name, value]) => `${name}=${value}\n`).join(''), { mode: 0o600 });
-	const child = spawn(process.execPath, [WRANGLER, 'dev', ...args, '--env-file', envFile], { stdio, env, detached: true });
+
+	const args = [WORKER, '--config', options.config, '--persist', options.persist, '--env-file', envFile];
+	if (options.entry) args.push('--entry', options.entry);
+	if (options.name) args.push('--name', options.name);
+	if (options.ip) args.push('--ip', options.ip);
+	if (options.port !== undefined) args.push('--port', String(options.port));
+	if (options.https) args.push('--https');
+	if (options.enableContainers) args.push('--containers');
+	if (options.devRegistry) args.push('--dev-registry', registry!);
+	if (options.watch) args.push('--watch');
+	// No stdin: the process is in a group of its own, and a read from the terminal would stop it.
+	const child = spawn(process.execPath, args, { stdio: ['ignore', stdio, stdio], env, detached: true });
 	const exited = new Promise<number>((resolve) => {
 		child.once('exit', (code) => resolve(code ?? 1));
 		child.once('error', (error) => {
@@ -36,7 +83,7 @@ export function runWranglerDev(args: string[], { vars, env = process.env, stdio 
 		try {
 			process.kill(-child.pid!, 'SIGKILL');
 		} catch {
-			// The group is empty: wrangler took workerd down with it.
+			// The group is empty: the worker process took workerd down with it.
 		}
 		rmSync(dir, { recursive: true, force: true });
 		return code;
@@ -72,4 +119,15 @@ export async function waitUntilServing(url: string, exited: Promise<unknown>, wh
 		await new Promise((resolve) => setTimeout(resolve, 200));
 	}
 	throw new Error(`${what} did not start within 120 s`);
+}
+
+/** A port on 127.0.0.1 for a worker to listen on: free a moment ago (another process may take it meanwhile). */
+export function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = createServer().listen(0, '127.0.0.1', () => {
+			const { port } = server.address() as { port: number };
+			server.close(() => resolve(port));
+		});
+		server.on('error', reject);
+	});
 }

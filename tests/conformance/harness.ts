@@ -1,19 +1,16 @@
 /**
- * Runs the conformance worker (worker.ts) in workerd with `wrangler dev`, as `npm run preview`
- * runs the app: without Docker, the SDK's Durable Object gets its containers from a local engine
- * started here; with SANDBOX_CONFORMANCE=docker, from a Docker engine and the real container image
- * (sandbox/Dockerfile), so the same assertions check the engine against the real thing.
+ * Runs the conformance worker (worker.ts) in workerd as `npm run preview` runs the app, with
+ * sandbox/wrangler-dev.ts: without Docker, the SDK's Durable Object gets its containers from a local
+ * engine started here; with SANDBOX_CONFORMANCE=docker, from a Docker engine and the real container
+ * image (sandbox/Dockerfile), so the same assertions check the engine against the real thing.
  */
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { startLocalRuntime, type LocalRuntimeHandle } from '../../sandbox/local/launch.ts';
+import { runWranglerDev } from '../../sandbox/wrangler-dev.ts';
 import { scratchDir } from '../helpers/host.ts';
 import { freePort } from '../helpers/ports.ts';
 
-const WRANGLER = fileURLToPath(new URL('../../node_modules/wrangler/bin/wrangler.js', import.meta.url));
 const CONFIG = fileURLToPath(new URL('./wrangler.jsonc', import.meta.url));
 
 export interface CallResult {
@@ -52,37 +49,35 @@ export async function startConformanceWorker({ sdkLogLevel = 'debug' }: Conforma
 	const docker = process.env.SANDBOX_CONFORMANCE === 'docker';
 	const stateDir = docker ? null : scratchDir('conformance-');
 	const engine = stateDir ? await startLocalRuntime({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '8' }, output: 'capture' }) : null;
-	const [port, inspectorPort] = [await freePort(), await freePort()];
-	const args = [WRANGLER, 'dev', '--config', CONFIG, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort)];
-	// Durable Object storage of this run only: no tokens or state from an earlier one.
-	args.push('--persist-to', scratchDir('conformance-persist-'), '--show-interactive-dev-session=false');
+	const port = await freePort();
 	// The SDK's debug log says, among other things, whether the container's version matches its own.
-	args.push('--var', `SANDBOX_LOG_LEVEL:${sdkLogLevel}`);
-	if (engine) args.push('--enable-containers=false', '--env-file', engineEnvFile(engine));
-	// A process group of its own, ended whole at stop: workerd runs as wrangler's grandchildren.
-	const wrangler = spawn(process.execPath, args, {
-		stdio: ['ignore', 'pipe', 'pipe'],
+	const vars: Record<string, string> = { SANDBOX_LOG_LEVEL: sdkLogLevel };
+	if (engine) Object.assign(vars, { LOCAL_CONTAINER_ENGINE_URL: engine.url, LOCAL_CONTAINER_ENGINE_SECRET: engine.secret });
+	const wrangler = runWranglerDev({
+		config: CONFIG,
+		ip: '127.0.0.1',
+		port,
+		// Durable Object storage of this run only: no tokens or state from an earlier one.
+		persist: scratchDir('conformance-persist-'),
+		enableContainers: !engine,
+		devRegistry: false,
+		vars,
 		env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-		detached: true
+		stdio: 'pipe'
 	});
 	let log = '';
-	wrangler.stdout.on('data', (chunk) => (log += chunk));
-	wrangler.stderr.on('data', (chunk) => (log += chunk));
-	const exited = new Promise<void>((resolve) => wrangler.once('exit', () => resolve()));
+	wrangler.child.stdout!.on('data', (chunk) => (log += chunk));
+	wrangler.child.stderr!.on('data', (chunk) => (log += chunk));
+	let exited = false;
+	void wrangler.exited.then(() => (exited = true));
 	const base = `http://127.0.0.1:${port}`;
 
 	const stop = async () => {
-		if (wrangler.exitCode === null) wrangler.kill('SIGTERM');
-		await exited;
-		try {
-			process.kill(-wrangler.pid!, 'SIGKILL');
-		} catch {
-			// Nothing of the group was left.
-		}
+		await wrangler.stop();
 		await engine?.stop();
 	};
 	for (let attempt = 0; ; attempt++) {
-		if (wrangler.exitCode !== null || attempt > 240) {
+		if (exited || attempt > 240) {
 			await stop();
 			throw new Error(`wrangler dev did not start:\n${log}`);
 		}
@@ -106,13 +101,6 @@ export async function startConformanceWorker({ sdkLogLevel = 'debug' }: Conforma
 		output: () => `${log}\n${engine?.output() ?? ''}`,
 		stop
 	};
-}
-
-/** The engine's address for the worker, in a file only this user can read (not on a command line). */
-function engineEnvFile(engine: LocalRuntimeHandle): string {
-	const file = join(scratchDir('conformance-env-'), '.env');
-	writeFileSync(file, `LOCAL_CONTAINER_ENGINE_URL=${engine.url}\nLOCAL_CONTAINER_ENGINE_SECRET=${engine.secret}\n`, { mode: 0o600 });
-	return file;
 }
 
 function previewRequest(port: number, previewUrl: string, init: { method?: string; headers?: Record<string, string> }): Promise<PreviewResponse> {

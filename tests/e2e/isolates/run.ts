@@ -14,12 +14,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalRuntime } from '../../../sandbox/local/launch.ts';
-import { runWranglerDev, waitUntilServing, type WranglerDev } from '../../../sandbox/wrangler-dev.ts';
+import { freePort, runWranglerDev, waitUntilServing, type WranglerDev } from '../../../sandbox/wrangler-dev.ts';
 import { pipeUpgrade } from '../../../src/lib/server/dev-preview-proxy.ts';
 import { ISOLATE_SETTINGS } from './settings.ts';
 
@@ -27,25 +26,15 @@ const COMPANION = fileURLToPath(new URL('../../../sandbox/dev/wrangler.jsonc', i
 const APP = fileURLToPath(new URL('./app.jsonc', import.meta.url));
 const port = Number(process.argv[2]);
 
-
-function freePort(): Promise<number> {
-	return new Promise((resolve) => {
-		const server = createTcpServer().listen(0, '127.0.0.1', () => {
-			const { port } = server.address() as { port: number };
-			server.close(() => resolve(port));
-		});
-	});
-}
-
 const scratch = mkdtempSync(join(tmpdir(), 'sandbox-isolates-'));
 const env = { ...process.env, WRANGLER_REGISTRY_PATH: join(scratch, 'registry') };
 const engine = await startLocalRuntime();
 const workers: WranglerDev[] = [];
 
 async function wranglerDev(config: string, name: string, vars: Record<string, string>): Promise<number> {
-	const [httpPort, inspectorPort] = [await freePort(), await freePort()];
-	const args = ['--config', config, '--name', name, '--ip', '127.0.0.1', '--port', String(httpPort), '--inspector-port', String(inspectorPort)];
-	const worker = runWranglerDev([...args, '--enable-containers=false', '--persist-to', join(scratch, name), '--show-interactive-dev-session=false'], { vars, env });
+	const httpPort = await freePort();
+	// In the dev registry, all three: the isolates bind the companion's Durable Objects (`script_name`).
+	const worker = runWranglerDev({ config, name, ip: '127.0.0.1', port: httpPort, persist: join(scratch, name), enableContainers: false, devRegistry: true, vars, env });
 	workers.push(worker);
 	await waitUntilServing(`http://127.0.0.1:${httpPort}/`, worker.exited, name);
 	return httpPort;
@@ -69,7 +58,10 @@ try {
 	const appVars = {
 		SESSION_SECRET: randomBytes(32).toString('base64url'),
 		SANDBOX_VISITOR_STARTS_PER_MINUTE: String(ISOLATE_SETTINGS.visitorStartsPerMinute),
-		SANDBOX_ADDRESS_STARTS_PER_MINUTE: String(ISOLATE_SETTINGS.addressStartsPerMinute)
+		SANDBOX_ADDRESS_STARTS_PER_MINUTE: String(ISOLATE_SETTINGS.addressStartsPerMinute),
+		SANDBOX_ADDRESS_LIVE_SANDBOXES: String(ISOLATE_SETTINGS.addressLiveSandboxes),
+		// The host names the specs use besides localhost (app-server.ts sets them).
+		APP_HOSTS: process.env.APP_HOSTS ?? ''
 	};
 	isolates = [await wranglerDev(APP, 'isolate-a', appVars), await wranglerDev(APP, 'isolate-b', appVars)];
 } catch (error) {
