@@ -1,6 +1,18 @@
 import { defineConfig } from '@playwright/test';
-import { TARGETS } from './tests/e2e/app-server.ts';
+import { baseUrlOf, TARGETS } from './tests/e2e/app-server.ts';
 import { chromiumLaunchOptions } from './tests/e2e/chromium.ts';
+
+/**
+ * Which specs run where: every visitor's scenario on vite dev and the worker; the visitor's flows
+ * again on two isolates, which alone run with the short TTL and low limits that coordination.spec.ts
+ * tests; the cookie layout of a real domain on the worker over https.
+ */
+const SPECS = {
+	'vite-dev': { testIgnore: /(coordination|session-fixation)\.spec\.ts/ },
+	worker: { testIgnore: /(coordination|session-fixation)\.spec\.ts/ },
+	isolates: { testMatch: /(app|editor|no-javascript|coordination)\.spec\.ts/ },
+	https: { testMatch: /session-fixation\.spec\.ts/ }
+};
 
 export default defineConfig({
 	testDir: 'tests/e2e',
@@ -17,11 +29,9 @@ export default defineConfig({
 		// *.sandbox.test: an app host other than localhost, resolved to this machine (app.spec.ts).
 		launchOptions: chromiumLaunchOptions(['--host-resolver-rules=MAP *.sandbox.test 127.0.0.1, MAP sandbox.test 127.0.0.1'])
 	},
-	// The same scenarios against both ways the app runs; the visitor's flows again against two
-	// isolates in turn, which alone run with the short TTL and low start limits coordination.spec.ts tests.
-	projects: Object.entries(TARGETS).map(([name, { port }]) => ({
+	projects: (Object.keys(TARGETS) as (keyof typeof TARGETS)[]).map((name) => ({
 		name,
-		use: { baseURL: `http://localhost:${port}` },
-		...(name === 'isolates' ? { testMatch: /(app|editor|no-javascript|coordination)\.spec\.ts/ } : { testIgnore: /coordination\.spec\.ts/ })
+		use: { baseURL: baseUrlOf(name), ignoreHTTPSErrors: name === 'https' },
+		...SPECS[name]
 	}))
 });

@@ -44,6 +44,12 @@ function sandboxDevServer(): Plugin {
 				});
 			}
 
+			// CONNECT (a proxy's tunnel) is nothing this server offers: 405, rather than Node's silent close.
+			httpServer?.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+				socket.on('error', () => socket.destroy());
+				refuseUpgrade(socket, '405 Method Not Allowed', 'CONNECT is not served here');
+			});
+
 			// HTTP: to the companion, whose preview route (the deployed worker's) answers 404 for a
 			// host in the preview namespace that is no valid preview host.
 			server.middlewares.use((req, res, next) => {
@@ -101,8 +107,14 @@ async function acceptAppSocket(
 
 export default defineConfig({
 	plugins: [sandboxDevServer(), sveltekit()],
-	// wrangler's local state (Durable Object storage, traces) changes with every request: not a source.
-	server: { watch: { ignored: ['**/.wrangler/**'] } },
+	server: {
+		// wrangler's local state (Durable Object storage, traces) changes with every request: not a source.
+		watch: { ignored: ['**/.wrangler/**'] },
+		// Vite's default lets any *.localhost page read the dev server's answers: preview hosts are
+		// *.localhost. The app needs no cross-origin reads at all. (Not `false`: SvelteKit's plugin
+		// sets `{ preflightContinue: true }`, which would win the merge; `origin: false` survives it.)
+		cors: { origin: false }
+	},
 	test: {
 		include: ['tests/**/*.test.ts'],
 		globalSetup: ['tests/helpers/global-setup.ts'],

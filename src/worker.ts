@@ -1,5 +1,6 @@
 /**
  * The worker entry (wrangler.jsonc `main`). It
+ * - refuses a request whose Host makes no URL (400) or is none of the app's (421, see app-hosts.ts);
  * - exports the Durable Objects: the SDK's `Sandbox` (one per sandbox, with its container) and our
  *   `SandboxCoordinator` (one per sandbox: its state, boot, idle TTL and status sockets);
  * - answers preview hosts (`{port}-{id}-{token}.{host}`) from the sandbox before SvelteKit's
@@ -12,6 +13,7 @@
  */
 import { Sandbox } from '@cloudflare/sandbox';
 import kit from '../.svelte-kit/cloudflare/_worker.js';
+import { refuseHost } from './lib/server/app-hosts.ts';
 import { answerPreview, type PreviewEnv } from './lib/server/preview-route.ts';
 import { isPreviewNamespace } from './lib/server/sandbox/rules.ts';
 
@@ -20,7 +22,9 @@ export { SandboxCoordinator } from './lib/server/durable-objects/coordinator.ts'
 export { StartGate } from './lib/server/durable-objects/start-gate.ts';
 
 export default {
-	async fetch(request: Request, env: PreviewEnv, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
+	async fetch(request: Request, env: PreviewEnv & { APP_HOSTS?: string }, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
+		const refusal = refuseHost(request, env.APP_HOSTS);
+		if (refusal) return refusal;
 		if (isPreviewNamespace(new URL(request.url).host)) return answerPreview(request, env, ctx);
 		return kit.fetch(request, env, ctx);
 	}

@@ -4,6 +4,7 @@
  * wrangler's platform proxy. The same code as the deployed worker (src/worker.ts) but SvelteKit,
  * with the SDK's `Sandbox` getting its containers from the local engine.
  */
+import { refuseHost } from '../../src/lib/server/app-hosts.ts';
 import { answerPreview, type PreviewEnv } from '../../src/lib/server/preview-route.ts';
 import { isPreviewNamespace } from '../../src/lib/server/sandbox/rules.ts';
 
@@ -12,7 +13,9 @@ export { StartGate } from '../../src/lib/server/durable-objects/start-gate.ts';
 export { Sandbox } from '../local/workerd/sandbox.ts';
 
 export default {
-	async fetch(request: Request, env: PreviewEnv, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
+	async fetch(request: Request, env: PreviewEnv & { APP_HOSTS?: string }, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
+		const refusal = refuseHost(request, env.APP_HOSTS);
+		if (refusal) return refusal;
 		if (isPreviewNamespace(new URL(request.url).host)) return answerPreview(request, env, ctx);
 		return new Response('This worker hosts the sandboxes of `npm run dev`; the app itself is served by Vite.\n', { status: 404 });
 	}

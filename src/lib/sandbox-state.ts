@@ -28,6 +28,8 @@ export interface SandboxSnapshot {
 	status: SandboxStatus;
 	steps: Step[];
 	previewUrl: string | null;
+	/** Private: only the visitor's browser can open the preview; public: anyone with its URL. */
+	previewAccess: 'private' | 'public';
 	/** Why it failed (`error`) or stopped (`stopped`). */
 	error: { message: string; retryable: boolean } | null;
 }

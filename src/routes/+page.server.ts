@@ -3,7 +3,7 @@ import * as v from 'valibot';
 import { TEMPLATES, type TemplateId } from '$lib/sandbox-state';
 import { readForm } from '$lib/server/form';
 import { PreviewHostname } from '$lib/server/sandbox/rules';
-import { admitStart, coordinatorOf, replaceLiveSandbox } from '$lib/server/sandboxes';
+import { admitStart, clientAddress, coordinatorOf, replaceLiveSandbox } from '$lib/server/sandboxes';
 import { ensureVisitor, newSandboxId } from '$lib/server/visitor';
 import type { Actions } from './$types';
 
@@ -17,7 +17,8 @@ const StartForm = v.object({
 export const actions: Actions = {
 	/**
 	 * Starts a fresh sandbox for this visitor, replacing the one they had, and sends them to its
-	 * status page (Post/Redirect/Get). Too many starts in a minute get 429 with Retry-After.
+	 * status page (Post/Redirect/Get). Too many starts in a minute, or too many sandboxes running
+	 * from one client address, get 429 with Retry-After.
 	 */
 	start: async ({ request, cookies, url, platform, getClientAddress, setHeaders }) => {
 		const form = v.safeParse(StartForm, Object.fromEntries(await readForm(request)));
@@ -27,13 +28,18 @@ export const actions: Actions = {
 		const host = v.safeParse(PreviewHostname, url.host);
 		if (!host.success) return fail(400, { error: host.issues[0].message });
 
-		const visitor = await ensureVisitor(request, cookies, url.protocol === 'https:');
-		const admission = await admitStart(platform, visitor, getClientAddress());
+		const visitor = await ensureVisitor(request, cookies, url);
+		const id = await newSandboxId(visitor, form.output.template);
+		const admission = await admitStart(platform, visitor, clientAddress(getClientAddress), id);
 		if (!admission.ok) {
 			setHeaders({ 'retry-after': String(admission.retryAfterSeconds) });
-			return fail(429, { error: `Too many sandboxes started in a short time. Please try again in ${admission.retryAfterSeconds} s.` });
+			return fail(429, {
+				error:
+					admission.reason === 'live'
+						? 'Too many sandboxes are running from your network right now. Stop one you no longer use (an idle one stops by itself after a few minutes), then try again.'
+						: `Too many sandboxes started in a short time. Please try again in ${admission.retryAfterSeconds} s.`
+			});
 		}
-		const id = await newSandboxId(visitor, form.output.template);
 		// Both, or the visitor has two live sandboxes: finished even if the browser goes away meanwhile.
 		const started = (async () => {
 			await coordinatorOf(platform, id).start({ id, template: form.output.template, origin: url.origin });

@@ -16,6 +16,7 @@ function snapshot(status: SandboxStatus, steps = 1): SandboxSnapshot {
 		status,
 		steps: Array.from({ length: steps }, (_, i) => ({ label: `step ${i}`, state: 'done', startedAt: 0, durationMs: 1 })),
 		previewUrl: status === 'ready' ? 'http://3001-express-test-tok.localhost:5173/' : null,
+		previewAccess: 'private',
 		error: status === 'error' ? { message: 'nope', retryable: true } : null
 	};
 }

@@ -98,14 +98,15 @@ async function throughEngineForward(): Promise<Load> {
 async function throughPreviews(targets: Record<TargetName, Target>): Promise<Record<TargetName, Load>> {
 	const visitors = TARGET_NAMES.map((name) => ({ name, visitor: new Visitor(targets[name].port) }));
 	try {
-		const hosts = {} as Record<TargetName, string>;
+		const previews = {} as Record<TargetName, { host: string; cookie: string }>;
 		for (const { name, visitor } of visitors) {
 			await visitor.openHome();
-			hosts[name] = new URL((await visitor.boot('express')).state.previewUrl!).host;
+			const { state, previewCookie } = await visitor.boot('express');
+			previews[name] = { host: new URL(state.previewUrl!).host, cookie: previewCookie };
 		}
 		const turns = Object.fromEntries(TARGET_NAMES.map((name) => [name, [] as Load[]])) as Record<TargetName, Load[]>;
 		for (let turn = 0; turn < TURNS; turn++) {
-			for (const name of TARGET_NAMES) turns[name].push(await load(targets[name].port, { host: hosts[name] }, MEASURE_MS / TURNS));
+			for (const name of TARGET_NAMES) turns[name].push(await load(targets[name].port, previews[name], MEASURE_MS / TURNS));
 			tick();
 		}
 		const combined = (loads: Load[]): Load => ({ rps: loads.reduce((total, l) => total + l.rps, 0) / loads.length, failed: loads.reduce((total, l) => total + l.failed, 0) });

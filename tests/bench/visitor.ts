@@ -2,7 +2,9 @@
  * One visitor of the app at http://localhost:<port>, doing what a browser without JavaScript does:
  * its own cookies and connections, the start form posted with the page's Origin (the app refuses
  * cross-site posts), the redirect followed, then the sandbox's state until it is ready, and the
- * preview's first byte. Preview requests go to the app's port with the preview host as Host, as
+ * preview's first byte — going in through the app as the page's iframe does (the preview is
+ * private: the app's /sandbox/{id}/preview hands out a one-time ticket, which the preview host
+ * trades for its cookie). Preview requests go to the app's port with the preview host as Host, as
  * a browser resolving *.localhost would send them.
  *
  * The page without JavaScript waits on the server for the state's next change; this asks the state
@@ -27,6 +29,8 @@ export interface Boot {
 	postedAtEpoch: number;
 	/** The state once ready: the preview URL and every boot step with its start and duration. */
 	state: SandboxSnapshot;
+	/** The preview cookie (`name=value`) the visitor was given for it. */
+	previewCookie: string;
 	/** performance.now() when the state endpoint first answered ready. */
 	seenReadyAt: number;
 	/** performance.now() when the preview's first 200 arrived. */
@@ -84,8 +88,19 @@ export class Visitor {
 		await this.#expect(200, 'GET', page);
 		const state = await this.#ready(id);
 		const seenReadyAt = performance.now();
-		const previewAt = await firstOk(this.#port, { headers: { host: new URL(state.previewUrl!).host }, agent: this.#agent });
-		return { id, postedAt, postedAtEpoch, state, seenReadyAt, previewAt };
+		const previewCookie = await this.#enterPreview(id);
+		const previewAt = await firstOk(this.#port, { headers: { host: new URL(state.previewUrl!).host, cookie: previewCookie }, agent: this.#agent });
+		return { id, postedAt, postedAtEpoch, state, previewCookie, seenReadyAt, previewAt };
+	}
+
+	/** The iframe's way in: the app's redirect with a one-time ticket, traded at the preview host for its cookie. */
+	async #enterPreview(id: string): Promise<string> {
+		const entry = await this.#expect(303, 'GET', `/sandbox/${encodeURIComponent(id)}/preview`);
+		const ticket = new URL(String(entry.headers.location));
+		const access = await send(this.#port, { path: ticket.pathname + ticket.search, headers: { host: ticket.host }, agent: this.#agent });
+		const cookie = [access.headers['set-cookie'] ?? []].flat()[0];
+		if (access.status !== 303 || !cookie) throw new Error(`the preview's ticket was answered ${access.status}: ${access.body.slice(0, 300)}`);
+		return cookie.split(';')[0];
 	}
 
 	async #ready(id: string): Promise<SandboxSnapshot> {

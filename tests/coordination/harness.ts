@@ -1,22 +1,23 @@
 /**
- * Runs the coordination worker (worker.ts) in workerd with `wrangler dev --enable-containers=false`,
- * its sandboxes' containers from a local engine started here (as tests/conformance/harness.ts
- * does), and looks at what users would notice: a coordinator's answers, its status socket, a
- * preview URL served through the worker, and the containers running on this host.
+ * Runs the coordination worker (worker.ts) in workerd as `npm run preview` runs the app (with
+ * sandbox/wrangler-dev.ts), its sandboxes' containers from a local engine started here (as
+ * tests/conformance/harness.ts does), and looks at what users would notice: a coordinator's
+ * answers, its status socket, a preview URL served through the worker, and the containers running
+ * on this host.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { startLocalRuntime, type LocalRuntimeHandle } from '../../sandbox/local/launch.ts';
+import { runWranglerDev, type WranglerDev } from '../../sandbox/wrangler-dev.ts';
 import type { SandboxSnapshot, ServerMessage } from '../../src/lib/sandbox-state.ts';
 import type { StatusReply } from '../../src/lib/server/durable-objects/contract.ts';
 import { liveProcesses, scratchDir, type HostProcess } from '../helpers/host.ts';
 import { freePort } from '../helpers/ports.ts';
 
-const WRANGLER = fileURLToPath(new URL('../../node_modules/wrangler/bin/wrangler.js', import.meta.url));
 const CONFIG = fileURLToPath(new URL('./wrangler.jsonc', import.meta.url));
 
 /** The idle TTL the worker runs with (wrangler.jsonc's SANDBOX_TTL_SECONDS). */
@@ -42,7 +43,11 @@ export interface CoordinationWorker {
 	status(id: string, request?: { after?: number; waitMs?: number }): Promise<StatusReply>;
 	/** Waits (with long-polling status reads) until the sandbox has settled; answers its state. */
 	settled(id: string, timeoutMs?: number): Promise<SandboxSnapshot>;
-	/** A request for a preview URL, sent to the worker with the preview host in its Host header. */
+	/**
+	 * A request for a preview URL, sent to the worker with the preview host in its Host header, as
+	 * the sandbox's owner: with the preview cookie, got as the app gets it for its visitor (a ticket
+	 * from the coordinator, redeemed at the preview host).
+	 */
 	preview(url: string): Promise<PreviewResponse>;
 	/** Opens the sandbox's status socket. */
 	socket(id: string): Promise<StatusSocket>;
@@ -78,56 +83,48 @@ export interface CoordinationOptions {
 export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds }: CoordinationOptions = {}): Promise<CoordinationWorker> {
 	const stateDir = scratchDir('coordination-');
 	const engine = await startLocalRuntime({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '8', ...engineEnv }, output: 'capture' });
-	// The worker as it is now, bundled once: `wrangler dev` reloads its worker — restarting every
-	// Durable Object, ending boots and dropping sockets — whenever a file it bundled changes, and
-	// others edit src/ while this suite runs. Run unbundled, it watches only this snapshot.
-	let bundle: string;
-	try {
-		bundle = await bundleWorker();
-	} catch (error) {
-		await engine.stop();
-		throw error;
-	}
 	const persistDir = scratchDir('coordination-persist-');
-	const envFile = engineEnvFile(engine);
+	const vars: Record<string, string> = {
+		LOCAL_CONTAINER_ENGINE_URL: engine.url,
+		LOCAL_CONTAINER_ENGINE_SECRET: engine.secret,
+		SANDBOX_LOG_LEVEL: 'info',
+		// Signs preview cookies (the preview route's).
+		SESSION_SECRET: randomBytes(32).toString('base64url')
+	};
+	if (ttlSeconds !== undefined) vars.SANDBOX_TTL_SECONDS = String(ttlSeconds);
 	const sockets = new Set<WebSocket>();
-	let wrangler: ChildProcess;
-	let exited: Promise<void>;
+	/** Preview host → its preview cookie (`name=value`). */
+	const previewCookies = new Map<string, string>();
+	let wrangler: WranglerDev;
 	let log = '';
 	let port = 0;
 
-	/** Starts wrangler on ports free a moment ago; another process may take one meanwhile (see below). */
+	/** Starts the worker on a port free a moment ago; another process may take it meanwhile (see below). */
 	const launch = async () => {
-		let inspectorPort: number;
-		[port, inspectorPort] = [await freePort(), await freePort()];
-		const args = [WRANGLER, 'dev', bundle, '--no-bundle', '--config', CONFIG, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort)];
-		// Durable Object storage of this run only.
-		args.push('--persist-to', persistDir, '--show-interactive-dev-session=false');
-		args.push('--var', 'SANDBOX_LOG_LEVEL:info');
-		if (ttlSeconds !== undefined) args.push('--var', `SANDBOX_TTL_SECONDS:${ttlSeconds}`);
-		args.push('--enable-containers=false', '--env-file', envFile);
-		// A process group of its own, ended whole at stop: workerd runs as wrangler's grandchildren.
-		wrangler = spawn(process.execPath, args, {
-			stdio: ['ignore', 'pipe', 'pipe'],
+		port = await freePort();
+		// The worker as it is at the start, never reloaded (the launcher does not watch its files):
+		// a reload would restart every Durable Object, ending boots and dropping sockets, and others
+		// edit src/ while this suite runs.
+		wrangler = runWranglerDev({
+			config: CONFIG,
+			ip: '127.0.0.1',
+			port,
+			// Durable Object storage of this run only.
+			persist: persistDir,
+			enableContainers: false,
+			devRegistry: false,
+			vars,
 			env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-			detached: true
+			stdio: 'pipe'
 		});
 		log = '';
-		wrangler.stdout!.on('data', (chunk) => (log += chunk));
-		wrangler.stderr!.on('data', (chunk) => (log += chunk));
-		const child = wrangler;
-		exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+		wrangler.child.stdout!.on('data', (chunk) => (log += chunk));
+		wrangler.child.stderr!.on('data', (chunk) => (log += chunk));
 	};
 
 	const stop = async () => {
 		for (const ws of sockets) ws.terminate();
-		if (wrangler.exitCode === null) wrangler.kill('SIGTERM');
-		await exited;
-		try {
-			process.kill(-wrangler.pid!, 'SIGKILL');
-		} catch {
-			// Nothing of the group was left.
-		}
+		await wrangler.stop();
 		await engine.stop();
 		// For a look at a failed run: COORDINATION_LOG=/some/file collects what the worker and engine printed.
 		if (process.env.COORDINATION_LOG) appendFileSync(process.env.COORDINATION_LOG, `--- worker ---\n${log}\n--- engine ---\n${engine.output()}`);
@@ -135,18 +132,21 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds }: Co
 
 	await launch();
 	for (let attempt = 0, launches = 1; ; attempt++) {
-		// A port taken between freePort() and wrangler's listen (the engine's forwards listen on ports
-		// the kernel picks): again, on other ports.
-		if (wrangler!.exitCode !== null && /Address already in use/.test(log) && launches < 3) {
+		const gone = wrangler!.child.exitCode !== null;
+		// A port taken between freePort() and the worker's listen (the engine's forwards listen on ports
+		// the kernel picks): again, on another port.
+		if (gone && /Address already in use/.test(log) && launches < 3) {
+			await wrangler!.exited;
 			await launch();
 			launches++;
 			continue;
 		}
-		if (wrangler!.exitCode !== null || attempt > 240) {
+		if (gone || attempt > 240) {
 			await stop();
 			throw new Error(`wrangler dev did not start:\n${log}\n${engine.output()}`);
 		}
-		if (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.status === 404, () => false)) break;
+		// With a deadline: whoever took the port may accept and never answer.
+		if (await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status === 404, () => false)) break;
 		await new Promise((resolve) => setTimeout(resolve, 250));
 	}
 	const base = `http://127.0.0.1:${port}`;
@@ -196,7 +196,19 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds }: Co
 				await worker.status(id, { after: reply.version, waitMs: Math.min(left, 10_000) });
 			}
 		},
-		preview: (url) => previewRequest(port, url),
+		async preview(url) {
+			const host = new URL(url).host;
+			let cookie = previewCookies.get(host);
+			if (!cookie) {
+				const sandboxId = /^\d+-(.+)-[a-z0-9_]+$/.exec(host.split('.')[0])![1];
+				const issued = await worker.coordinator<{ ok: boolean; ticket?: string; message?: string }>(sandboxId, 'issuePreviewTicket');
+				if (!issued.ok) return { status: 409, body: issued.message ?? '' };
+				const access = await previewRequest(port, new URL(`/__preview_access?ticket=${issued.ticket}`, url).href);
+				cookie = access.cookie ?? '';
+				previewCookies.set(host, cookie);
+			}
+			return previewRequest(port, url, cookie);
+		},
 		socket: (id) => openSocket(`ws://127.0.0.1:${port}/ws/${encodeURIComponent(id)}`, sockets),
 		containers(id) {
 			const all = launchers();
@@ -219,38 +231,17 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds }: Co
 	return worker;
 }
 
-/** Bundles worker.ts as `wrangler deploy` would (without deploying); answers the bundle's path. */
-async function bundleWorker(): Promise<string> {
-	const outdir = scratchDir('coordination-bundle-');
-	const build = spawn(process.execPath, [WRANGLER, 'deploy', '--dry-run', '--config', CONFIG, '--outdir', outdir], {
-		stdio: ['ignore', 'pipe', 'pipe'],
-		env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }
-	});
-	let output = '';
-	build.stdout.on('data', (chunk) => (output += chunk));
-	build.stderr.on('data', (chunk) => (output += chunk));
-	const code = await new Promise<number | null>((resolve) => build.once('exit', resolve));
-	if (code !== 0) throw new Error(`bundling the coordination worker failed:\n${output}`);
-	return join(outdir, 'worker.js');
-}
-
-/** The engine's address for the worker, in a file only this user can read (not on a command line). */
-function engineEnvFile(engine: LocalRuntimeHandle): string {
-	const file = join(scratchDir('coordination-env-'), '.env');
-	writeFileSync(file, `LOCAL_CONTAINER_ENGINE_URL=${engine.url}\nLOCAL_CONTAINER_ENGINE_SECRET=${engine.secret}\n`, { mode: 0o600 });
-	return file;
-}
-
-function previewRequest(port: number, previewUrl: string): Promise<PreviewResponse> {
+function previewRequest(port: number, previewUrl: string, cookie = ''): Promise<PreviewResponse & { cookie?: string }> {
 	const url = new URL(previewUrl);
 	return new Promise((resolve, reject) => {
+		const headers = { host: url.host, accept: 'application/json', ...(cookie && { cookie }) };
 		const req = httpRequest(
-			{ host: '127.0.0.1', port, path: `${url.pathname}${url.search}`, headers: { host: url.host, accept: 'application/json' } },
+			{ host: '127.0.0.1', port, path: `${url.pathname}${url.search}`, headers },
 			(res) => {
 				let body = '';
 				res.setEncoding('utf8');
 				res.on('data', (chunk) => (body += chunk));
-				res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+				res.on('end', () => resolve({ status: res.statusCode ?? 0, body, cookie: res.headers['set-cookie']?.[0]?.split(';')[0] }));
 				res.on('error', reject);
 			}
 		);

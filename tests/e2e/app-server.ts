@@ -1,12 +1,14 @@
 /**
- * Playwright's global setup: builds the worker, then runs the app three times over — as a developer
+ * Playwright's global setup: builds the worker, then runs the app four times over — as a developer
  * would, `npm run dev` (vite dev + the companion worker, port 5173) and `npm run preview` (the built
- * worker in workerd, port 8787); and as two isolates behind a round-robin proxy (isolates/run.ts,
- * port 5180) — and at the end stops them and checks that every sandbox they made is gone (no
+ * worker in workerd, port 8787, and over https on 8788); and as two isolates behind a round-robin
+ * proxy (isolates/run.ts, port 5180) — and at the end stops them and checks that every sandbox they made is gone (no
  * process, no workspace) and, for the isolates, that each sandbox was booted exactly once.
  * (Playwright's own webServer stops only after global teardown, too late for those checks.)
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +17,14 @@ import { liveProcesses } from '../helpers/host.ts';
 export const TARGETS = {
 	'vite-dev': { port: 5173, command: ['sandbox/dev.ts', '--port', '5173', '--strictPort'] },
 	worker: { port: 8787, command: ['sandbox/preview.ts', '--port', '8787'] },
-	isolates: { port: 5180, command: ['tests/e2e/isolates/run.ts', '5180'] }
+	isolates: { port: 5180, command: ['tests/e2e/isolates/run.ts', '5180'] },
+	// The worker over TLS (wrangler's self-signed certificate), as Cloudflare serves it, for the specs
+	// that need a real domain layout with secure cookies (session-fixation.spec.ts).
+	https: { port: 8788, command: ['sandbox/preview.ts', '--port', '8788', '--https'] }
 } as const;
+
+/** Where each target is reached: https for the TLS one, whose names Chromium maps to this machine. */
+export const baseUrlOf = (name: keyof typeof TARGETS) => (name === 'https' ? `https://app.sandbox.test:${TARGETS.https.port}` : `http://localhost:${TARGETS[name].port}`);
 
 /**
  * Boots per sandbox, from the coordinators' log: every sandbox must have been booted exactly once,
@@ -33,12 +41,32 @@ export function bootsBeyondOne(output: string): string[] {
 	return [...boots].filter(([id, n]) => n !== 1 + (wakes.get(id) ?? 0)).map(([id, n]) => `${id}: ${n} boots, ${wakes.get(id) ?? 0} wake-ups`);
 }
 
+/** Whether the target answers its home page with 200 (over TLS, whatever its certificate). */
+function answersOk(protocol: 'http' | 'https', port: number): Promise<boolean> {
+	return new Promise((resolve) => {
+		const get = protocol === 'https' ? httpsGet : httpGet;
+		const req = get({ host: '127.0.0.1', port, path: '/', headers: { host: `localhost:${port}` }, rejectUnauthorized: false }, (res) => {
+			res.resume();
+			resolve(res.statusCode === 200);
+		});
+		req.on('error', () => resolve(false));
+	});
+}
+
 export async function startTarget(name: keyof typeof TARGETS) {
 	const { port, command } = TARGETS[name];
 	const stateDir = mkdtempSync(join(tmpdir(), `sandbox-e2e-${name}-`));
 	const app = spawn(process.execPath, command, {
-		// Sandboxes outlive their tests until the TTL, as they would for visitors: room for all of them.
-		env: { ...process.env, LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '24' },
+		env: {
+			...process.env,
+			// Sandboxes outlive their tests until the TTL, as they would for visitors: room for all of them.
+			LOCAL_SANDBOX_STATE_DIR: stateDir,
+			LOCAL_SANDBOX_MAX: '40',
+			// Every test's visitor comes from this machine: the cap per address is coordination.spec.ts's (isolates).
+			SANDBOX_ADDRESS_LIVE_SANDBOXES: '100',
+			// Host names the specs use besides localhost (Chromium maps them to this machine).
+			APP_HOSTS: 'app.sandbox.test,sandbox-previews.example.workers.dev'
+		},
 		stdio: ['ignore', 'pipe', 'pipe']
 	});
 	let output = '';
@@ -55,7 +83,7 @@ export async function startTarget(name: keyof typeof TARGETS) {
 			rmSync(stateDir, { recursive: true, force: true });
 			throw new Error(`${name} ${failure}:\n${output}`);
 		}
-		if (await fetch(`http://localhost:${port}/`).then((r) => r.ok, () => false)) break;
+		if (await answersOk(name === 'https' ? 'https' : 'http', port)) break;
 		await new Promise((resolve) => setTimeout(resolve, 250));
 	}
 

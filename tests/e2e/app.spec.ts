@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { containerOf, fetchPreview, previewJson, SANDBOX_PATH, startSandbox } from './helpers.ts';
+import { containerOf, fetchPreview, openPreview, previewCookie, previewJson, SANDBOX_PATH, shownPreviewUrl, startSandbox, visitorCookieOf } from './helpers.ts';
 
 test.describe('with JavaScript', () => {
 	test('shows live progress, then the Express JSON in the iframe, over one WebSocket and no polling', async ({ page }) => {
@@ -17,32 +17,35 @@ test.describe('with JavaScript', () => {
 		const json = await previewJson(page);
 		expect(json).toMatchObject({ sandbox: id, message: `Hello from sandbox ${id}` });
 
-		const previewUrl = await page.locator('iframe').getAttribute('src');
 		const appHost = new URL(page.url()).host;
-		expect(previewUrl).toMatch(new RegExp(`^http://3001-${id}-[a-z0-9_]+\\.${appHost.replace('.', '\\.')}/$`));
-		await expect(page.getByRole('link', { name: /Open in a new tab/ })).toHaveAttribute('href', previewUrl!);
+		expect(await shownPreviewUrl(page)).toMatch(new RegExp(`^http://3001-${id}-[a-z0-9_]+\\.${appHost.replace('.', '\\.')}/$`));
+		// The preview is private: the iframe and the new tab go in through the app.
+		await expect(page.locator('iframe')).toHaveAttribute('src', `/sandbox/${id}/preview`);
+		await expect(page.getByRole('link', { name: /Open in a new tab/ })).toHaveAttribute('href', `/sandbox/${id}/preview`);
 		await expect(page.getByRole('status')).toHaveText('The sandbox is ready.');
 		expect(sockets).toHaveLength(1);
 		expect(polls).toEqual([]);
 	});
 
 	test("a preview host gets the sandbox's answer for every path, never the app's files", async ({ page }) => {
-		await startSandbox(page);
-		const previewUrl = (await page.locator('iframe').getAttribute('src'))!;
-		for (const path of ['favicon.svg', 'robots.txt', '@vite/client', 'src/app.html']) {
-			const response = await page.goto(`${previewUrl}${path}`);
+		const id = await startSandbox(page);
+		await previewJson(page);
+		for (const path of ['/favicon.svg', '/robots.txt', '/@vite/client', '/src/app.html']) {
+			const response = await openPreview(page, id, path);
 			expect(response!.status(), path).toBe(404);
-			expect(await response!.text(), path).toContain(`Cannot GET /${path}`);
+			expect(await response!.text(), path).toContain(`Cannot GET ${path}`);
 		}
-		const health = await page.goto(`${previewUrl}health`);
+		const health = await openPreview(page, id, '/health');
 		expect(await health!.json()).toMatchObject({ ok: true });
 	});
 
-	test("a cacheable response from the sandbox is never served from the app's cache", async ({ page }) => {
-		await startSandbox(page);
-		const previewUrl = (await page.locator('iframe').getAttribute('src'))!;
-		const first = await fetchPreview(previewUrl);
-		const second = await fetchPreview(previewUrl);
+	test("a cacheable response from the sandbox is never served from the app's cache", async ({ page, baseURL }) => {
+		const id = await startSandbox(page);
+		await previewJson(page);
+		const previewUrl = await shownPreviewUrl(page);
+		const cookie = await previewCookie(baseURL!, await visitorCookieOf(page), id);
+		const first = await fetchPreview(previewUrl, cookie);
+		const second = await fetchPreview(previewUrl, cookie);
 		expect(JSON.parse(second.body).visits).toBe(JSON.parse(first.body).visits + 1);
 	});
 
@@ -90,15 +93,68 @@ test.describe('with JavaScript', () => {
 		expect(closeCode).toBe(1008);
 	});
 
-	test('the stop button destroys the sandbox and its preview', async ({ page }) => {
-		await startSandbox(page);
-		const previewUrl = (await page.locator('iframe').getAttribute('src'))!;
+	test('the stop button destroys the sandbox and its preview', async ({ page, baseURL }) => {
+		const id = await startSandbox(page);
 		await previewJson(page);
+		const previewUrl = await shownPreviewUrl(page);
+		const cookie = await previewCookie(baseURL!, await visitorCookieOf(page), id);
 		await page.getByRole('button', { name: 'Stop sandbox' }).click();
 		await page.waitForURL('/');
-		const gone = await page.goto(previewUrl);
-		expect(gone!.status()).toBe(404);
-		expect(await gone!.json()).toMatchObject({ code: 'INVALID_TOKEN' });
+		// Its page says so, and its preview is gone, even for the browser that held its cookie.
+		expect((await page.goto(`/sandbox/${id}/preview`))!.status()).toBe(409);
+		const gone = await fetchPreview(previewUrl, cookie);
+		expect(gone.status).toBe(404);
+		expect(JSON.parse(gone.body)).toMatchObject({ code: 'INVALID_TOKEN' });
+	});
+
+	test('the preview is private: a stranger gets 401, the owner opens it, and the owner can make it public and private again', async ({ page, browser }) => {
+		const id = await startSandbox(page);
+		await previewJson(page);
+		const previewUrl = await shownPreviewUrl(page);
+		const stranger = await browser.newContext();
+		try {
+			const strangerPage = await stranger.newPage();
+			const refused = await strangerPage.goto(previewUrl);
+			expect(refused!.status()).toBe(401);
+			await expect(strangerPage.locator('body')).toContainText('This preview is private');
+			// Nor can a stranger go in through the app (the sandbox is not theirs), or reuse a ticket.
+			expect((await strangerPage.goto(`/sandbox/${id}/preview`))!.status()).toBe(404);
+
+			// The owner's new tab goes in through the app; its ticket works once.
+			const tab = await page.context().newPage();
+			const redirects: string[] = [];
+			tab.on('request', (request) => redirects.push(request.url()));
+			await tab.goto(`/sandbox/${id}/preview`);
+			await expect(tab.locator('body')).toContainText(`Hello from sandbox ${id}`);
+			const ticketUrl = redirects.find((url) => url.includes('/__preview_access?'))!;
+			expect(ticketUrl).toBeTruthy();
+			expect((await strangerPage.goto(ticketUrl))!.status()).toBe(403);
+			expect((await strangerPage.goto(previewUrl))!.status()).toBe(401);
+			await tab.close();
+
+			await page.getByRole('button', { name: 'Make public' }).click();
+			await expect(page.getByText('Public: anyone with the link can open it')).toBeVisible();
+			await strangerPage.goto(previewUrl);
+			await expect(strangerPage.locator('body')).toContainText(`Hello from sandbox ${id}`);
+
+			await page.getByRole('button', { name: 'Make private' }).click();
+			await expect(page.getByText('Private: only this browser can open it')).toBeVisible();
+			// (Not `/` again: the stranger's browser may keep what it was shown while it was public.)
+			expect((await strangerPage.goto(`${previewUrl}health`))!.status()).toBe(401);
+			// The owner's iframe still shows the app.
+			expect((await previewJson(page)).sandbox).toBe(id);
+		} finally {
+			await stranger.close();
+		}
+	});
+
+	test("the sandbox never sees the app's cookies or the preview cookie", async ({ page, baseURL }) => {
+		const id = await startSandbox(page);
+		await previewJson(page);
+		const cookie = await previewCookie(baseURL!, await visitorCookieOf(page), id);
+		const echoed = await fetchPreview(`${await shownPreviewUrl(page)}request`, `${cookie}; ${await visitorCookieOf(page)}; theirs=kept`);
+		expect(echoed.status).toBe(200);
+		expect(JSON.parse(echoed.body).headers.cookie).toBe('theirs=kept');
 	});
 });
 
@@ -106,12 +162,11 @@ test.describe('after the container goes away', () => {
 	test('the preview wakes the sandbox up again under the same URL instead of staying dead', async ({ page }) => {
 		const id = await startSandbox(page);
 		const before = await previewJson(page);
-		const previewUrl = (await page.locator('iframe').getAttribute('src'))!;
 
 		// Kill the sandbox's container from outside, as a crash or a restart would.
 		process.kill(containerOf(id).bwrap, 'SIGKILL');
 
-		const waking = await page.goto(previewUrl);
+		const waking = await openPreview(page, id);
 		expect(waking!.status()).toBe(503);
 		await expect(page.locator('body')).toContainText('Waking it up');
 		// The waking page refreshes itself until the app answers again, freshly booted.
@@ -177,7 +232,6 @@ test.describe('an app host that is not localhost', () => {
 		const id = SANDBOX_PATH.exec(page.url())![1];
 		const json = await previewJson(page);
 		expect(json.sandbox).toBe(id);
-		const previewUrl = await page.locator('iframe').getAttribute('src');
-		expect(previewUrl).toMatch(new RegExp(`^http://3001-${id}-[a-z0-9_]+\\.app\\.sandbox\\.test:${new URL(baseURL!).port}/$`));
+		expect(await shownPreviewUrl(page)).toMatch(new RegExp(`^http://3001-${id}-[a-z0-9_]+\\.app\\.sandbox\\.test:${new URL(baseURL!).port}/$`));
 	});
 });

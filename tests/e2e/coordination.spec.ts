@@ -1,14 +1,15 @@
 /**
  * What the coordinators and start gates promise, against two isolates in turn (the `isolates`
  * target, whose short TTL and low limits are in isolates/settings.ts): one live sandbox per
- * visitor, start limits per visitor and per client address with and without JavaScript, and an
- * idle TTL that a visible tab holds off and a closed one does not.
+ * visitor, start limits per visitor and per client address with and without JavaScript, a cap on
+ * the sandboxes running from one client address, and an idle TTL that a visible tab holds off and
+ * a closed one does not.
  */
 import { expect, test, type APIRequestContext } from '@playwright/test';
 import { ISOLATE_SETTINGS } from './isolates/settings.ts';
 import { containerOf, previewJson, SANDBOX_PATH, startSandbox } from './helpers.ts';
 
-const { ttlSeconds, visitorStartsPerMinute, addressStartsPerMinute } = ISOLATE_SETTINGS;
+const { ttlSeconds, visitorStartsPerMinute, addressStartsPerMinute, addressLiveSandboxes } = ISOLATE_SETTINGS;
 
 const hasContainer = (id: string) => {
 	try {
@@ -72,13 +73,57 @@ test('a burst of starts by one visitor gets 429s, and leaves one sandbox', async
 });
 
 test('starts from one client address are limited too, whoever the visitors are', async ({ playwright, baseURL }) => {
+	const address = { 'x-test-client-address': '192.0.2.44' };
 	const results = [];
 	for (let i = 0; i < addressStartsPerMinute + 2; i++) {
-		const visitor = await playwright.request.newContext({ baseURL });
-		results.push(await postStart(visitor, baseURL!, { 'x-test-client-address': '192.0.2.44' }));
+		const visitor = await playwright.request.newContext({ baseURL, extraHTTPHeaders: address });
+		const result = await postStart(visitor, baseURL!);
+		results.push(result);
+		// Each stops the sandbox at once: what is limited here is the rate of starts, not how many run.
+		if (result.id) await visitor.post(`/sandbox/${result.id}?/stop`, { headers: { origin: baseURL!, accept: 'text/html' }, form: {}, maxRedirects: 0 });
 		await visitor.dispose();
 	}
 	expect(results.map((r) => r.status)).toEqual([...Array(addressStartsPerMinute).fill(303), 429, 429]);
+	expect(results.at(-1)!.text).toContain('Too many sandboxes started in a short time');
+});
+
+test('a client that drops its cookie before every start cannot take every slot: sandboxes running from one address are capped', async ({ browser, playwright, baseURL }) => {
+	// Each browser context is a new visitor, as a client without its cookie is; all from one address.
+	const address = { 'x-test-client-address': '192.0.2.77' };
+	const contexts = await Promise.all(Array.from({ length: addressLiveSandboxes + 1 }, () => browser.newContext({ extraHTTPHeaders: address })));
+	try {
+		const pages = await Promise.all(contexts.map((context) => context.newPage()));
+		for (const page of pages.slice(0, addressLiveSandboxes)) {
+			await startSandbox(page);
+			await expect(page.getByRole('status')).toHaveText('The sandbox is ready.');
+		}
+		// One more visitor from there, with JavaScript: refused at once, saying why.
+		const last = pages.at(-1)!;
+		await last.goto('/');
+		await last.getByRole('button', { name: 'Start a sandbox' }).click();
+		await expect(last.getByRole('alert')).toContainText('Too many sandboxes are running from your network right now');
+		// And without JavaScript: a 429 page with Retry-After.
+		const visitor = await playwright.request.newContext({ baseURL, extraHTTPHeaders: address });
+		const refused = await postStart(visitor, baseURL!);
+		await visitor.dispose();
+		expect(refused.status).toBe(429);
+		expect(Number(refused.retryAfter)).toBeGreaterThan(0);
+		expect(refused.text).toContain('Too many sandboxes are running from your network right now');
+		// Another address is not affected, and a visitor who already runs one may replace it.
+		const elsewhere = await playwright.request.newContext({ baseURL, extraHTTPHeaders: { 'x-test-client-address': '192.0.2.78' } });
+		expect((await postStart(elsewhere, baseURL!)).status).toBe(303);
+		await elsewhere.dispose();
+		await startSandbox(pages[0]);
+		await expect(pages[0].getByRole('status')).toHaveText('The sandbox is ready.');
+
+		// Once one of them is stopped, the waiting visitor gets theirs.
+		await pages[1].getByRole('button', { name: 'Stop sandbox' }).click();
+		await pages[1].waitForURL('/');
+		const id = await startSandbox(last);
+		expect((await previewJson(last)).sandbox).toBe(id);
+	} finally {
+		await Promise.all(contexts.map((context) => context.close()));
+	}
 });
 
 test('a visible tab keeps its sandbox past the idle TTL; once it is closed, the TTL lets the sandbox go', async ({ page, request }) => {

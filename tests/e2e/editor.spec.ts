@@ -66,7 +66,9 @@ test.describe('the Vue + Vite template', () => {
 		await expect(frame.getByRole('heading')).toHaveText('Reloaded, not hot');
 		await expect(page.getByRole('status').filter({ hasText: 'Saved src/App.vue' })).toContainText('The preview reloaded');
 		const after = (await page.locator('iframe').getAttribute('src'))!;
-		expect(after).toMatch(new RegExp(`^${before.replaceAll('.', '\\.')}\\?v=\\d+$`));
+		// The iframe goes in through the app again, on to `/?v={time}` on the preview.
+		expect(after).toMatch(new RegExp(`^${before}\\?to=${encodeURIComponent('/?v=')}\\d+$`));
+		expect(page.frames().some((f) => /^http:\/\/5173-vue-[^/]+\/\?v=\d+$/.test(f.url()))).toBe(true);
 	});
 
 	test('a save that gets no answer keeps the editor and its text, and says so', async ({ page }) => {

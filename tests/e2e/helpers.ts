@@ -18,19 +18,48 @@ export async function startSandbox(page: Page, template = 'Express API'): Promis
 	return SANDBOX_PATH.exec(page.url())![1];
 }
 
-/** A GET for a preview URL from outside the browser (so no browser cache), sent to the app's port with the preview Host. */
-export function fetchPreview(previewUrl: string): Promise<{ status: number; body: string }> {
+/**
+ * A GET for a preview URL from outside the browser (so no browser cache), sent to the app's port with
+ * the preview Host — with the preview cookie `cookie` (see `previewCookie`), or as a stranger.
+ */
+export function fetchPreview(previewUrl: string, cookie?: string): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
 	const url = new URL(previewUrl);
 	return new Promise((resolve, reject) => {
-		const req = httpRequest({ host: '127.0.0.1', port: url.port, path: url.pathname, headers: { host: url.host } }, (res) => {
+		const headers = { host: url.host, accept: 'text/html', ...(cookie && { cookie }) };
+		const req = httpRequest({ host: '127.0.0.1', port: url.port, path: url.pathname + url.search, headers }, (res) => {
 			let body = '';
 			res.on('data', (chunk) => (body += chunk));
-			res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+			res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
 		});
 		req.on('error', reject);
 		req.end();
 	});
 }
+
+/**
+ * The preview cookie (`name=value`) for a sandbox, got as the owner's browser gets it: the app's
+ * `/sandbox/{id}/preview` with the visitor's cookie, then the one-time ticket at the preview host.
+ */
+export async function previewCookie(origin: string, visitorCookie: string, id: string): Promise<string> {
+	const entry = await fetch(`${origin}/sandbox/${id}/preview`, { headers: { cookie: visitorCookie }, redirect: 'manual' });
+	expect(entry.status).toBe(303);
+	const access = await fetchPreview(entry.headers.get('location')!);
+	expect(access.status).toBe(303);
+	return String(access.headers['set-cookie']).split(';')[0];
+}
+
+/** The visitor cookie (`name=value`) of a browser context that has one. */
+export async function visitorCookieOf(page: Page): Promise<string> {
+	const cookie = (await page.context().cookies()).find((c) => c.name.endsWith('visitor'));
+	if (!cookie) throw new Error('this browser has no visitor cookie');
+	return `${cookie.name}=${cookie.value}`;
+}
+
+/** The preview URL the ready view shows. */
+export const shownPreviewUrl = async (page: Page) => (await page.locator('.ready .bar code').innerText()).trim();
+
+/** Opens a path of the visitor's preview in the tab, going in through the app as "Open in a new tab" does. */
+export const openPreview = (page: Page, id: string, path = '/') => page.goto(`/sandbox/${id}/preview?${new URLSearchParams({ to: path })}`);
 
 /**
  * The sandbox's container as the host sees it: its outer bwrap process (found through the `id`

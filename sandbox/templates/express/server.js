@@ -25,6 +25,12 @@ app.get('/health', (req, res) => {
 	res.json({ ok: true, uptime: process.uptime() });
 });
 
+// What reached the server: the method, path and headers of this request (the preview's own cookies
+// and the app's never do).
+app.get('/request', (req, res) => {
+	res.json({ method: req.method, path: req.path, headers: req.headers });
+});
+
 app.listen(port, '0.0.0.0', () => {
 	console.log(`express listening on 0.0.0.0:${port}`);
 });

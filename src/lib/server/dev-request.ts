@@ -2,7 +2,7 @@
  * `vite dev` only: makes the dev server treat a malformed request head as the production path
  * does (workerd strips userinfo from the Host, serves an absolute-form target as its path and
  * answers a missing Host with 400; SvelteKit's server answers a malformed percent-encoding with
- * 400). Node passes target and Host through as sent, and SvelteKit's dev middleware builds
+ * 400; two Host lines, or a port past 65535, are 400 too). Node passes target and Host through as sent, and SvelteKit's dev middleware builds
  * `http://{Host}{target}` from them and decodes the path — so each of these was a 500.
  * vite.config.ts runs this ahead of every middleware and upgrade listener.
  */
@@ -16,7 +16,8 @@ const RequestHost = v.pipe(
 		// A DNS name (preview tokens may hold underscores) or a bracketed IPv6 address, and a port.
 		/^(?:[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i,
 		'The Host header must be a host name with an optional :port (no user name, path or spaces)'
-	)
+	),
+	v.check((host) => Number(/:(\d+)$/.exec(host)?.[1] ?? 0) <= 65535, 'The port in the Host header is past 65535')
 );
 
 const RequestPath = v.pipe(
@@ -41,6 +42,10 @@ const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)([^#]*)/i;
  * to prefer over the Host header); any other target must be a path.
  */
 export function normalizeRequestHead(req: IncomingMessage): string | null {
+	// Node keeps the first of two Host lines and drops the other; the RFC says 400 (RFC 9112 §3.2).
+	if (req.rawHeaders.filter((_, i) => i % 2 === 0 && req.rawHeaders[i].toLowerCase() === 'host').length > 1) {
+		return 'A request has one Host header, not two';
+	}
 	const absolute = ABSOLUTE_FORM.exec(req.url ?? '');
 	if (absolute) {
 		req.url = absolute[2].startsWith('/') ? absolute[2] : `/${absolute[2]}`;

@@ -24,35 +24,69 @@ interface ProxiedWebSocket {
 const server = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
 
 export async function acceptUpgrade(env: { Coordinator: CoordinatorNamespace }, req: IncomingMessage, socket: Duplex, head: Buffer) {
+	// A head that `ws` would refuse is refused before the coordinator opens a socket for it.
+	if (!isWebSocketHandshake(req)) return refuse(socket, '400 Bad Request', 'Not a WebSocket handshake');
 	// Not URI-decoded: IDs are plain DNS labels, so an encoded one is none of ours (and a stray `%`
 	// would make decodeURIComponent throw).
 	const id = /^\/api\/sandbox\/([^/?]+)\/ws/.exec(req.url ?? '')?.[1] ?? '';
-	const template = sameOrigin(req.headers.origin, req.headers.host) ? await ownedSandbox(await readVisitor(req.headers.cookie), id) : null;
+	const template = sameOrigin(req.headers.origin, req.headers.host) ? await ownedSandbox(await readVisitor(req.headers.cookie, new URL(`http://${req.headers.host}`)), id) : null;
 	if (!template) return refuse(socket, '404 Not Found', 'No such sandbox');
 
 	const coordinator = env.Coordinator.get(env.Coordinator.idFromName(id));
 	const response = await coordinator.fetch(new Request(`http://${req.headers.host}${req.url}`, { headers: { upgrade: 'websocket' } }));
 	const upstream = (response as Response & { webSocket?: ProxiedWebSocket }).webSocket;
 	if (response.status !== 101 || !upstream) return refuse(socket, '404 Not Found', 'No such sandbox');
-	// The browser may be gone by now, or its handshake bad (then ws answers it, and never calls back).
+
+	// The browser may be gone by now (a closing tab half-closes at once), or go before `ws` has
+	// finished the handshake: then ws never calls back, and the coordinator's end, never accepted,
+	// must be accepted before it can be closed — closing it as it is throws, outside any handler.
 	let joined = false;
-	socket.once('close', () => {
-		if (!joined) upstream.close(1000, '');
-	});
+	const abandon = () => {
+		if (joined) return;
+		joined = true;
+		settle(() => {
+			upstream.accept();
+			upstream.close(1000, 'The browser went away');
+		});
+	};
+	socket.once('close', abandon);
+	if (socket.destroyed) return abandon();
 
 	server.handleUpgrade(req, socket, head, (browser) => {
+		socket.off('close', abandon);
 		joined = true;
 		// A frame `ws` cannot read is an 'error' event after ws has closed the socket with the
 		// matching code; with no listener it would be thrown, taking the dev server down.
 		browser.on('error', () => {});
 		browser.on('message', () => browser.close(1008, 'This socket only sends'));
-		browser.on('close', () => upstream.close(1000, ''));
+		browser.on('close', () => settle(() => upstream.close(1000, '')));
 		upstream.addEventListener('message', (event) => browser.send(String(event.data)));
 		upstream.addEventListener('close', (event) => browser.close(event.code === 1005 || event.code === 1006 ? 1000 : event.code, event.reason));
 		// Accepted once both ends listen: the coordinator's first message (the current state) is
 		// delivered on accept.
-		upstream.accept();
+		settle(() => upstream.accept());
 	});
+}
+
+/** What `ws` checks before it completes a handshake (RFC 6455 §4.2.1): without it, it answers 400 and never calls back. */
+function isWebSocketHandshake(req: IncomingMessage): boolean {
+	const key = req.headers['sec-websocket-key'];
+	return (
+		req.method === 'GET' &&
+		req.headers.upgrade?.toLowerCase() === 'websocket' &&
+		req.headers['sec-websocket-version'] === '13' &&
+		typeof key === 'string' &&
+		/^[+/0-9A-Za-z]{22}==$/.test(key)
+	);
+}
+
+/** Runs a call on the coordinator's end, which throws once that end has closed by itself: nothing to do then. */
+function settle(call: () => void) {
+	try {
+		call();
+	} catch {
+		// Already closed.
+	}
 }
 
 function refuse(socket: Duplex, status: string, message: string) {

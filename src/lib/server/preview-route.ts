@@ -3,8 +3,11 @@
  * workerd: the worker entry (src/worker.ts, and the companion worker `npm run dev` runs) calls it
  * before SvelteKit sees the request, and it never lets one fall through to the app's own pages.
  *
- * - A request with the host the coordinator issued counts as use of the sandbox (a wrong token is
- *   answered by the SDK without asking the coordinator).
+ * - Previews are private (preview-access.ts): a request without this host's preview cookie is
+ *   answered only if the visitor made the preview public, and 401 otherwise; one for a host the
+ *   coordinator never issued gets the SDK's own 404. `/__preview_access` redeems a ticket for the
+ *   cookie. The app's cookies and the preview cookie never reach the sandbox.
+ * - A request the sandbox answers counts as use of it (one the SDK refuses for its token does not).
  * - A 410 means the sandbox's container is gone (it slept, or restarted) while its token is still
  *   valid: instead of leaving a dead iframe, the coordinator boots it again under the same URL, and
  *   the visitor gets a page that refreshes itself until the app is back (or, for a request that
@@ -13,13 +16,17 @@
  *   is unreachable, which is not the app's 500.
  */
 import { proxyToSandbox } from '@cloudflare/sandbox';
-import type { CoordinatorNamespace } from './durable-objects/contract';
+import * as v from 'valibot';
+import type { CoordinatorApi, CoordinatorNamespace } from './durable-objects/contract';
+import { AccessRequest, checkPreviewCookie, PREVIEW_ACCESS_PATH, previewCookie, privatePreview, spentTicket, withoutOurCookies } from './preview-access';
 import type { SandboxNamespace } from './sandbox/cloudflare';
 import { parsePreviewHost } from './sandbox/rules';
 
 export interface PreviewEnv {
 	Sandbox: SandboxNamespace;
 	Coordinator: CoordinatorNamespace;
+	/** Signs preview cookies (and, in the app, visitor cookies). */
+	SESSION_SECRET?: string;
 }
 
 type Context = { waitUntil(promise: Promise<unknown>): void };
@@ -31,11 +38,41 @@ const lastTouched = new Map<string, number>();
 const json = (status: number, body: { error: string; code: string }, headers?: HeadersInit) => Response.json(body, { status, headers });
 
 export async function answerPreview(request: Request, env: PreviewEnv, ctx: Context): Promise<Response> {
-	const host = new URL(request.url).host.toLowerCase();
+	const url = new URL(request.url);
+	const host = url.host.toLowerCase();
 	const route = parsePreviewHost(host);
 	if (!route) return json(404, { error: 'Not a preview host', code: 'INVALID_TOKEN' });
 	const coordinator = env.Coordinator.get(env.Coordinator.idFromName(route.sandboxId));
+	const secret = env.SESSION_SECRET;
+	if (!secret) return json(500, { error: 'SESSION_SECRET is not set: it signs preview cookies', code: 'MISCONFIGURED' });
 
+	if (url.pathname === PREVIEW_ACCESS_PATH) {
+		const access = v.safeParse(AccessRequest, Object.fromEntries(url.searchParams));
+		if (!access.success) return json(400, { error: access.issues[0].message, code: 'BAD_TICKET' });
+		if (!(await coordinator.redeemPreviewTicket(host, access.output.ticket))) return spentTicket();
+		return redirectWithCookie(access.output.to, await previewCookie(url, secret));
+	}
+	const cookie = await checkPreviewCookie(request, url, secret);
+	if (!cookie) {
+		const access = await coordinator.previewAccessOf(host);
+		if (access === null) return json(404, { error: 'Not a preview host', code: 'INVALID_TOKEN' });
+		if (access === 'private') return privatePreview(request);
+	}
+	const response = await proxyPreview(withoutOurCookies(request), env, coordinator, host, ctx);
+	// A navigation with a cookie in its second hour-half gets a fresh one (a 101 cannot carry it).
+	const navigation = ['document', 'iframe'].includes(request.headers.get('sec-fetch-dest') ?? '');
+	if (cookie !== 'renew' || !navigation || response.status === 101) return response;
+	const renewed = new Response(response.body, response);
+	renewed.headers.append('set-cookie', await previewCookie(url, secret));
+	return renewed;
+}
+
+function redirectWithCookie(to: string, cookie: string): Response {
+	return new Response(null, { status: 303, headers: { location: to, 'set-cookie': cookie, 'cache-control': 'no-store' } });
+}
+
+/** The sandbox's answer, with the SDK's failures told apart and a gone container woken. */
+async function proxyPreview(request: Request, env: PreviewEnv, coordinator: CoordinatorApi, host: string, ctx: Context): Promise<Response> {
 	let response: Response | null;
 	try {
 		response = await proxyToSandbox(request, env);

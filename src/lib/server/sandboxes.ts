@@ -23,22 +23,40 @@ function objectOf<Api>(platform: App.Platform | undefined, binding: 'Coordinator
 }
 
 /**
- * How many sandboxes may be started per minute, by one visitor and from one client address:
- *   SANDBOX_VISITOR_STARTS_PER_MINUTE (default 10), SANDBOX_ADDRESS_STARTS_PER_MINUTE (default 30)
+ * The start limits (see the README's Configuration):
+ *   SANDBOX_VISITOR_STARTS_PER_MINUTE (default 10), SANDBOX_ADDRESS_STARTS_PER_MINUTE (default 30):
+ *     starts per minute by one visitor, and from one client address;
+ *   SANDBOX_ADDRESS_LIVE_SANDBOXES (default 3): sandboxes running at once from one client address.
  */
-const StartsPerMinute = (fallback: string) =>
+const Limit = (fallback: string) =>
 	v.pipe(v.optional(v.string(), fallback), v.transform(Number), v.integer('a whole number'), v.minValue(1), v.maxValue(10_000));
 
 /**
- * Lets a start through the visitor's gate, then the client address's (a refused start counts on
- * neither beyond the first), or says when to retry.
+ * Where the client address comes from:
+ *   CLIENT_ADDRESS_SOURCE  `cf-connecting-ip` (the default): what SvelteKit's getClientAddress
+ *     gives — on Cloudflare the `CF-Connecting-IP` header, which Cloudflare sets itself, and under
+ *     `vite dev` the socket's address. `loopback`: `wrangler dev` on this machine (npm run preview
+ *     sets it), where that header is whatever the client sent and every client is this machine.
  */
-export async function admitStart(platform: App.Platform | undefined, visitor: string, address: string): Promise<Admission> {
-	const perVisitor = v.parse(StartsPerMinute('10'), env.SANDBOX_VISITOR_STARTS_PER_MINUTE);
-	const perAddress = v.parse(StartsPerMinute('30'), env.SANDBOX_ADDRESS_STARTS_PER_MINUTE);
+const ClientAddressSource = v.optional(v.picklist(['cf-connecting-ip', 'loopback'], 'CLIENT_ADDRESS_SOURCE is cf-connecting-ip or loopback'), 'cf-connecting-ip');
+
+/** The client's address as the start limits count it. */
+export function clientAddress(getClientAddress: () => string): string {
+	return v.parse(ClientAddressSource, env.CLIENT_ADDRESS_SOURCE) === 'loopback' ? '127.0.0.1' : getClientAddress();
+}
+
+/**
+ * Lets the start of `sandboxId` through the visitor's gate, then the client address's (a refused
+ * start counts on neither beyond the first), or says why not and when to retry.
+ */
+export async function admitStart(platform: App.Platform | undefined, visitor: string, address: string, sandboxId: string): Promise<Admission> {
+	const perVisitor = v.parse(Limit('10'), env.SANDBOX_VISITOR_STARTS_PER_MINUTE);
+	const perAddress = v.parse(Limit('30'), env.SANDBOX_ADDRESS_STARTS_PER_MINUTE);
+	const liveAtAddress = v.parse(Limit('3'), env.SANDBOX_ADDRESS_LIVE_SANDBOXES);
 	const byVisitor = await objectOf<StartGateApi>(platform, 'StartGate', `visitor:${visitor}`).admit({ starts: perVisitor, perMs: 60_000 });
 	if (!byVisitor.ok) return structuredCopy(byVisitor);
-	return structuredCopy(await objectOf<StartGateApi>(platform, 'StartGate', `address:${clientNetwork(address)}`).admit({ starts: perAddress, perMs: 60_000 }));
+	const byAddress = objectOf<StartGateApi>(platform, 'StartGate', `address:${clientNetwork(address)}`);
+	return structuredCopy(await byAddress.admit({ starts: perAddress, perMs: 60_000 }, { max: liveAtAddress, visitor, sandboxId }));
 }
 
 
@@ -68,7 +86,7 @@ export async function sandboxState(
 
 function stoppedState(id: string, template: TemplateId): SandboxSnapshot {
 	const error = { message: 'It is no longer running.', retryable: true };
-	return { id, template, status: 'stopped', steps: [], previewUrl: null, error };
+	return { id, template, status: 'stopped', steps: [], previewUrl: null, previewAccess: 'private', error };
 }
 
 /** A plain copy of an RPC reply (the platform proxy hands over proxies for objects). */

@@ -2,7 +2,8 @@
  * Binds sandboxes to visitors without server-side storage, so that ownership
  * survives a restart or a new isolate:
  *
- * - a visitor is a random ID in a signed, HttpOnly, SameSite cookie;
+ * - a visitor is a random ID in a signed, HttpOnly, SameSite cookie, named `__Host-visitor`
+ *   wherever the browser treats the app's origin as secure (see `visitorCookieName`);
  * - a sandbox ID is `{template}-{nonce}{mac}`, where the mac is an HMAC of
  *   the visitor ID and the nonce. Only the visitor who was given an ID can
  *   show it is theirs; anyone else is answered 404, as if it did not exist.
@@ -15,66 +16,44 @@ import { env } from '$env/dynamic/private';
 import { error, type Cookies } from '@sveltejs/kit';
 import * as v from 'valibot';
 import { TEMPLATES, type TemplateId } from '$lib/sandbox-state';
+import { cookieValues, isSecureOrigin } from './cookies';
+import { randomHex, sameText, signature } from './signing';
 
-const COOKIE = 'visitor';
 const NONCE_HEX = 10;
 const MAC_HEX = 16;
 
-const encoder = new TextEncoder();
-let key: Promise<CryptoKey> | undefined;
+let secret: string | undefined;
 
-function signingKey(): Promise<CryptoKey> {
-	key ??= (async () => {
-		let secret = env.SESSION_SECRET;
-		if (!secret) {
-			if (!dev) throw new Error('SESSION_SECRET is not set: it signs visitor cookies and sandbox IDs');
-			secret = randomHex(32);
-		}
-		return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-	})();
-	return key;
+function signingSecret(): string {
+	secret ??= env.SESSION_SECRET || (dev ? randomHex(32) : undefined);
+	if (!secret) throw new Error('SESSION_SECRET is not set: it signs visitor cookies and sandbox IDs');
+	return secret;
 }
 
-async function mac(message: string, length: number): Promise<string> {
-	const signature = await crypto.subtle.sign('HMAC', await signingKey(), encoder.encode(message));
-	return [...new Uint8Array(signature)].map((b) => b.toString(16).padStart(2, '0')).join('').slice(0, length);
-}
-
-function randomHex(length: number): string {
-	const bytes = crypto.getRandomValues(new Uint8Array(Math.ceil(length / 2)));
-	return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('').slice(0, length);
-}
-
-/** Constant-time comparison, so a mac cannot be guessed byte by byte from response times. */
-function sameText(a: string, b: string): boolean {
-	if (a.length !== b.length) return false;
-	let difference = 0;
-	for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
-	return difference === 0;
-}
+const mac = (message: string, length: number) => signature(signingSecret(), message, length);
 
 /**
- * Every `visitor` value in a Cookie header. Normally one — but a page under a parent or sibling
- * domain can add another (cookie tossing; a sandbox's preview host is a subdomain of the app),
- * and parsers disagree on which of two wins (SvelteKit's `cookies.get` takes the first, a Map the
- * last). So the app reads the header itself, everywhere, with one rule: two or more prove no
- * visitor at all (see `readVisitor`).
+ * The visitor cookie's name for a request to `url`. Preview hosts are subdomains of the app host,
+ * and a page on a subdomain may set a cookie for its parent (`Domain=<app host>`): a sandbox's
+ * page could hand every later visitor of the app the attacker's own, validly signed, cookie
+ * (session fixation) — and the server cannot tell such a cookie from its own by its value. A
+ * `__Host-` cookie can only be set by the app host itself, without a Domain, over a secure origin:
+ * browsers refuse it from anywhere else. Secure origins are https and, in browsers, the loopback
+ * names (http://localhost and *.localhost, 127.0.0.1, [::1]). Only an app served over plain HTTP on
+ * another name (a LAN address, say) falls back to `visitor`, which a preview page can toss.
  */
-function visitorCookies(cookieHeader: string | null | undefined): string[] {
-	return (cookieHeader ?? '').split(';').flatMap((part) => {
-		const at = part.indexOf('=');
-		return at > 0 && part.slice(0, at).trim() === COOKIE ? [part.slice(at + 1).trim()] : [];
-	});
+export function visitorCookieName(url: URL): string {
+	return isSecureOrigin(url) ? '__Host-visitor' : 'visitor';
 }
 
 /**
  * The visitor's ID from the request's Cookie header, or null when they have none, a forged one,
- * or more than one. Duplicates count as no visitor — not a 400 — so that every sandbox answers
+ * or more than one (a page on another host of the site may add one). Duplicates count as no visitor — not a 400 — so that every sandbox answers
  * them exactly as it answers a stranger (404 for its page, state, WebSocket and actions): the
  * request cannot prove whose it is, and the answer gives away nothing about which cookie matched.
  */
-export async function readVisitor(cookieHeader: string | null | undefined): Promise<string | null> {
-	const values = visitorCookies(cookieHeader);
+export async function readVisitor(cookieHeader: string | null | undefined, url: URL): Promise<string | null> {
+	const values = cookieValues(cookieHeader, visitorCookieName(url));
 	const match = values.length === 1 && /^([0-9a-f]{32})\.([0-9a-f]{32})$/.exec(values[0]);
 	if (!match) return null;
 	return sameText(await mac(`visitor:${match[1]}`, 32), match[2]) ? match[1] : null;
@@ -85,19 +64,21 @@ export async function readVisitor(cookieHeader: string | null | undefined): Prom
  * 400: a new cookie would replace only ours, the other would stay, and every page of the new
  * sandbox would answer 404 — the visitor has to clear them.
  */
-export async function ensureVisitor(request: Request, cookies: Cookies, secure: boolean): Promise<string> {
+export async function ensureVisitor(request: Request, cookies: Cookies, url: URL): Promise<string> {
 	const cookieHeader = request.headers.get('cookie');
-	if (visitorCookies(cookieHeader).length > 1) {
+	const name = visitorCookieName(url);
+	if (cookieValues(cookieHeader, name).length > 1) {
 		error(400, "This browser sent two visitor cookies, so it is unclear who you are. Clear this site's cookies, then start again.");
 	}
-	const existing = await readVisitor(cookieHeader);
+	const existing = await readVisitor(cookieHeader, url);
 	if (existing) return existing;
 	const visitor = randomHex(32);
-	cookies.set(COOKIE, `${visitor}.${await mac(`visitor:${visitor}`, 32)}`, {
+	cookies.set(name, `${visitor}.${await mac(`visitor:${visitor}`, 32)}`, {
 		path: '/',
 		httpOnly: true,
 		sameSite: 'lax',
-		secure,
+		// `__Host-` requires Secure, which browsers honour on http://localhost too.
+		secure: name.startsWith('__Host-'),
 		maxAge: 60 * 60 * 24 * 30
 	});
 	return visitor;
@@ -112,11 +93,6 @@ export async function newSandboxId(visitor: string, template: TemplateId): Promi
 const OWNED_ID = new RegExp(`^(${Object.keys(TEMPLATES).join('|')})-([0-9a-f]{${NONCE_HEX}})([0-9a-f]{${MAC_HEX}})$`);
 // Checked as given, not lowercased: the IDs we issue are lowercase, and another spelling would be a second key.
 const OwnedId = v.pipe(v.string(), v.regex(OWNED_ID));
-
-/** The template a well-formed sandbox ID names, whoever owns it. */
-export function templateOf(id: string): TemplateId | null {
-	return v.is(OwnedId, id) ? (OWNED_ID.exec(id)![1] as TemplateId) : null;
-}
 
 /**
  * The sandbox's template if `id` is well-formed and belongs to `visitor`;

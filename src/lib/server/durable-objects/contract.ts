@@ -41,6 +41,12 @@ export type ReadReply = { ok: true; content: string } | Refusal;
 /** `hotReloaded`: a browser's dev-server client applied the change itself. */
 export type WriteReply = { ok: true; hotReloaded: boolean } | Refusal;
 
+/** Who may open a sandbox's preview: its owner's browser alone (with the preview cookie), or anyone. */
+export type PreviewAccess = 'private' | 'public';
+
+/** A one-time ticket into the preview (see preview-access.ts), for the owner's browser. */
+export type PreviewTicketReply = { ok: true; previewUrl: string; ticket: string } | Refusal;
+
 /** The coordinator's RPC surface, as a route sees it through a Durable Object stub. */
 export interface CoordinatorApi {
 	start(request: StartRequest): Promise<SandboxSnapshot>;
@@ -49,6 +55,15 @@ export interface CoordinatorApi {
 	touch(): Promise<void>;
 	/** A preview request counts as use only with the host the coordinator issued (token included). */
 	touchPreview(host: string): Promise<void>;
+	/** Whether it is booting or running (without counting as use, unlike `status`). */
+	isRunning(): Promise<boolean>;
+	/** A ticket its visitor's browser redeems at the preview host for the preview cookie. */
+	issuePreviewTicket(): Promise<PreviewTicketReply>;
+	/** True once per ticket issued for this preview host, within its minute. */
+	redeemPreviewTicket(host: string, ticket: string): Promise<boolean>;
+	/** The access of the preview at `host`, or null if this sandbox issued no such host. */
+	previewAccessOf(host: string): Promise<PreviewAccess | null>;
+	setPreviewAccess(access: PreviewAccess): Promise<void>;
 	/** Boots a ready sandbox again whose container went away (its preview answered 410); false if it is not coming back. */
 	revive(): Promise<boolean>;
 	stop(reason: string): Promise<void>;
@@ -65,11 +80,21 @@ export interface StartLimit {
 	perMs: number;
 }
 
-export type Admission = { ok: true } | { ok: false; retryAfterSeconds: number };
+/** A cap on the sandboxes running at once that were started from one client address. */
+export interface LiveLimit {
+	/** How many other visitors' sandboxes may run … */
+	max: number;
+	/** … when this visitor starts this sandbox (which replaces the visitor's own previous one). */
+	visitor: string;
+	sandboxId: string;
+}
+
+/** `rate`: too many starts in the window; `live`: too many sandboxes running from this address. */
+export type Admission = { ok: true } | { ok: false; retryAfterSeconds: number; reason: 'rate' | 'live' };
 
 /** The start gate's RPC surface (start-gate.ts): one per visitor, and one per client address. */
 export interface StartGateApi {
-	admit(limit: StartLimit): Promise<Admission>;
+	admit(limit: StartLimit, live?: LiveLimit): Promise<Admission>;
 	replaceLive(sandboxId: string): Promise<string | null>;
 }
 

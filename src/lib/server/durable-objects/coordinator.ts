@@ -27,9 +27,12 @@ import type { Sandbox } from '../sandbox/types';
 import { parseSourceContent, parseSourcePath, readSource, SourceFileError, writeSource } from '../source-files';
 import { templates, type EditableSources, type Template } from '../templates';
 import { boot, describeFailure, LATE_START_WINDOW_MS } from './boot';
+import { issueTicket, redeemTicket, type Tickets } from './preview-tickets';
 import {
 	MAX_MESSAGE_BYTES,
 	type CoordinatorApi,
+	type PreviewAccess,
+	type PreviewTicketReply,
 	type ReadReply,
 	type Refusal,
 	type StartRequest,
@@ -78,6 +81,10 @@ interface SandboxRecord {
 	sweepUntil?: number;
 	/** When a stopped sandbox's record is forgotten. */
 	forgetAt?: number;
+	/** The preview's host (`{port}-{id}-{token}.{app host}`) once issued: it outlives wake-ups, as the token does. */
+	previewHost?: string;
+	/** Unredeemed one-time tickets into the preview (preview-tickets.ts). */
+	tickets?: Tickets;
 }
 
 export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements CoordinatorApi {
@@ -107,7 +114,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			throw new Error(`start(${id}, ${template}) on the coordinator of ${this.ctx.id.name}`);
 		}
 		if (!this.record || this.record.state.status === 'stopped') {
-			const state: SandboxSnapshot = { id, template, status: 'initializing', steps: [], previewUrl: null, error: null };
+			const state: SandboxSnapshot = { id, template, status: 'initializing', steps: [], previewUrl: null, previewAccess: 'private', error: null };
 			this.record = { state, version: 1, origin, lastActiveAt: Date.now() };
 			await this.save();
 			this.beginBoot({ recover: false });
@@ -136,6 +143,46 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	async touchPreview(host: string): Promise<void> {
 		const previewUrl = this.record?.state.previewUrl;
 		if (previewUrl && new URL(previewUrl).host === host.toLowerCase()) await this.touch();
+	}
+
+	async isRunning(): Promise<boolean> {
+		const status = this.record?.state.status;
+		return status === 'initializing' || status === 'ready';
+	}
+
+	async issuePreviewTicket(): Promise<PreviewTicketReply> {
+		const record = this.record;
+		const status = record?.state.status;
+		if (!record?.previewHost || (status !== 'ready' && status !== 'initializing')) {
+			return { ok: false, status: 409, message: 'The sandbox has no preview right now: it is not running.' };
+		}
+		const { ticket, tickets } = issueTicket(record.tickets);
+		record.tickets = tickets;
+		await this.touch();
+		await this.save();
+		return { ok: true, previewUrl: `${new URL(record.origin).protocol}//${record.previewHost}/`, ticket };
+	}
+
+	async redeemPreviewTicket(host: string, ticket: string): Promise<boolean> {
+		const record = this.record;
+		if (!record?.previewHost || record.previewHost !== host.toLowerCase() || !record.tickets) return false;
+		const { valid, tickets } = redeemTicket(record.tickets, ticket);
+		record.tickets = tickets;
+		await this.save();
+		return valid;
+	}
+
+	async previewAccessOf(host: string): Promise<PreviewAccess | null> {
+		const record = this.record;
+		return record?.previewHost === host.toLowerCase() ? record.state.previewAccess : null;
+	}
+
+	async setPreviewAccess(access: PreviewAccess): Promise<void> {
+		const record = this.record;
+		if (!record || record.state.previewAccess === access) return;
+		record.state.previewAccess = access;
+		await this.touch();
+		await this.changedState();
 	}
 
 	async revive(): Promise<boolean> {
@@ -304,6 +351,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 				}
 			});
 			if (!current()) throw new Error('superseded');
+			record.previewHost = new URL(previewUrl).host;
 			await this.finish({ status: 'ready', previewUrl });
 		} catch (error) {
 			// Before its container was known to run, the SDK may still be starting one (its retries

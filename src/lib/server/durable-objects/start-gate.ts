@@ -1,32 +1,61 @@
 /**
  * The gate a start passes: one Durable Object per visitor (`visitor:{id}`) and one per client
  * address (`address:{ip}`). It counts recent starts, so that nobody can start sandboxes faster
- * than a person would (each is a container, and capacity is shared), and it remembers the
- * visitor's live sandbox, so that starting another one replaces it: capacity counts visitors,
- * not clicks.
+ * than a person would (each is a container, and capacity is shared); it remembers the visitor's
+ * live sandbox, so that starting another one replaces it: capacity counts visitors, not clicks;
+ * and an address's gate caps the sandboxes running from that address at once, so that a client
+ * that drops its cookie before every start (a new visitor each time) cannot take every slot.
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { Admission, StartGateApi, StartLimit } from './contract';
+import type { Admission, CoordinatorNamespace, LiveLimit, StartGateApi, StartLimit } from './contract';
 
-export class StartGate extends DurableObject implements StartGateApi {
+/** A sandbox started from this gate's address, and by whom. */
+interface LiveEntry {
+	sandboxId: string;
+	visitor: string;
+}
+
+/** When the live cap refuses: a running sandbox frees its slot when it is stopped or idles out. */
+const LIVE_RETRY_AFTER_SECONDS = 60;
+
+export class StartGate extends DurableObject<{ Coordinator: CoordinatorNamespace }> implements StartGateApi {
 	/** Start times (epoch ms) within the longest window asked about, oldest first. */
 	private starts: number[] = [];
 	private live: string | null = null;
+	/** An address gate's sandboxes that were running when last looked at, one per visitor. */
+	private running: LiveEntry[] = [];
 
-	constructor(ctx: ConstructorParameters<typeof DurableObject>[0], env: unknown) {
+	constructor(ctx: ConstructorParameters<typeof DurableObject>[0], env: { Coordinator: CoordinatorNamespace }) {
 		super(ctx, env);
 		void ctx.blockConcurrencyWhile(async () => {
 			this.starts = (await ctx.storage.get<number[]>('starts')) ?? [];
 			this.live = (await ctx.storage.get<string>('live')) ?? null;
+			this.running = (await ctx.storage.get<LiveEntry[]>('running')) ?? [];
 		});
 	}
 
-	/** Counts a start if it is within `limit`; otherwise says when the oldest counted start expires. */
-	async admit({ starts, perMs }: StartLimit): Promise<Admission> {
+	/**
+	 * Counts a start if it is within `limit` (and, given `live`, if fewer than `live.max` other
+	 * visitors' sandboxes from here still run); otherwise says why, and when to retry.
+	 */
+	async admit({ starts, perMs }: StartLimit, live?: LiveLimit): Promise<Admission> {
 		const now = Date.now();
 		this.starts = this.starts.filter((at) => at > now - perMs);
 		if (this.starts.length >= starts) {
-			return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((this.starts[0] + perMs - now) / 1000)) };
+			return { ok: false, reason: 'rate', retryAfterSeconds: Math.max(1, Math.ceil((this.starts[0] + perMs - now) / 1000)) };
+		}
+		if (live) {
+			// The visitor's own sandbox does not count: the new one replaces it.
+			let others = this.running.filter((entry) => entry.visitor !== live.visitor);
+			// Only at the cap are the coordinators asked which still run (a stop or the idle TTL frees a slot).
+			if (others.length >= live.max) others = await this.stillRunning(others);
+			if (others.length >= live.max) {
+				this.running = others;
+				await this.ctx.storage.put('running', this.running);
+				return { ok: false, reason: 'live', retryAfterSeconds: LIVE_RETRY_AFTER_SECONDS };
+			}
+			this.running = [...others, { sandboxId: live.sandboxId, visitor: live.visitor }];
+			await this.ctx.storage.put('running', this.running);
 		}
 		this.starts.push(now);
 		// At most `starts` times are kept: what a gate stores stays small without any clean-up.
@@ -40,5 +69,13 @@ export class StartGate extends DurableObject implements StartGateApi {
 		this.live = sandboxId;
 		await this.ctx.storage.put('live', sandboxId);
 		return previous === sandboxId ? null : previous;
+	}
+
+	private async stillRunning(entries: LiveEntry[]): Promise<LiveEntry[]> {
+		const coordinators = this.env.Coordinator;
+		const running = await Promise.all(
+			entries.map((entry) => coordinators.get(coordinators.idFromName(entry.sandboxId)).isRunning().catch(() => true))
+		);
+		return entries.filter((_, i) => running[i]);
 	}
 }

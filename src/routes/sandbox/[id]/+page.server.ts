@@ -19,6 +19,8 @@ const Query = v.object({
 	after: v.optional(v.pipe(v.string(), v.regex(/^\d{1,9}$/, 'after must be a version number'), v.transform(Number)))
 });
 
+const ShareForm = v.object({ access: v.picklist(['private', 'public'], 'access must be private or public') });
+
 /**
  * A page load without JavaScript waits (up to 8 s) for the state to move on from the one it showed,
  * so that the page follows the boot as closely as a socket; steps that follow within 400 ms come in
@@ -92,6 +94,15 @@ export const actions: Actions = {
 		const target = new URLSearchParams({ file, saved: String(Date.now()) });
 		if (!reply.hotReloaded) target.set('refresh', '1');
 		redirect(303, `/sandbox/${params.id}?${target}`);
+	},
+
+	/** Makes the preview public (anyone with its URL may open it) or private again (only this visitor). */
+	share: async ({ params, request, platform, locals }) => {
+		await requireOwnSandbox(locals.visitor, params.id);
+		const form = v.safeParse(ShareForm, Object.fromEntries(await readForm(request)));
+		if (!form.success) error(400, form.issues[0].message);
+		await coordinatorOf(platform, params.id).setPreviewAccess(form.output.access);
+		redirect(303, `/sandbox/${params.id}`);
 	},
 
 	/** Destroys the visitor's sandbox now instead of at the idle TTL. */
