@@ -39,7 +39,7 @@ describe('SIGKILL', () => {
 		const stateDir = scratchDir('crash-preview-');
 		const port = 8796;
 		// Exactly the script a developer runs: it builds the worker first.
-		const preview = spawn('npm', ['run', 'preview', '--', '--port', String(port), '--inspector-port', '9339'], {
+		const preview = spawn('npm', ['run', 'preview', '--', '--port', String(port)], {
 			env: { ...process.env, LOCAL_SANDBOX_STATE_DIR: stateDir },
 			stdio: 'ignore'
 		});
@@ -59,7 +59,8 @@ describe('SIGKILL', () => {
 			const workerd = () => liveProcesses().filter((p) => p.cmdline.includes('workerd serve') && p.cmdline.includes(`:${port}`));
 			expect(workerd().length).toBeGreaterThan(0);
 
-			const wrangler = liveProcesses().find((p) => p.cmdline.includes('wrangler/bin/wrangler.js dev') && p.cmdline.includes(`--port ${port}`));
+			// The process that runs wrangler (sandbox/wrangler-worker.ts), workerd's parent.
+			const wrangler = liveProcesses().find((p) => p.cmdline.includes('sandbox/wrangler-worker.ts') && p.cmdline.includes(`--port ${port}`));
 			process.kill(wrangler!.pid, 'SIGKILL');
 			await exited;
 			await waitFor(() => processesOf(stateDir).length === 0 && workerd().length === 0, { timeout: 10_000 });
