@@ -19,6 +19,9 @@ export function scratchDir(prefix: string): string {
 
 export interface HostProcess {
 	pid: number;
+	/** The parent's pid, and the process group's. */
+	ppid: number;
+	pgid: number;
 	cmdline: string;
 	pidNamespace: string;
 }
@@ -30,9 +33,12 @@ export function liveProcesses(): HostProcess[] {
 		if (!/^\d+$/.test(entry)) continue;
 		try {
 			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-			if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+			const [state, ppid, pgid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+			if (state === 'Z') continue;
 			result.push({
 				pid: Number(entry),
+				ppid: Number(ppid),
+				pgid: Number(pgid),
 				cmdline: readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim(),
 				pidNamespace: readlinkSync(`/proc/${entry}/ns/pid`)
 			});

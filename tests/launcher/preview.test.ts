@@ -8,47 +8,22 @@
  * `CF-Connecting-IP` header it sends, the start limits count it as such.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runWranglerDev, type WranglerDev } from '../../sandbox/wrangler-dev.ts';
-import { scratchDir, waitFor } from '../helpers/host.ts';
+import { liveProcesses, scratchDir, waitFor, type HostProcess } from '../helpers/host.ts';
 import { freePort } from '../helpers/ports.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SMALL_WORKER = fileURLToPath(new URL('../conformance/wrangler.jsonc', import.meta.url));
 
-interface Process {
-	pid: number;
-	ppid: number;
-	pgid: number;
-	cmdline: string;
-}
-
-function processes(): Process[] {
-	const result: Process[] = [];
-	for (const entry of readdirSync('/proc')) {
-		if (!/^\d+$/.test(entry)) continue;
-		try {
-			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-			const [state, ppid, pgid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-			if (state === 'Z') continue;
-			const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
-			result.push({ pid: Number(entry), ppid: Number(ppid), pgid: Number(pgid), cmdline });
-		} catch {
-			// Gone while we looked.
-		}
-	}
-	return result;
-}
-
 /** The live members of a process group. */
-const groupMembers = (pgid: number) => processes().filter((p) => p.pgid === pgid);
+const groupMembers = (pgid: number) => liveProcesses().filter((p) => p.pgid === pgid);
 
 /** Every live process started, directly or not, by `root`. */
-function descendants(root: number): Process[] {
-	const all = processes();
+function descendants(root: number): HostProcess[] {
+	const all = liveProcesses();
 	const found = new Set([root]);
 	for (let size = 0; size !== found.size; ) {
 		size = found.size;
@@ -60,11 +35,11 @@ function descendants(root: number): Process[] {
 interface Listener {
 	address: string;
 	port: number;
-	owner: Process;
+	owner: HostProcess;
 }
 
 /** The TCP sockets the given processes listen on, on any address (`ss`). */
-function listenersOf(members: Process[]): Listener[] {
+function listenersOf(members: HostProcess[]): Listener[] {
 	const result: Listener[] = [];
 	for (const line of execFileSync('ss', ['-ltnpH'], { encoding: 'utf8' }).split('\n')) {
 		const local = /^\S+\s+\d+\s+\d+\s+(\S+):(\d+)\s/.exec(line);
@@ -103,7 +78,7 @@ const answersAsApp = async (port: number) => {
 };
 
 /** What a workerd was told to listen on: its entry socket's port (0: any) and miniflare's loopback port. */
-function workerdSockets(workerd: Process): { entry: number; loopback: number } {
+function workerdSockets(workerd: HostProcess): { entry: number; loopback: number } {
 	const entry = /--socket-addr=entry=\S+:(\d+)/.exec(workerd.cmdline);
 	const loopback = /--external-addr=loopback=\S+:(\d+)/.exec(workerd.cmdline);
 	if (!entry || !loopback) throw new Error(`a workerd without an entry or loopback address: ${workerd.cmdline}`);
