@@ -111,3 +111,15 @@ export async function previewJson(page: Page) {
 	return JSON.parse(await frame.locator('body').innerText());
 }
 
+/** Links, buttons, disclosure summaries and labels the visitor can see that are shorter than a fingertip. */
+export function smallTapTargets(page: Page) {
+	return page.evaluate(() =>
+		[...document.querySelectorAll('a, button, summary, label')]
+			.filter((element) => element.getClientRects().length > 0)
+			.map((element) => ({ name: element.textContent?.trim().slice(0, 30), height: element.getBoundingClientRect().height }))
+			.filter(({ height }) => height < 44)
+	);
+}
+
+export const pageScrollsSideways = (page: Page) =>
+	page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth);

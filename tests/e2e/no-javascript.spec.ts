@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { chromiumLaunchOptions } from './chromium.ts';
-import { preview, previewJson, startSandbox, VUE_APP, VUE_INDEX, workspaceOf } from './helpers.ts';
+import { pageScrollsSideways, preview, previewJson, smallTapTargets, startSandbox, VUE_INDEX, workspaceOf } from './helpers.ts';
 
 test.use({
 	javaScriptEnabled: false,
@@ -56,5 +56,18 @@ test.describe('without JavaScript', () => {
 		await expect(page.getByRole('alert')).toContainText('Not saved: The file is too large');
 		await expect(page.getByRole('textbox', { name: 'Contents of index.html' })).toHaveValue(oversized);
 	});
-});
 
+	test('on a phone, the textarea sits below the preview, finger-sized, with no sideways scroll', async ({ page }) => {
+		await page.setViewportSize({ width: 360, height: 740 });
+		await startSandbox(page, 'Vue + Vite');
+		await expect(page.locator('[data-status="ready"]')).toBeVisible({ timeout: 30_000 });
+		const textarea = page.getByRole('textbox', { name: 'Contents of src/App.vue' });
+		await expect(textarea).toBeVisible();
+		const frame = (await page.locator('iframe').boundingBox())!;
+		const field = (await textarea.boundingBox())!;
+		expect(frame.y + frame.height).toBeLessThanOrEqual(field.y);
+		expect(field.height).toBeGreaterThanOrEqual(740 / 2);
+		expect(await smallTapTargets(page)).toEqual([]);
+		expect(await pageScrollsSideways(page)).toBe(false);
+	});
+});
