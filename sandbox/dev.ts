@@ -51,9 +51,15 @@ try {
 	await shutDown(1);
 }
 const port = await freePort();
-const vars: Record<string, string> = { LOCAL_CONTAINER_ENGINE_URL: engine!.url, LOCAL_CONTAINER_ENGINE_SECRET: engine!.secret, SESSION_SECRET: sessionSecret };
+const vars: Record<string, string> = {
+	LOCAL_CONTAINER_ENGINE_URL: engine!.url,
+	LOCAL_CONTAINER_ENGINE_SECRET: engine!.secret,
+	SESSION_SECRET: sessionSecret,
+	// The coordinators count what the engine can run, unless told otherwise.
+	SANDBOX_MAX_INSTANCES: process.env.SANDBOX_MAX_INSTANCES ?? String(engine!.maxContainers)
+};
 // The app's settings the companion reads (see the README's Configuration), when given; vite dev reads the environment.
-for (const name of ['APP_HOSTS', 'SANDBOX_TTL_SECONDS']) {
+for (const name of ['APP_HOSTS', 'SANDBOX_TTL_SECONDS', 'SANDBOX_RECLAIM_AFTER_SECONDS']) {
 	if (process.env[name]) vars[name] = process.env[name];
 }
 companion = runWranglerDev({

@@ -47,7 +47,16 @@ const vars: Record<string, string> = {
 	CLIENT_ADDRESS_SOURCE: 'loopback'
 };
 // The app's settings (see the README's Configuration), when given.
-for (const name of ['APP_HOSTS', 'SANDBOX_TTL_SECONDS', 'SANDBOX_VISITOR_STARTS_PER_MINUTE', 'SANDBOX_ADDRESS_STARTS_PER_MINUTE', 'SANDBOX_ADDRESS_LIVE_SANDBOXES']) {
+const SETTINGS = [
+	'APP_HOSTS',
+	'SANDBOX_TTL_SECONDS',
+	'SANDBOX_VISITOR_STARTS_PER_MINUTE',
+	'SANDBOX_ADDRESS_STARTS_PER_MINUTE',
+	'SANDBOX_ADDRESS_LIVE_SANDBOXES',
+	'SANDBOX_MAX_INSTANCES',
+	'SANDBOX_RECLAIM_AFTER_SECONDS'
+];
+for (const name of SETTINGS) {
 	if (process.env[name]) vars[name] = process.env[name];
 }
 let engine: LocalRuntimeHandle | undefined;
@@ -58,6 +67,8 @@ if (hasDocker) {
 	engine = await startLocalRuntime();
 	vars.LOCAL_CONTAINER_ENGINE_URL = engine.url;
 	vars.LOCAL_CONTAINER_ENGINE_SECRET = engine.secret;
+	// The coordinators count what the engine can run, unless told otherwise.
+	vars.SANDBOX_MAX_INSTANCES ??= String(engine.maxContainers);
 }
 // Durable Object storage for this run only: containers do not outlive it, so neither should the records
 // about them (and a file watcher on the project, such as vite dev's, sees no writes).

@@ -19,6 +19,8 @@ const MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
 export interface LocalRuntimeHandle {
 	url: string;
 	secret: string;
+	/** How many containers it runs at once (LOCAL_SANDBOX_MAX, or what it sized to the machine). */
+	maxContainers: number;
 	/** The runtime's process, e.g. to kill it in a crash test. */
 	child: ChildProcess;
 	/** Everything the runtime printed (when started with `output: 'capture'`). */
@@ -57,14 +59,15 @@ export async function startLocalRuntime({ env = {}, output = 'inherit' }: StartO
 	// The channel carries only the ready line: how it ends when the runtime goes is of no interest
 	// (the runtime's exit is), but an unheard 'error' on it would be thrown.
 	channel.on('error', () => {});
-	const url = await new Promise<string>((resolve, reject) => {
-		createInterface({ input: channel }).once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
+	const { url, maxContainers } = await new Promise<{ url: string; maxContainers: number }>((resolve, reject) => {
+		createInterface({ input: channel }).once('line', (line) => resolve(JSON.parse(line)));
 		void exited.then(() => reject(new Error(`The local container engine exited during start (code ${child.exitCode}).\n${log}`)));
 	});
 
 	return {
 		url,
 		secret,
+		maxContainers,
 		child,
 		output: () => log,
 		async stop() {

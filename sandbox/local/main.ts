@@ -9,7 +9,8 @@
  * Configuration (environment):
  *   LOCAL_SANDBOX_SECRET      bearer secret for API calls (generated and printed when unset)
  *   LOCAL_SANDBOX_PORT        port on 127.0.0.1 (default 0: any free port)
- *   LOCAL_SANDBOX_MAX         running containers at once (default 4)
+ *   LOCAL_SANDBOX_MAX         running containers at once (default: as many as fit in the machine's
+ *                             memory at LOCAL_SANDBOX_MEMORY_MB each, at most 4 per core, between 1 and 64)
  *   LOCAL_SANDBOX_MEMORY_MB, LOCAL_SANDBOX_CPUS, LOCAL_SANDBOX_PIDS   per-sandbox limits (1024, 1, 512)
  *   LOCAL_SANDBOX_DISK_MB     size of each container's /workspace (default 8192, the standard-1 instance's disk)
  *   LOCAL_SANDBOX_EGRESS_ALLOW  comma-separated IPv4 ranges a container may reach although private (default none)
@@ -19,7 +20,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import * as v from 'valibot';
@@ -38,7 +39,7 @@ const Integer = (min: number, max: number, fallback: number) =>
 const Config = v.object({
 	LOCAL_SANDBOX_SECRET: v.optional(v.pipe(v.string(), v.minLength(16, 'LOCAL_SANDBOX_SECRET must be at least 16 characters'))),
 	LOCAL_SANDBOX_PORT: Integer(0, 65535, 0),
-	LOCAL_SANDBOX_MAX: Integer(1, 256, 4),
+	LOCAL_SANDBOX_MAX: v.optional(v.pipe(v.string(), v.transform(Number), v.integer(), v.minValue(1), v.maxValue(256))),
 	LOCAL_SANDBOX_MEMORY_MB: Integer(64, 1024 * 1024, 1024),
 	LOCAL_SANDBOX_CPUS: v.pipe(v.optional(v.string(), '1'), v.transform(Number), v.minValue(0.05), v.maxValue(1024)),
 	LOCAL_SANDBOX_PIDS: Integer(16, 1_000_000, 512),
@@ -49,6 +50,12 @@ const Config = v.object({
 	/** Set by launch.ts: a pipe to report readiness on, whose closing means the launcher is gone. */
 	LOCAL_SANDBOX_READY_FD: v.optional(v.pipe(v.string(), v.transform(Number), v.integer()))
 });
+
+/** The default LOCAL_SANDBOX_MAX: what this machine holds with every sandbox at its memory limit, and a few per core. */
+function machineCapacity(memoryMb: number): number {
+	const byMemory = Math.floor(totalmem() / (memoryMb * 1024 * 1024));
+	return Math.max(1, Math.min(byMemory, availableParallelism() * 4, 64));
+}
 
 const log = (message: string) => console.log(`[sandbox-runtime] ${message}`);
 /** Root maps each sandbox to an unprivileged host uid; a normal user's sandboxes run as that user. */
@@ -127,6 +134,7 @@ async function main() {
 	const parsed = v.safeParse(Config, process.env);
 	if (!parsed.success) fail(`invalid configuration: ${parsed.issues.map((i) => `${v.getDotPath(i)}: ${i.message}`).join('; ')}`);
 	const config = parsed.output;
+	const maxContainers = config.LOCAL_SANDBOX_MAX ?? machineCapacity(config.LOCAL_SANDBOX_MEMORY_MB);
 	preflight();
 
 	const runName = `run-${currentRunKey}`;
@@ -160,7 +168,7 @@ async function main() {
 
 	const programs = await buildPrograms(join(runDir, 'programs'));
 	const host = new ContainerHost({
-		maxContainers: config.LOCAL_SANDBOX_MAX,
+		maxContainers,
 		isolation: asRoot
 			? { asRoot, uidBase: config.LOCAL_SANDBOX_UID_BASE, diskTemplate }
 			: { asRoot, tmpfsBytes: diskBytes },
@@ -212,12 +220,13 @@ async function main() {
 	const limitText = cgroups.support.enforced
 		? `${config.LOCAL_SANDBOX_MEMORY_MB} MiB, ${limits.cpus} CPU, ${limits.pids} pids each`
 		: 'no resource limits';
-	log(`listening on ${url} (up to ${config.LOCAL_SANDBOX_MAX} sandboxes, ${limitText})`);
+	const sizedBy = config.LOCAL_SANDBOX_MAX === undefined ? ' (sized to this machine; LOCAL_SANDBOX_MAX sets it)' : '';
+	log(`listening on ${url} (up to ${maxContainers} sandboxes at once${sizedBy}, ${limitText})`);
 
 	if (config.LOCAL_SANDBOX_READY_FD !== undefined) {
 		// A socket pair from the launcher, held open for as long as the launcher lives.
 		const channel = new Socket({ fd: config.LOCAL_SANDBOX_READY_FD, readable: true, writable: true });
-		channel.write(`${JSON.stringify({ url })}\n`);
+		channel.write(`${JSON.stringify({ url, maxContainers })}\n`);
 		channel.on('end', () => shutdown('launcher gone'));
 		channel.on('error', () => shutdown('launcher gone'));
 		channel.resume();

@@ -3,7 +3,7 @@ import * as v from 'valibot';
 import { TEMPLATES, type TemplateId } from '$lib/sandbox-state';
 import { readForm } from '$lib/server/form';
 import { PreviewHostname } from '$lib/server/sandbox/rules';
-import { admitStart, clientAddress, coordinatorOf, replaceLiveSandbox } from '$lib/server/sandboxes';
+import { admitStart, clientAddress, coordinatorOf, replaceLiveSandbox, structuredCopy } from '$lib/server/sandboxes';
 import { ensureVisitor, newSandboxId } from '$lib/server/visitor';
 import type { Actions } from './$types';
 
@@ -18,7 +18,8 @@ export const actions: Actions = {
 	/**
 	 * Starts a fresh sandbox for this visitor, replacing the one they had, and sends them to its
 	 * status page (Post/Redirect/Get). Too many starts in a minute, or too many sandboxes running
-	 * from one client address, get 429 with Retry-After.
+	 * from one client address, get 429 with Retry-After; no room for another sandbox (every one in
+	 * use, none to reclaim) gets 503 with Retry-After.
 	 */
 	start: async ({ request, cookies, url, platform, getClientAddress, setHeaders }) => {
 		const form = v.safeParse(StartForm, Object.fromEntries(await readForm(request)));
@@ -42,11 +43,16 @@ export const actions: Actions = {
 		}
 		// Both, or the visitor has two live sandboxes: finished even if the browser goes away meanwhile.
 		const started = (async () => {
-			await coordinatorOf(platform, id).start({ id, template: form.output.template, origin: url.origin });
-			await replaceLiveSandbox(platform, visitor, id);
+			const reply = structuredCopy(await coordinatorOf(platform, id).start({ id, template: form.output.template, origin: url.origin, visitor }));
+			if (reply.ok) await replaceLiveSandbox(platform, visitor, id);
+			return reply;
 		})();
 		platform?.ctx.waitUntil(started);
-		await started;
+		const reply = await started;
+		if (!reply.ok) {
+			setHeaders({ 'retry-after': String(reply.retryAfterSeconds) });
+			return fail(reply.status, { error: reply.message });
+		}
 		redirect(303, `/sandbox/${id}`);
 	}
 };

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxSnapshot } from '../../src/lib/sandbox-state.ts';
-import type { StatusReply } from '../../src/lib/server/durable-objects/contract.ts';
+import type { StartReply, StatusReply } from '../../src/lib/server/durable-objects/contract.ts';
 import { waitFor } from '../helpers/host.ts';
 import { sleep, startCoordinationWorker, TTL_MS, type CoordinationWorker } from './harness.ts';
 
@@ -60,7 +60,10 @@ describe('a boot', () => {
 				i % 2 === 0 ? worker.status(id) : Promise.resolve<StatusReply>(null)
 			]).flat()
 		);
-		const starts = calls.filter((_, i) => i % 2 === 0) as SandboxSnapshot[];
+		const starts = (calls.filter((_, i) => i % 2 === 0) as StartReply[]).map((reply) => {
+			if (!reply.ok) throw new Error(`a start was refused: ${reply.message}`);
+			return reply.state;
+		});
 		const statuses = (calls.filter((_, i) => i % 2 === 1) as StatusReply[]).filter((reply) => reply !== null);
 
 		const ready = await worker.settled(id);
@@ -115,7 +118,7 @@ describe.concurrent('time', () => {
 	it('a template whose server needs 40 s to listen reaches ready, with no request in flight meanwhile', async () => {
 		const id = newId('slow');
 		const started = await worker.start(id);
-		expect(started.status).toBe('initializing');
+		expect(started.ok && started.state.status).toBe('initializing');
 		// Nobody asks meanwhile: the boot must carry on by itself.
 		await sleep(46_000);
 		const reply = await worker.status(id);

@@ -14,7 +14,7 @@ import WebSocket from 'ws';
 import { startLocalRuntime, type LocalRuntimeHandle } from '../../sandbox/local/launch.ts';
 import { runWranglerDev, type WranglerDev } from '../../sandbox/wrangler-dev.ts';
 import type { SandboxSnapshot, ServerMessage } from '../../src/lib/sandbox-state.ts';
-import type { StatusReply } from '../../src/lib/server/durable-objects/contract.ts';
+import type { StartReply, StatusReply } from '../../src/lib/server/durable-objects/contract.ts';
 import { liveProcesses, scratchDir, type HostProcess } from '../helpers/host.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -38,8 +38,8 @@ export interface CoordinationWorker {
 	coordinator<T = unknown>(id: string, method: string, args?: unknown[]): Promise<T>;
 	/** Calls a start gate's RPC method. */
 	gate<T = unknown>(name: string, method: string, args?: unknown[]): Promise<T>;
-	/** start({ id, template, origin }) with this worker's origin. */
-	start(id: string, template?: 'express' | 'vue'): Promise<SandboxSnapshot>;
+	/** start({ id, template, origin, visitor }) with this worker's origin; each sandbox has a visitor of its own unless one is named. */
+	start(id: string, options?: { template?: 'express' | 'vue'; visitor?: string }): Promise<StartReply>;
 	status(id: string, request?: { after?: number; waitMs?: number }): Promise<StatusReply>;
 	/** Waits (with long-polling status reads) until the sandbox has settled; answers its state. */
 	settled(id: string, timeoutMs?: number): Promise<SandboxSnapshot>;
@@ -78,9 +78,11 @@ export interface CoordinationOptions {
 	engineEnv?: Record<string, string>;
 	/** The coordinators' idle TTL, when not wrangler.jsonc's TTL_MS. */
 	ttlSeconds?: number;
+	/** More of the worker's settings (SANDBOX_MAX_INSTANCES, …). */
+	vars?: Record<string, string>;
 }
 
-export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds }: CoordinationOptions = {}): Promise<CoordinationWorker> {
+export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars: extraVars = {} }: CoordinationOptions = {}): Promise<CoordinationWorker> {
 	const stateDir = scratchDir('coordination-');
 	const engine = await startLocalRuntime({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '8', ...engineEnv }, output: 'capture' });
 	const persistDir = scratchDir('coordination-persist-');
@@ -89,7 +91,8 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds }: Co
 		LOCAL_CONTAINER_ENGINE_SECRET: engine.secret,
 		SANDBOX_LOG_LEVEL: 'info',
 		// Signs preview cookies (the preview route's).
-		SESSION_SECRET: randomBytes(32).toString('base64url')
+		SESSION_SECRET: randomBytes(32).toString('base64url'),
+		...extraVars
 	};
 	if (ttlSeconds !== undefined) vars.SANDBOX_TTL_SECONDS = String(ttlSeconds);
 	const sockets = new Set<WebSocket>();
@@ -183,7 +186,8 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds }: Co
 		stateDir,
 		coordinator: (id, method, callArgs = []) => call('/coordinator', { id, method, args: callArgs }),
 		gate: (name, method, callArgs = []) => call('/gate', { name, method, args: callArgs }),
-		start: (id, template = 'express') => worker.coordinator(id, 'start', [{ id, template, origin: worker.origin }]),
+		start: (id, { template = 'express', visitor = `visitor-of-${id}` } = {}) =>
+			worker.coordinator(id, 'start', [{ id, template, origin: worker.origin, visitor }]),
 		status: (id, request = {}) => worker.coordinator(id, 'status', [request]),
 		async settled(id, timeoutMs = 60_000) {
 			const deadline = Date.now() + timeoutMs;

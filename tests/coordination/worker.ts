@@ -21,6 +21,7 @@ import type { TemplateId } from '../../src/lib/sandbox-state.ts';
 
 export { Sandbox } from '../../sandbox/local/workerd/sandbox.ts';
 export { StartGate } from '../../src/lib/server/durable-objects/start-gate.ts';
+export { Capacity } from '../../src/lib/server/durable-objects/capacity.ts';
 
 /** How long the slow template's server waits before it listens (not exported: a worker's exports are its handlers). */
 const SLOW_LISTEN_SECONDS = 40;

@@ -9,7 +9,7 @@ import { error } from '@sveltejs/kit';
 import * as v from 'valibot';
 import type { SandboxSnapshot, TemplateId } from '$lib/sandbox-state';
 import { clientNetwork } from './client-network';
-import type { Admission, CoordinatorApi, Namespace, StartGateApi, StatusRequest } from './durable-objects/contract';
+import type { Admission, CoordinatorApi, Namespace, StartGateApi, StatusReply, StatusRequest } from './durable-objects/contract';
 
 /** The sandbox's coordinator, from the request's platform. */
 export function coordinatorOf(platform: App.Platform | undefined, id: string): CoordinatorApi {
@@ -78,10 +78,10 @@ export async function sandboxState(
 	id: string,
 	template: TemplateId,
 	wait: StatusRequest = {}
-): Promise<{ state: SandboxSnapshot; version: number; ttlMs: number }> {
+): Promise<NonNullable<StatusReply>> {
 	// Copied: through the platform proxy the reply is a proxy object, which SvelteKit cannot serialize.
 	const reply = structuredCopy(await coordinatorOf(platform, id).status(wait));
-	return reply ?? { state: stoppedState(id, template), version: 0, ttlMs: 0 };
+	return reply ?? { state: stoppedState(id, template), version: 0, heartbeatMs: 0 };
 }
 
 function stoppedState(id: string, template: TemplateId): SandboxSnapshot {

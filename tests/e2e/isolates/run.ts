@@ -53,6 +53,7 @@ try {
 	await wranglerDev(COMPANION, 'sandbox-previews-dev', {
 		LOCAL_CONTAINER_ENGINE_URL: engine.url,
 		LOCAL_CONTAINER_ENGINE_SECRET: engine.secret,
+		SANDBOX_MAX_INSTANCES: String(engine.maxContainers),
 		SANDBOX_TTL_SECONDS: String(ISOLATE_SETTINGS.ttlSeconds)
 	});
 	const appVars = {

@@ -1,6 +1,7 @@
 /**
  * What the app's routes may ask of the Durable Objects — a sandbox's coordinator (coordinator.ts)
- * and the start gates (start-gate.ts) — and what they answer.
+ * and the start gates (start-gate.ts) — and what they ask of each other (capacity.ts), and what
+ * they answer.
  * Routes import these types only: the coordinator itself runs in workerd, and in `vite dev` the
  * routes reach it through wrangler's platform proxy.
  *
@@ -15,6 +16,8 @@ export const MAX_MESSAGE_BYTES = 64 * 1024;
 export interface StartRequest {
 	id: string;
 	template: TemplateId;
+	/** Who starts it: at capacity, this visitor's own other sandbox is the first to make room. */
+	visitor: string;
 	/** The app's origin (`http://localhost:5173`): preview URLs hang off its host, with its scheme and port. */
 	origin: string;
 }
@@ -27,8 +30,22 @@ export interface StatusRequest {
 	gatherMs?: number;
 }
 
-/** The state with its version; null when the sandbox is not running (never started, stopped, or idle too long). */
-export type StatusReply = { state: SandboxSnapshot; version: number; ttlMs: number } | null;
+/**
+ * The state with its version, and how often a visible tab should say it is still open (`heartbeatMs`,
+ * well within the idle TTL and the reclaim grace); null when the sandbox is not running (never
+ * started, stopped, or idle too long).
+ */
+export type StatusReply = { state: SandboxSnapshot; version: number; heartbeatMs: number } | null;
+
+/** A start refused because every sandbox the deployment may run is in use. */
+export interface Busy {
+	ok: false;
+	status: 503;
+	message: string;
+	retryAfterSeconds: number;
+}
+
+export type StartReply = { ok: true; state: SandboxSnapshot } | Busy;
 
 /** A refusal the route answers with this HTTP status and message. */
 export interface Refusal {
@@ -49,7 +66,8 @@ export type PreviewTicketReply = { ok: true; previewUrl: string; ticket: string 
 
 /** The coordinator's RPC surface, as a route sees it through a Durable Object stub. */
 export interface CoordinatorApi {
-	start(request: StartRequest): Promise<SandboxSnapshot>;
+	/** Boots the sandbox once it has a slot (capacity.ts); a sandbox that runs already is only touched. */
+	start(request: StartRequest): Promise<StartReply>;
 	status(request?: StatusRequest): Promise<StatusReply>;
 	/** Counts as use: a page view, a status read or a visible tab's heartbeat. */
 	touch(): Promise<void>;
@@ -57,6 +75,13 @@ export interface CoordinatorApi {
 	touchPreview(host: string): Promise<void>;
 	/** Whether it is booting or running (without counting as use, unlike `status`). */
 	isRunning(): Promise<boolean>;
+	/** Whether it runs, and for how long nothing has used it (without counting as use). */
+	usage(): Promise<Usage>;
+	/**
+	 * Stops the sandbox to make room for another, with `reason` on its page: only if it is ready and
+	 * unused for `idleForMs`, or whatever its state without it (its owner started another). True if it stopped.
+	 */
+	reclaim(reason: string, idleForMs?: number): Promise<boolean>;
 	/** A ticket its visitor's browser redeems at the preview host for the preview cookie. */
 	issuePreviewTicket(): Promise<PreviewTicketReply>;
 	/** True once per ticket issued for this preview host, within its minute. */
@@ -96,6 +121,20 @@ export type Admission = { ok: true } | { ok: false; retryAfterSeconds: number; r
 export interface StartGateApi {
 	admit(limit: StartLimit, live?: LiveLimit): Promise<Admission>;
 	replaceLive(sandboxId: string): Promise<string | null>;
+}
+
+export interface Usage {
+	running: boolean;
+	idleMs: number;
+}
+
+/** A slot to run a sandbox in, or when to ask again. */
+export type Claim = { ok: true } | { ok: false; retryAfterSeconds: number };
+
+/** The deployment's one Capacity object (capacity.ts), as the coordinators use it. */
+export interface CapacityApi {
+	claim(sandboxId: string, visitor: string): Promise<Claim>;
+	release(sandboxId: string): Promise<void>;
 }
 
 /** A Durable Object namespace as the routes use it (workerd's, or the platform proxy's in `vite dev`). */

@@ -2,8 +2,11 @@
  * The coordinator of one sandbox: a Durable Object per sandbox ID, so that every request about a
  * sandbox — whichever isolate, on whichever machine, takes it — meets the same state.
  *
- *   start() ──▶ initializing ──▶ ready | error ──stop() or the idle TTL──▶ stopped ──a day──▶ forgotten
+ *   start() ──▶ initializing ──▶ ready | error ──stop(), the idle TTL or a reclaim──▶ stopped ──a day──▶ forgotten
  *
+ * - A sandbox boots only with a slot from the deployment's Capacity object (capacity.ts), which it
+ *   gives back when it stops or fails; at capacity, the start is refused at once, or an unused
+ *   sandbox is reclaimed (stopped) to make room.
  * - The boot runs here, once, however many requests ask; not in a request's `waitUntil`, which
  *   production cuts off 30 s after the response. If the object restarts mid-boot, it resumes the
  *   boot when it is loaded again (the alarm is the watchdog), finding the app's process if it runs.
@@ -27,6 +30,7 @@ import type { Sandbox } from '../sandbox/types';
 import { parseSourceContent, parseSourcePath, readSource, SourceFileError, writeSource } from '../source-files';
 import { templates, type EditableSources, type Template } from '../templates';
 import { boot, describeFailure, LATE_START_WINDOW_MS } from './boot';
+import { CAPACITY_NAME, reclaimAfterMs, type CapacityEnv } from './capacity';
 import { issueTicket, redeemTicket, type Tickets } from './preview-tickets';
 import {
 	MAX_MESSAGE_BYTES,
@@ -35,14 +39,19 @@ import {
 	type PreviewTicketReply,
 	type ReadReply,
 	type Refusal,
+	type CapacityApi,
+	type Namespace,
+	type StartReply,
 	type StartRequest,
 	type StatusReply,
 	type StatusRequest,
+	type Usage,
 	type WriteReply
 } from './contract';
 
-export interface CoordinatorEnv {
+export interface CoordinatorEnv extends Pick<CapacityEnv, 'SANDBOX_RECLAIM_AFTER_SECONDS'> {
 	Sandbox: SandboxNamespace;
+	Capacity: Namespace<CapacityApi>;
 	/** Idle time before a sandbox is destroyed (default 300). */
 	SANDBOX_TTL_SECONDS?: string;
 }
@@ -76,6 +85,8 @@ interface SandboxRecord {
 	/** Bumped on every change of `state`. */
 	version: number;
 	origin: string;
+	/** The visitor who started it. */
+	visitor: string;
 	lastActiveAt: number;
 	/** After a boot that ended before its container was known to run: until when the SDK may still start one, to be stopped. */
 	sweepUntil?: number;
@@ -96,10 +107,13 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	private lastWrite = 0;
 	private readonly waiters = new Set<() => void>();
 	private readonly ttlMs: number;
+	/** How often a visible tab says it is still open: often enough that neither the TTL nor a reclaim takes its sandbox. */
+	private readonly heartbeatMs: number;
 
 	constructor(ctx: ConstructorParameters<typeof DurableObject<CoordinatorEnv>>[0], env: CoordinatorEnv) {
 		super(ctx, env);
 		this.ttlMs = v.parse(TtlSeconds, env.SANDBOX_TTL_SECONDS) * 1000;
+		this.heartbeatMs = Math.max(1_000, Math.min(15_000, this.ttlMs / 3, reclaimAfterMs(env) / 3));
 		void ctx.blockConcurrencyWhile(async () => {
 			this.record = (await ctx.storage.get<SandboxRecord>('record')) ?? null;
 			// Restarted mid-boot (a deploy, an eviction): the boot died with the old instance. The
@@ -108,20 +122,28 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		});
 	}
 
-	async start({ id, template, origin }: StartRequest): Promise<SandboxSnapshot> {
+	async start({ id, template, origin, visitor }: StartRequest): Promise<StartReply> {
 		// The routes check what they pass; this object trusts no caller with another sandbox's name.
 		if (!(template in templates) || (this.ctx.id.name !== undefined && this.ctx.id.name !== id)) {
 			throw new Error(`start(${id}, ${template}) on the coordinator of ${this.ctx.id.name}`);
 		}
+		if (this.record && this.record.state.status !== 'stopped') {
+			await this.touch();
+			return { ok: true, state: this.record.state };
+		}
+		const slot = await this.capacity().claim(id, visitor);
+		if (!slot.ok) {
+			const message = 'All sandboxes are busy right now: every one is in use. Please try again in a minute.';
+			return { ok: false, status: 503, message, retryAfterSeconds: slot.retryAfterSeconds };
+		}
+		// (Two starts of one ID may both have waited for the slot: the first one boots.)
 		if (!this.record || this.record.state.status === 'stopped') {
 			const state: SandboxSnapshot = { id, template, status: 'initializing', steps: [], previewUrl: null, previewAccess: 'private', error: null };
-			this.record = { state, version: 1, origin, lastActiveAt: Date.now() };
+			this.record = { state, version: 1, origin, visitor, lastActiveAt: Date.now() };
 			await this.save();
 			this.beginBoot({ recover: false });
-		} else {
-			await this.touch();
 		}
-		return this.record.state;
+		return { ok: true, state: this.record.state };
 	}
 
 	async status({ after, waitMs = 0, gatherMs = 0 }: StatusRequest = {}): Promise<StatusReply> {
@@ -131,7 +153,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			while (this.record?.state.status === 'initializing' && Date.now() < until) await this.changed(until - Date.now());
 		}
 		await this.touch();
-		return this.record && { state: this.record.state, version: this.record.version, ttlMs: this.ttlMs };
+		return this.record && { state: this.record.state, version: this.record.version, heartbeatMs: this.heartbeatMs };
 	}
 
 	async touch(): Promise<void> {
@@ -148,6 +170,18 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	async isRunning(): Promise<boolean> {
 		const status = this.record?.state.status;
 		return status === 'initializing' || status === 'ready';
+	}
+
+	async usage(): Promise<Usage> {
+		return { running: await this.isRunning(), idleMs: this.record ? Date.now() - this.record.lastActiveAt : 0 };
+	}
+
+	async reclaim(reason: string, idleForMs?: number): Promise<boolean> {
+		const record = this.record;
+		if (!record || !(await this.isRunning())) return false;
+		if (idleForMs !== undefined && (record.state.status !== 'ready' || Date.now() - record.lastActiveAt < idleForMs)) return false;
+		await this.stop(reason);
+		return true;
 	}
 
 	async issuePreviewTicket(): Promise<PreviewTicketReply> {
@@ -211,6 +245,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		await this.changedState();
 		for (const socket of this.ctx.getWebSockets()) closeQuietly(socket, 1000, 'sandbox stopped');
 		await this.destroyContainer();
+		await this.releaseSlot();
 		await this.scheduleAlarm();
 	}
 
@@ -363,7 +398,10 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			}
 			// Failed, or stopped mid-boot (a call made since may have woken a container): done for. A
 			// newer boot (a wake-up) owns the sandbox now, if there is one.
-			if (current() || record.state.status === 'stopped') await this.destroyContainer();
+			if (current() || record.state.status === 'stopped') {
+				await this.destroyContainer();
+				await this.releaseSlot();
+			}
 		}
 		if (this.record !== record) return;
 		record.lastActiveAt = Date.now();
@@ -374,6 +412,16 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	/** The template a sandbox boots (a test's subclass may boot one of its own). */
 	protected template(id: TemplateId): Template {
 		return templates[id];
+	}
+
+	/** Gives the sandbox's slot back (capacity.ts); its container is gone. */
+	private async releaseSlot() {
+		const id = this.record?.state.id;
+		if (id) await this.capacity().release(id).catch((error) => console.error(`[coordinator] releasing the slot of ${id} failed`, error));
+	}
+
+	private capacity(): CapacityApi {
+		return this.env.Capacity.get(this.env.Capacity.idFromName(CAPACITY_NAME));
 	}
 
 	private async destroyContainer() {

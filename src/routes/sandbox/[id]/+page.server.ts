@@ -35,14 +35,14 @@ export const load: PageServerLoad = async ({ params, url, platform, setHeaders, 
 	if (!query.success) error(400, query.issues[0].message);
 	const { file, saved, refresh, after } = query.output;
 
-	const { state, version, ttlMs } = await sandboxState(platform, params.id, template, after === undefined ? {} : { after, ...NO_JS_WAIT });
+	const { state, version, heartbeatMs } = await sandboxState(platform, params.id, template, after === undefined ? {} : { after, ...NO_JS_WAIT });
 	const sources = templates[template].sources;
 	const editor = sources && state.status === 'ready' ? await openEditor(platform, params.id, sources, file) : null;
 	return {
 		state,
 		version,
-		/** How often a visible tab reports that it is still open (see +page.svelte): well within the idle TTL. */
-		heartbeatMs: Math.max(1_000, Math.min(30_000, ttlMs / 3)),
+		/** How often a visible tab reports that it is still open (see +page.svelte): the coordinator says. */
+		heartbeatMs,
 		/** Whether this template has an editor at all (its files load once the sandbox is ready). */
 		editable: Boolean(sources),
 		editor,

@@ -1,0 +1,124 @@
+/**
+ * How many sandboxes this deployment may run at once, and which ones do: one Durable Object for the
+ * whole deployment (`idFromName('deployment')`), which every coordinator asks for a slot before it
+ * boots and tells when its sandbox stops.
+ *
+ * - It answers at once. A platform at its limit (Cloudflare's `max_instances`, the local engine's
+ *   `LOCAL_SANDBOX_MAX`) only says so after the SDK's retries; this object knows first.
+ * - It reclaims before it refuses: at the limit, the visitor's own other sandbox (which the new one
+ *   replaces anyway), else the sandbox unused for longest, if that is past the grace
+ *   (SANDBOX_RECLAIM_AFTER_SECONDS), is stopped to make room. A sandbox in use (a visible tab's
+ *   heartbeat, preview requests, the editor) within the grace is never taken.
+ * - It heals: at the limit it asks each holder's coordinator whether it still runs, and frees the
+ *   slots of those that do not (a coordinator that lost its stop, a record forgotten).
+ *
+ * Claims are taken one at a time; a release needs no turn (it only frees).
+ */
+import { DurableObject } from 'cloudflare:workers';
+import * as v from 'valibot';
+import type { CapacityApi, Claim, CoordinatorNamespace } from './contract';
+
+export interface CapacityEnv {
+	Coordinator: CoordinatorNamespace;
+	/**
+	 * Sandboxes running at once: wrangler.jsonc's `max_instances` on Cloudflare; the local engine's
+	 * capacity under `npm run dev` and `npm run preview` (which set it). Unset: no limit is known here,
+	 * and a full platform is met at the container's start deadline (boot.ts).
+	 */
+	SANDBOX_MAX_INSTANCES?: string;
+	/** How long a sandbox must go unused before it may be stopped to make room (default 45). */
+	SANDBOX_RECLAIM_AFTER_SECONDS?: string;
+}
+
+const MaxInstances = v.optional(v.pipe(v.string(), v.transform(Number), v.integer(), v.minValue(1), v.maxValue(100_000)));
+const ReclaimAfterSeconds = v.pipe(v.optional(v.string(), '45'), v.transform(Number), v.integer(), v.minValue(1), v.maxValue(86_400));
+
+/** The grace before an unused sandbox may be reclaimed, in ms (the coordinator's heartbeat fits in it). */
+export const reclaimAfterMs = (env: Pick<CapacityEnv, 'SANDBOX_RECLAIM_AFTER_SECONDS'>) =>
+	v.parse(ReclaimAfterSeconds, env.SANDBOX_RECLAIM_AFTER_SECONDS) * 1000;
+
+/** The name of the one Capacity object. */
+export const CAPACITY_NAME = 'deployment';
+
+interface Slot {
+	sandboxId: string;
+	visitor: string;
+}
+
+export class Capacity extends DurableObject<CapacityEnv> implements CapacityApi {
+	private slots: Slot[] = [];
+	/** The claim under way: the next one waits for it. */
+	private turn: Promise<unknown> = Promise.resolve();
+	private readonly max: number | undefined;
+	private readonly graceMs: number;
+
+	constructor(ctx: ConstructorParameters<typeof DurableObject<CapacityEnv>>[0], env: CapacityEnv) {
+		super(ctx, env);
+		this.max = v.parse(MaxInstances, env.SANDBOX_MAX_INSTANCES);
+		this.graceMs = reclaimAfterMs(env);
+		void ctx.blockConcurrencyWhile(async () => {
+			this.slots = (await ctx.storage.get<Slot[]>('slots')) ?? [];
+		});
+	}
+
+	/** A slot for `sandboxId` (started by `visitor`), or how long to wait before asking again. */
+	claim(sandboxId: string, visitor: string): Promise<Claim> {
+		const claim = this.turn.then(() => this.claimNow(sandboxId, visitor));
+		this.turn = claim.catch(() => {});
+		return claim;
+	}
+
+	async release(sandboxId: string): Promise<void> {
+		const slots = this.slots.filter((slot) => slot.sandboxId !== sandboxId);
+		if (slots.length === this.slots.length) return;
+		this.slots = slots;
+		await this.save();
+	}
+
+	private async claimNow(sandboxId: string, visitor: string): Promise<Claim> {
+		if (this.slots.some((slot) => slot.sandboxId === sandboxId)) return { ok: true };
+		if (this.max === undefined || this.slots.length < this.max) return this.take(sandboxId, visitor);
+
+		const holders = await Promise.all(
+			this.slots.map(async (slot) => ({ slot, usage: await this.coordinator(slot.sandboxId).usage().catch(() => null) }))
+		);
+		// Not running any more: a slot nobody gave back (a coordinator that cannot be reached keeps its own).
+		const gone = holders.filter(({ usage }) => usage && !usage.running).map(({ slot }) => slot.sandboxId);
+		this.slots = this.slots.filter((slot) => !gone.includes(slot.sandboxId));
+		if (this.slots.length < this.max) return this.take(sandboxId, visitor);
+
+		const candidates = holders
+			.filter(({ usage, slot }) => usage?.running && (slot.visitor === visitor || usage.idleMs >= this.graceMs))
+			// The visitor's own first (it is replaced anyway), then the longest unused.
+			.sort((a, b) => Number(b.slot.visitor === visitor) - Number(a.slot.visitor === visitor) || b.usage!.idleMs - a.usage!.idleMs);
+		for (const { slot, usage } of candidates) {
+			const own = slot.visitor === visitor;
+			const reason = own
+				? 'You started another sandbox, which replaced it.'
+				: `It was stopped to make room for another visitor, after ${Math.round(usage!.idleMs / 1000)} seconds without use.`;
+			// The coordinator looks again: its owner may have come back since.
+			if (!(await this.coordinator(slot.sandboxId).reclaim(reason, own ? undefined : this.graceMs))) continue;
+			console.log(`[capacity] reclaimed ${slot.sandboxId} for ${sandboxId}`);
+			this.slots = this.slots.filter((other) => other.sandboxId !== slot.sandboxId);
+			return this.take(sandboxId, visitor);
+		}
+		await this.save();
+		// The soonest an unused sandbox can become a candidate.
+		const soonestMs = Math.min(...holders.map(({ usage }) => (usage ? Math.max(0, this.graceMs - usage.idleMs) : this.graceMs)));
+		return { ok: false, retryAfterSeconds: Math.max(5, Math.ceil(soonestMs / 1000)) };
+	}
+
+	private async take(sandboxId: string, visitor: string): Promise<Claim> {
+		this.slots.push({ sandboxId, visitor });
+		await this.save();
+		return { ok: true };
+	}
+
+	private save() {
+		return this.ctx.storage.put('slots', this.slots);
+	}
+
+	private coordinator(sandboxId: string) {
+		return this.env.Coordinator.get(this.env.Coordinator.idFromName(sandboxId));
+	}
+}
