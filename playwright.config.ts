@@ -5,13 +5,15 @@ import { chromiumLaunchOptions } from './tests/e2e/chromium.ts';
 /**
  * Which specs run where: every visitor's scenario on vite dev and the worker; the visitor's flows
  * again on two isolates, which alone run with the short TTL and low limits that coordination.spec.ts
- * tests; the cookie layout of a real domain on the worker over https.
+ * tests; the cookie layout of a real domain on the worker over https; and a full machine on the
+ * worker with room for two sandboxes.
  */
 const SPECS = {
-	'vite-dev': { testIgnore: /(coordination|session-fixation)\.spec\.ts/ },
-	worker: { testIgnore: /(coordination|session-fixation)\.spec\.ts/ },
+	'vite-dev': { testIgnore: /(coordination|session-fixation|capacity)\.spec\.ts/ },
+	worker: { testIgnore: /(coordination|session-fixation|capacity)\.spec\.ts/ },
 	isolates: { testMatch: /(app|editor|no-javascript|coordination)\.spec\.ts/ },
-	https: { testMatch: /session-fixation\.spec\.ts/ }
+	https: { testMatch: /session-fixation\.spec\.ts/ },
+	capacity: { testMatch: /capacity\.spec\.ts/ }
 };
 
 export default defineConfig({

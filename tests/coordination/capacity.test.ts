@@ -1,8 +1,9 @@
 /**
- * A full engine, as a visitor meets it: with room for one container only, a second sandbox is
- * told within the coordinator's container-start deadline that every sandbox is busy — not after
- * the SDK's own retries (120 s and more) — and it leaves no container behind, then or later,
- * while the first one keeps serving.
+ * A full engine that the app did not count (no SANDBOX_MAX_INSTANCES, or one above what the
+ * platform can run: the safety net behind capacity.ts, see reclaim.test.ts): with room for one
+ * container only, a second sandbox is told within the coordinator's container-start deadline that
+ * every sandbox is busy — not after the SDK's own retries (120 s and more) — and it leaves no
+ * container behind, then or later, while the first one keeps serving.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxSnapshot } from '../../src/lib/sandbox-state.ts';

@@ -1,8 +1,8 @@
 /**
- * Playwright's global setup: builds the worker, then runs the app four times over — as a developer
+ * Playwright's global setup: builds the worker, then runs the app five times over — as a developer
  * would, `npm run dev` (vite dev + the companion worker, port 5173) and `npm run preview` (the built
- * worker in workerd, port 8787, and over https on 8788); and as two isolates behind a round-robin
- * proxy (isolates/run.ts, port 5180) — and at the end stops them and checks that every sandbox they made is gone (no
+ * worker in workerd, port 8787, over https on 8788, and with room for two sandboxes on 8789); and
+ * as two isolates behind a round-robin proxy (isolates/run.ts, port 5180) — and at the end stops them and checks that every sandbox they made is gone (no
  * process, no workspace) and, for the isolates, that each sandbox was booted exactly once.
  * (Playwright's own webServer stops only after global teardown, too late for those checks.)
  */
@@ -20,8 +20,10 @@ export const TARGETS = {
 	isolates: { port: 5180, command: ['tests/e2e/isolates/run.ts', '5180'] },
 	// The worker over TLS (wrangler's self-signed certificate), as Cloudflare serves it, for the specs
 	// that need a real domain layout with secure cookies (session-fixation.spec.ts).
-	https: { port: 8788, command: ['sandbox/preview.ts', '--port', '8788', '--https'] }
-} as const;
+	https: { port: 8788, command: ['sandbox/preview.ts', '--port', '8788', '--https'] },
+	// The worker with an engine that runs two sandboxes at once, reclaimable after 4 s unused (capacity.spec.ts).
+	capacity: { port: 8789, command: ['sandbox/preview.ts', '--port', '8789'], env: { LOCAL_SANDBOX_MAX: '2', SANDBOX_RECLAIM_AFTER_SECONDS: '4' } }
+} as const satisfies Record<string, { port: number; command: string[]; env?: Record<string, string> }>;
 
 /** Where each target is reached: https for the TLS one, whose names Chromium maps to this machine. */
 export const baseUrlOf = (name: keyof typeof TARGETS) => (name === 'https' ? `https://app.sandbox.test:${TARGETS.https.port}` : `http://localhost:${TARGETS[name].port}`);
@@ -54,7 +56,8 @@ function answersOk(protocol: 'http' | 'https', port: number): Promise<boolean> {
 }
 
 export async function startTarget(name: keyof typeof TARGETS) {
-	const { port, command } = TARGETS[name];
+	const target: { port: number; command: readonly string[]; env?: Record<string, string> } = TARGETS[name];
+	const { port, command } = target;
 	const stateDir = mkdtempSync(join(tmpdir(), `sandbox-e2e-${name}-`));
 	const app = spawn(process.execPath, command, {
 		env: {
@@ -65,7 +68,8 @@ export async function startTarget(name: keyof typeof TARGETS) {
 			// Every test's visitor comes from this machine: the cap per address is coordination.spec.ts's (isolates).
 			SANDBOX_ADDRESS_LIVE_SANDBOXES: '100',
 			// Host names the specs use besides localhost (Chromium maps them to this machine).
-			APP_HOSTS: 'app.sandbox.test,sandbox-previews.example.workers.dev'
+			APP_HOSTS: 'app.sandbox.test,sandbox-previews.example.workers.dev',
+			...target.env
 		},
 		stdio: ['ignore', 'pipe', 'pipe']
 	});
