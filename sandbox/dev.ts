@@ -86,7 +86,14 @@ try {
 
 vite = spawn(process.execPath, [VITE, 'dev', ...process.argv.slice(2)], {
 	stdio: 'inherit',
-	env: { ...env, SANDBOX_DEV_COMPANION_URL: companionUrl, SESSION_SECRET: sessionSecret }
+	env: {
+		...env,
+		SANDBOX_DEV_COMPANION_URL: companionUrl,
+		SESSION_SECRET: sessionSecret,
+		// Every visitor here is you, from this machine: the cap per client address, meant for a shared
+		// deployment, would stop your fourth browser window. The engine's capacity bounds it instead.
+		SANDBOX_ADDRESS_LIVE_SANDBOXES: process.env.SANDBOX_ADDRESS_LIVE_SANDBOXES ?? String(engine!.maxContainers)
+	}
 });
 const running = vite;
 for (const [what, exited] of [['the companion worker', companion.exited], ['the container engine', new Promise((r) => engine!.child.once('exit', r))]] as const) {

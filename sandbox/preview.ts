@@ -69,6 +69,9 @@ if (hasDocker) {
 	vars.LOCAL_CONTAINER_ENGINE_SECRET = engine.secret;
 	// The coordinators count what the engine can run, unless told otherwise.
 	vars.SANDBOX_MAX_INSTANCES ??= String(engine.maxContainers);
+	// Every client counts as this machine (CLIENT_ADDRESS_SOURCE): the cap per client address, meant for
+	// a shared deployment, would stop your fourth browser window. The engine's capacity bounds it instead.
+	vars.SANDBOX_ADDRESS_LIVE_SANDBOXES ??= String(engine.maxContainers);
 }
 // Durable Object storage for this run only: containers do not outlive it, so neither should the records
 // about them (and a file watcher on the project, such as vite dev's, sees no writes).

@@ -220,8 +220,8 @@ async function main() {
 	const limitText = cgroups.support.enforced
 		? `${config.LOCAL_SANDBOX_MEMORY_MB} MiB, ${limits.cpus} CPU, ${limits.pids} pids each`
 		: 'no resource limits';
-	const sizedBy = config.LOCAL_SANDBOX_MAX === undefined ? ' (sized to this machine; LOCAL_SANDBOX_MAX sets it)' : '';
-	log(`listening on ${url} (up to ${maxContainers} sandboxes at once${sizedBy}, ${limitText})`);
+	const sizedBy = config.LOCAL_SANDBOX_MAX === undefined ? ', sized to this machine: LOCAL_SANDBOX_MAX sets it' : '';
+	log(`listening on ${url}: up to ${maxContainers} sandboxes at once${sizedBy} (${limitText})`);
 
 	if (config.LOCAL_SANDBOX_READY_FD !== undefined) {
 		// A socket pair from the launcher, held open for as long as the launcher lives.

@@ -12,8 +12,10 @@
  *               forward alone, and through the app's whole preview path, with the ratios.
  *   visitors    N visitors starting Express at the same moment (no JavaScript): form posted →
  *               preview first byte for each N, and where the time goes for the largest N.
+ *   capacity    A machine with room for two sandboxes, and a third visitor: the "busy" answer while
+ *               both are in use, and the preview reclaiming one that went unused.
  *
- * app, throughput and visitors run on both ways to run the app at once (targets.ts), taking turns
+ * app, throughput, visitors and capacity run on both ways to run the app at once (targets.ts), taking turns
  * run by run, and print them side by side with the ratio dev / preview:
  *   dev      `npm run dev`: vite dev + the companion `wrangler dev` with the Durable Objects
  *   preview  `npm run preview`: the built worker in `wrangler dev`
@@ -23,6 +25,7 @@
  *   BENCH_VISITORS=1,5         the visitors' rounds (default 1,5,10,20)
  */
 import { benchApp } from './app.ts';
+import { benchCapacity } from './capacity.ts';
 import { benchColdStart } from './cold-start.ts';
 import { benchSdkExec } from './sdk-exec.ts';
 import { groupHeader, pairHeader, printTable, type Row } from './stats.ts';
@@ -51,6 +54,10 @@ const SECTIONS: Record<string, () => Promise<void>> = {
 	},
 	async visitors() {
 		printTable(`Visitors starting Express at the same moment (no JavaScript)\n${PATHS}`, pairHeader(), await benchVisitors());
+	},
+	async capacity() {
+		const title = `A full machine (room for two sandboxes), the third visitor (no JavaScript) — ${RUNS} runs each`;
+		printTable(`${title}\n${PATHS}`, pairHeader(), await benchCapacity(RUNS));
 	}
 };
 

@@ -63,14 +63,20 @@ export interface Target {
 	output(): string;
 }
 
+/** How a section wants the targets run: how many sandboxes each engine runs at once, and more settings. */
+export interface TargetOptions {
+	sandboxMax?: number;
+	env?: Record<string, string>;
+}
+
 /** Starts a target; resolves once its home page answers 200. */
-async function startTarget(name: TargetName): Promise<{ target: Target; stop(): Promise<void> }> {
+async function startTarget(name: TargetName, { sandboxMax = SANDBOX_MAX, env = {} }: TargetOptions): Promise<{ target: Target; stop(): Promise<void> }> {
 	if (name === 'preview') buildOnce();
 	const { script, args } = TARGETS[name];
 	const port = await freePort();
 	const stateDir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
 	const app = spawn(process.execPath, [script, ...args(port)], {
-		env: { ...process.env, ...SETTINGS, LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: String(SANDBOX_MAX) },
+		env: { ...process.env, ...SETTINGS, ...env, LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: String(sandboxMax) },
 		stdio: ['ignore', 'pipe', 'pipe']
 	});
 	let output = '';
@@ -110,7 +116,7 @@ async function startTarget(name: TargetName): Promise<{ target: Target; stop(): 
  * slowing down mid-run (it is shared) weighs on both alike — and stops both after, checking that
  * their sandboxes are all gone.
  */
-export async function withTargets<T>(use: (targets: Record<TargetName, Target>) => Promise<T>): Promise<T> {
+export async function withTargets<T>(use: (targets: Record<TargetName, Target>) => Promise<T>, options: TargetOptions = {}): Promise<T> {
 	const started: { target: Target; stop(): Promise<void> }[] = [];
 	const stopAll = async () => {
 		const failures: string[] = [];
@@ -120,7 +126,7 @@ export async function withTargets<T>(use: (targets: Record<TargetName, Target>) 
 	let result: T;
 	try {
 		// One after the other: a start (vite build, wrangler's bundling) is CPU-bound.
-		for (const name of TARGET_NAMES) started.push(await startTarget(name));
+		for (const name of TARGET_NAMES) started.push(await startTarget(name, options));
 		result = await use(Object.fromEntries(started.map(({ target }) => [target.name, target])) as Record<TargetName, Target>);
 	} catch (error) {
 		const outputs = started.map(({ target }) => `--- ${TARGETS[target.name].label}, its output's last part:\n${target.output().slice(-3000)}`);

@@ -37,6 +37,15 @@ export interface Boot {
 	previewAt: number;
 }
 
+/** Form posted → the app's last step done (both on the wall clock: the app's runs on this machine). */
+export function readyAfter({ state, postedAtEpoch }: Boot): number {
+	const last = state.steps.at(-1)!;
+	return last.startedAt + last.durationMs! - postedAtEpoch;
+}
+
+/** Form posted → the preview's first byte, without the time the poll took to notice readiness. */
+export const toPreview = (boot: Boot) => readyAfter(boot) + (boot.previewAt - boot.seenReadyAt);
+
 export class Visitor {
 	readonly #port: number;
 	readonly #agent = new Agent({ keepAlive: true, maxSockets: 6 });
@@ -75,6 +84,13 @@ export class Visitor {
 	/** Opens the home page (untimed): a visitor has it loaded before they press Start. */
 	async openHome() {
 		await this.#expect(200, 'GET', '/');
+	}
+
+	/** Presses Start on a full machine: how long the app took to answer 503 (every sandbox is busy). */
+	async startRefused(template: TemplateId): Promise<number> {
+		const postedAt = performance.now();
+		await this.#expect(503, 'POST', '/?/start', { template });
+		return performance.now() - postedAt;
 	}
 
 	/** Presses Start, follows the redirect and waits for the sandbox's preview: the whole boot, timed. */

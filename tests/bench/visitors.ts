@@ -8,7 +8,7 @@
 import { noSandboxesLeft } from './processes.ts';
 import { pairRow, tick, type Row } from './stats.ts';
 import { TARGET_NAMES, withTargets, type Target, type TargetName } from './targets.ts';
-import { POLL_MS, Visitor, type Boot } from './visitor.ts';
+import { POLL_MS, readyAfter, toPreview, Visitor, type Boot } from './visitor.ts';
 
 /** Visitors per round; BENCH_VISITORS=5 for a quick look. One alone is the reference. */
 export const ROUNDS = (process.env.BENCH_VISITORS ?? '1,5,10,20').split(',').map(Number);
@@ -28,15 +28,6 @@ async function round(port: number, visitors: number): Promise<Boot[]> {
 		await noSandboxesLeft();
 	}
 }
-
-/** Form posted → the app's last step done (both on the wall clock: the app's runs on this machine). */
-function readyAfter({ state, postedAtEpoch }: Boot): number {
-	const last = state.steps.at(-1)!;
-	return last.startedAt + last.durationMs! - postedAtEpoch;
-}
-
-/** Form posted → the preview's first byte, without the time the poll took to notice readiness. */
-const total = (boot: Boot) => readyAfter(boot) + (boot.previewAt - boot.seenReadyAt);
 
 /** The phases of one target's boots, in order: before the first step, each step, after the last. */
 function phases(boots: Boot[]): Map<string, number[]> {
@@ -64,7 +55,7 @@ async function roundsOn(targets: Record<TargetName, Target>): Promise<Record<Tar
 
 export async function benchVisitors(): Promise<Row[]> {
 	const { dev, preview } = await withTargets(roundsOn);
-	const rows: Row[] = ROUNDS.map((visitors) => pairRow(`${visitors} at once: form posted → preview first byte`, dev.get(visitors)!.map(total), preview.get(visitors)!.map(total)));
+	const rows: Row[] = ROUNDS.map((visitors) => pairRow(`${visitors} at once: form posted → preview first byte`, dev.get(visitors)!.map(toPreview), preview.get(visitors)!.map(toPreview)));
 	const largest = Math.max(...ROUNDS);
 	rows.push([`where the time goes with ${largest} at once, phase by phase:`]);
 	const [devPhases, previewPhases] = [phases(dev.get(largest)!), phases(preview.get(largest)!)];

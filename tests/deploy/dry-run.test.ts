@@ -17,8 +17,8 @@ describe('npm run deploy:check', () => {
 		const bundle = readFileSync('.wrangler/dry-run/worker.js', 'utf8');
 		const exported = [...bundle.matchAll(/^export \{([^}]*)\};/gm)].at(-1)?.[1] ?? '';
 		const names = exported.split(',').map((entry) => entry.trim().split(/\s+as\s+/).at(-1));
-		expect(names).toContain('Sandbox');
-		expect(names).toContain('default');
+		// Every Durable Object class wrangler.jsonc binds, and the handler.
+		for (const name of ['Sandbox', 'SandboxCoordinator', 'StartGate', 'Capacity', 'default']) expect(names).toContain(name);
 		// The default export is the entry's handler object, with its fetch.
 		const local = exported.split(',').map((entry) => entry.trim()).find((entry) => entry.endsWith(' as default'))!.split(' ')[0];
 		expect(bundle).toMatch(new RegExp(`var ${local} = \\{\\s*async fetch\\(`));
@@ -27,4 +27,10 @@ describe('npm run deploy:check', () => {
 			expect(bundle).not.toContain(marker);
 		}
 	}, 240_000);
+
+	it('counts as many sandboxes as Cloudflare runs: SANDBOX_MAX_INSTANCES is the container\'s max_instances', () => {
+		// wrangler.jsonc's comments are whole lines or trail a value; no string in it holds "//".
+		const config = JSON.parse(readFileSync('wrangler.jsonc', 'utf8').replace(/\/\/.*$/gm, ''));
+		expect(config.vars.SANDBOX_MAX_INSTANCES).toBe(String(config.containers[0].max_instances));
+	});
 });

@@ -76,8 +76,9 @@ export class Capacity extends DurableObject<CapacityEnv> implements CapacityApi 
 	}
 
 	private async claimNow(sandboxId: string, visitor: string): Promise<Claim> {
-		if (this.slots.some((slot) => slot.sandboxId === sandboxId)) return { ok: true };
-		if (this.max === undefined || this.slots.length < this.max) return this.take(sandboxId, visitor);
+		// No limit known: nothing to count against (and nothing to heal later).
+		if (this.max === undefined || this.slots.some((slot) => slot.sandboxId === sandboxId)) return { ok: true };
+		if (this.slots.length < this.max) return this.take(sandboxId, visitor);
 
 		const holders = await Promise.all(
 			this.slots.map(async (slot) => ({ slot, usage: await this.coordinator(slot.sandboxId).usage().catch(() => null) }))
