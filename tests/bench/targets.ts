@@ -43,7 +43,7 @@ const START_TIMEOUT_MS = 120_000;
  * The app's own limits, out of the way: every start of the bench comes from one address, and a
  * section makes dozens a minute (20 at once in the visitors' largest round).
  */
-const SETTINGS = { SANDBOX_VISITOR_STARTS_PER_MINUTE: '10000', SANDBOX_ADDRESS_STARTS_PER_MINUTE: '10000' };
+const SETTINGS = { SANDBOX_VISITOR_STARTS_PER_MINUTE: '10000', SANDBOX_ADDRESS_STARTS_PER_MINUTE: '10000', SANDBOX_ADDRESS_LIVE_SANDBOXES: '10000' };
 
 let built = false;
 
