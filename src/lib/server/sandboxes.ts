@@ -9,7 +9,7 @@ import { error } from '@sveltejs/kit';
 import * as v from 'valibot';
 import type { SandboxSnapshot, TemplateId } from '$lib/sandbox-state';
 import { clientNetwork } from './client-network';
-import type { Admission, CoordinatorApi, Namespace, StartGateApi, StatusReply, StatusRequest } from './durable-objects/contract';
+import { REPLACED_REASON, type Admission, type CoordinatorApi, type Namespace, type StartGateApi, type StatusReply, type StatusRequest } from './durable-objects/contract';
 
 /** The sandbox's coordinator, from the request's platform. */
 export function coordinatorOf(platform: App.Platform | undefined, id: string): CoordinatorApi {
@@ -66,7 +66,7 @@ export async function admitStart(platform: App.Platform | undefined, visitor: st
  */
 export async function replaceLiveSandbox(platform: App.Platform | undefined, visitor: string, id: string): Promise<void> {
 	const previous = await objectOf<StartGateApi>(platform, 'StartGate', `visitor:${visitor}`).replaceLive(id);
-	if (previous) await coordinatorOf(platform, previous).stop('You started another sandbox, which replaced it.');
+	if (previous) await coordinatorOf(platform, previous).stop(REPLACED_REASON);
 }
 
 /**

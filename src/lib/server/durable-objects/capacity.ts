@@ -16,7 +16,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import * as v from 'valibot';
-import type { CapacityApi, Claim, CoordinatorNamespace } from './contract';
+import { REPLACED_REASON, type CapacityApi, type Claim, type CoordinatorNamespace } from './contract';
 
 export interface CapacityEnv {
 	Coordinator: CoordinatorNamespace;
@@ -95,7 +95,7 @@ export class Capacity extends DurableObject<CapacityEnv> implements CapacityApi 
 		for (const { slot, usage } of candidates) {
 			const own = slot.visitor === visitor;
 			const reason = own
-				? 'You started another sandbox, which replaced it.'
+				? REPLACED_REASON
 				: `It was stopped to make room for another visitor, after ${Math.round(usage!.idleMs / 1000)} seconds without use.`;
 			// The coordinator looks again: its owner may have come back since.
 			if (!(await this.coordinator(slot.sandboxId).reclaim(reason, own ? undefined : this.graceMs))) continue;

@@ -10,6 +10,9 @@
  */
 import type { SandboxSnapshot, TemplateId } from '../../sandbox-state';
 
+/** What a visitor's sandbox says once their newer one has replaced it (start action, or capacity.ts). */
+export const REPLACED_REASON = 'You started another sandbox, which replaced it.';
+
 /** The largest message a status socket reads: the browser sends none at all. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 

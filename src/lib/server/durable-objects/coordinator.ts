@@ -85,8 +85,6 @@ interface SandboxRecord {
 	/** Bumped on every change of `state`. */
 	version: number;
 	origin: string;
-	/** The visitor who started it. */
-	visitor: string;
 	lastActiveAt: number;
 	/** After a boot that ended before its container was known to run: until when the SDK may still start one, to be stopped. */
 	sweepUntil?: number;
@@ -139,7 +137,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		// (Two starts of one ID may both have waited for the slot: the first one boots.)
 		if (!this.record || this.record.state.status === 'stopped') {
 			const state: SandboxSnapshot = { id, template, status: 'initializing', steps: [], previewUrl: null, previewAccess: 'private', error: null };
-			this.record = { state, version: 1, origin, visitor, lastActiveAt: Date.now() };
+			this.record = { state, version: 1, origin, lastActiveAt: Date.now() };
 			await this.save();
 			this.beginBoot({ recover: false });
 		}
