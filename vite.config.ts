@@ -3,10 +3,34 @@ import { sveltekit } from '@sveltejs/kit/vite';
 import type { Duplex } from 'node:stream';
 import type { Plugin, ViteDevServer } from 'vite';
 import { defineConfig } from 'vitest/config';
+import { TEMPLATES_DIR, writeCatalog } from './sandbox/catalog.ts';
 import type { CoordinatorNamespace } from './src/lib/server/durable-objects/contract.ts';
 import { forwardPreviewRequest, forwardPreviewUpgrade } from './src/lib/server/dev-preview-proxy.ts';
 import { normalizeRequestHead } from './src/lib/server/dev-request.ts';
 import { isPreviewNamespace } from './src/lib/server/sandbox/rules.ts';
+
+// The template catalog the app imports, from sandbox/templates/ as it is now (dev, build and tests).
+writeCatalog();
+
+/** `vite dev` only: a template folder added, removed or with its manifest changed updates the catalog. */
+function templateCatalog(): Plugin {
+	return {
+		name: 'template-catalog',
+		apply: 'serve',
+		configureServer(server) {
+			server.watcher.add(TEMPLATES_DIR);
+			const refresh = (path: string) => {
+				if (!path.startsWith(TEMPLATES_DIR) || path.includes('/node_modules/')) return;
+				try {
+					writeCatalog();
+				} catch (error) {
+					server.config.logger.error(`[template-catalog] ${(error as Error).message}`);
+				}
+			};
+			for (const event of ['add', 'change', 'unlink', 'addDir', 'unlinkDir']) server.watcher.on(event, refresh);
+		}
+	};
+}
 
 /** What `vite dev`'s platform proxy binds (see wrangler.adapter.jsonc): the companion's coordinators. */
 const PLATFORM_CONFIG = 'wrangler.adapter.jsonc';
@@ -106,7 +130,7 @@ async function acceptAppSocket(
 }
 
 export default defineConfig({
-	plugins: [sandboxDevServer(), sveltekit()],
+	plugins: [templateCatalog(), sandboxDevServer(), sveltekit()],
 	server: {
 		// wrangler's local state (Durable Object storage, traces) changes with every request: not a source.
 		watch: { ignored: ['**/.wrangler/**'] },

@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeCatalog } from './catalog.ts';
 import { startLocalRuntime, type LocalRuntimeHandle } from './local/launch.ts';
 import { freePort, runWranglerDev, waitUntilServing, type WranglerDev } from './wrangler-dev.ts';
 
@@ -45,6 +46,8 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 }
 
 try {
+	// The companion bundles the catalog: from the template folders as they are now.
+	writeCatalog();
 	engine = await startLocalRuntime();
 } catch (error) {
 	console.error(`[dev] ${(error as Error).message}`);

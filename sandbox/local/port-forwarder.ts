@@ -4,8 +4,10 @@
  *
  * The engine opens each listening socket on the host's 127.0.0.1 itself and hands it over this
  * process's IPC channel; a socket stays in the namespace it was made in, so this process accepts
- * on the host's loopback while its own outgoing connections start in the container's namespace,
- * where the guest's server listens on 127.0.0.1 or 0.0.0.0. One hop in the kernel's loopback on
+ * on the host's loopback while its own outgoing connections start in the container's namespace.
+ * There they go to GUEST_ADDRESS, not 127.0.0.1: on Cloudflare a request arrives at the
+ * container's own address, so a server that listens on 127.0.0.1 (or `localhost`) only is refused
+ * there — and so it is here; one on 0.0.0.0 (or ::) takes it. One hop in the kernel's loopback on
  * each side — no user-space TCP stack in between (slirp4netns's port forwards go through one, with
  * a listen backlog of 1 that drops connections under load). The first request head of each
  * connection is checked and adjusted first (forwarded-head.ts); the rest is piped untouched.
@@ -30,6 +32,12 @@ interface CloseMessage {
 	close: number;
 }
 
+/**
+ * The address the container's servers are reached at: on its loopback network, so that no route or
+ * interface is needed (a container without internet has no other), but not 127.0.0.1.
+ */
+const GUEST_ADDRESS = '127.0.0.2';
+
 /** The most a request head may take before the connection is taken for something else. */
 const MAX_HEAD_BYTES = 64 * 1024;
 
@@ -43,7 +51,7 @@ function forward(client: Socket, { guestPort, token }: OpenMessage) {
 	firstHead(client, (head) => {
 		const accepted = acceptHead(head, token);
 		if (!accepted) return client.resetAndDestroy();
-		const guest = connect({ host: '127.0.0.1', port: guestPort });
+		const guest = connect({ host: GUEST_ADDRESS, port: guestPort });
 		let connected = false;
 		guest.once('connect', () => {
 			connected = true;

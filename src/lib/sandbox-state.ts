@@ -1,15 +1,8 @@
 /**
  * What the server tells the browser about a sandbox — over the WebSocket, the
- * polling endpoint and the page's own load — and the templates a visitor can
- * start. Shared by server and client, so it holds types and constants only.
+ * polling endpoint and the page's own load. Shared by server and client, so it
+ * holds types and constants only.
  */
-
-export const TEMPLATES = {
-	express: { label: 'Express API', description: 'A small JSON API on Express 5' },
-	vue: { label: 'Vue + Vite', description: 'A Vue app on the Vite dev server, with hot reload' }
-} as const;
-
-export type TemplateId = keyof typeof TEMPLATES;
 
 export type SandboxStatus = 'initializing' | 'ready' | 'error' | 'stopped';
 
@@ -24,7 +17,8 @@ export interface Step {
 
 export interface SandboxSnapshot {
 	id: string;
-	template: TemplateId;
+	/** The template's ID: its folder in sandbox/templates/. */
+	template: string;
 	status: SandboxStatus;
 	steps: Step[];
 	previewUrl: string | null;

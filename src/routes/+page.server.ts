@@ -1,18 +1,16 @@
 import { fail, redirect } from '@sveltejs/kit';
 import * as v from 'valibot';
-import { TEMPLATES, type TemplateId } from '$lib/sandbox-state';
 import { readForm } from '$lib/server/form';
 import { PreviewHostname } from '$lib/server/sandbox/rules';
 import { admitStart, clientAddress, coordinatorOf, replaceLiveSandbox, structuredCopy } from '$lib/server/sandboxes';
+import { offers, TemplateChoice } from '$lib/server/templates/catalog';
 import { ensureVisitor, newSandboxId } from '$lib/server/visitor';
-import type { Actions } from './$types';
+import type { Actions, PageServerLoad } from './$types';
 
-const StartForm = v.object({
-	template: v.optional(
-		v.picklist(Object.keys(TEMPLATES) as TemplateId[], 'Choose one of the offered templates'),
-		'express'
-	)
-});
+/** Without a choice (a form of its own, a script), the first template offered. */
+const StartForm = v.object({ template: v.optional(TemplateChoice, offers[0].id) });
+
+export const load: PageServerLoad = () => ({ templates: offers });
 
 export const actions: Actions = {
 	/**

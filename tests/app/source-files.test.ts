@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_SOURCE_BYTES, parseSourceContent, parseSourcePath, SourceFileError } from '../../src/lib/server/source-files.ts';
-import { templates } from '../../src/lib/server/templates.ts';
+import { templateOf } from '../../src/lib/server/templates/catalog.ts';
 
-const vue = templates.vue.sources!;
+const vue = templateOf('vue')!.editor!;
 
 /** The refusal a call throws: its status and message. */
 async function refusal(call: () => unknown): Promise<{ status: number; message: string }> {

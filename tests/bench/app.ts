@@ -1,6 +1,6 @@
 /**
  * Through the app in Chromium, on each target (dev and preview, see targets.ts): clicking Start to
- * the preview's first byte in the iframe, for the Express and the Vue + Vite template, with the HTTP
+ * the preview's first byte in the iframe, for every template (sandbox/templates/), with the HTTP
  * requests the page made during each boot (the goal: one start, one WebSocket, zero polls); and for
  * Vue + Vite, saving an edit of App.vue in the page's editor to the edit showing in the iframe (by
  * hot reload). And the Express boot once more without JavaScript: the form posts natively, and the
@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from '@playwright/test';
+import { readTemplates } from '../../sandbox/catalog.ts';
 import { pairRow, tick, type Row } from './stats.ts';
 import { TARGET_NAMES, withTargets, type Target, type TargetName } from './targets.ts';
 
@@ -16,9 +17,10 @@ const PREVIEW_URL = /^http:\/\/\d+-/;
 const PREVIEW_ENTRY = /\/sandbox\/[^/]+\/preview(?:\?|$)|\/__preview_access\?/;
 /** The preview's own answer (not a step of the way in). */
 const isPreviewAnswer = (url: string) => PREVIEW_URL.test(url) && !PREVIEW_ENTRY.test(url);
-const TEMPLATE_LABELS = { express: 'Express API', vue: 'Vue + Vite' } as const;
-type Template = keyof typeof TEMPLATE_LABELS;
-const TEMPLATES = Object.keys(TEMPLATE_LABELS) as Template[];
+/** Every template, by ID, with the label the start page offers it under. */
+const TEMPLATE_LABELS: Record<string, string> = Object.fromEntries(readTemplates().map((t) => [t.id, t.label]));
+type Template = string;
+const TEMPLATES = Object.keys(TEMPLATE_LABELS);
 const VUE_APP = readFileSync('sandbox/templates/vue/src/App.vue', 'utf8');
 const VUE_HEADING = 'Hello from Vue in a sandbox';
 
@@ -93,7 +95,7 @@ async function saveToVisible(page: Page, hmrConnected: Promise<void>): Promise<n
 /** Each target's boots, by template; the targets take turns run by run. */
 async function bootsOn(browser: Browser, targets: Record<TargetName, Target>, runs: number) {
 	const boots = {} as Record<TargetName, Record<Template | 'expressWithoutJavaScript', AppBoot[]>>;
-	for (const name of TARGET_NAMES) boots[name] = { express: [], vue: [], expressWithoutJavaScript: [] };
+	for (const name of TARGET_NAMES) boots[name] = { expressWithoutJavaScript: [], ...Object.fromEntries(TEMPLATES.map((t) => [t, []])) };
 	for (const template of TEMPLATES) {
 		// Warm-up: the first request compiles (vite dev) or loads (workerd) the pages.
 		for (const name of TARGET_NAMES) await appRun(browser, targets[name].origin, template);

@@ -15,7 +15,7 @@
  * left out of the wait.
  */
 import { Agent } from 'node:http';
-import type { SandboxSnapshot, TemplateId } from '../../src/lib/sandbox-state.ts';
+import type { SandboxSnapshot } from '../../src/lib/sandbox-state.ts';
 import { firstOk, send, type Reply } from './http.ts';
 
 export const POLL_MS = 1000;
@@ -87,14 +87,14 @@ export class Visitor {
 	}
 
 	/** Presses Start on a full machine: how long the app took to answer 503 (every sandbox is busy). */
-	async startRefused(template: TemplateId): Promise<number> {
+	async startRefused(template: string): Promise<number> {
 		const postedAt = performance.now();
 		await this.#expect(503, 'POST', '/?/start', { template });
 		return performance.now() - postedAt;
 	}
 
 	/** Presses Start, follows the redirect and waits for the sandbox's preview: the whole boot, timed. */
-	async boot(template: TemplateId): Promise<Boot> {
+	async boot(template: string): Promise<Boot> {
 		const postedAt = performance.now();
 		const postedAtEpoch = Date.now();
 		const posted = await this.#expect(303, 'POST', '/?/start', { template });

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { startLocalRuntime, type LocalRuntimeHandle } from '../../sandbox/local/launch.ts';
 import { runWranglerDev, type WranglerDev } from '../../sandbox/wrangler-dev.ts';
+import { emptyResult, readConsoleParts, withPart, type ApiCall, type ConsoleResult } from '../../src/lib/api-console.ts';
 import type { SandboxSnapshot, ServerMessage } from '../../src/lib/sandbox-state.ts';
 import type { StartReply, StatusReply } from '../../src/lib/server/durable-objects/contract.ts';
 import { liveProcesses, scratchDir, type HostProcess } from '../helpers/host.ts';
@@ -39,7 +40,7 @@ export interface CoordinationWorker {
 	/** Calls a start gate's RPC method. */
 	gate<T = unknown>(name: string, method: string, args?: unknown[]): Promise<T>;
 	/** start({ id, template, origin, visitor }) with this worker's origin; each sandbox has a visitor of its own unless one is named. */
-	start(id: string, options?: { template?: 'express' | 'vue'; visitor?: string }): Promise<StartReply>;
+	start(id: string, options?: { template?: string; visitor?: string }): Promise<StartReply>;
 	status(id: string, request?: { after?: number; waitMs?: number }): Promise<StatusReply>;
 	/** Waits (with long-polling status reads) until the sandbox has settled; answers its state. */
 	settled(id: string, timeoutMs?: number): Promise<SandboxSnapshot>;
@@ -48,7 +49,9 @@ export interface CoordinationWorker {
 	 * the sandbox's owner: with the preview cookie, got as the app gets it for its visitor (a ticket
 	 * from the coordinator, redeemed at the preview host).
 	 */
-	preview(url: string): Promise<PreviewResponse>;
+	preview(url: string, headers?: Record<string, string>): Promise<PreviewResponse>;
+	/** The API console's call, as the app's routes make it (the coordinator's fetch): its refusal, or the exchange. */
+	apiCall(id: string, call: ApiCall): Promise<{ status: number; message?: string; result?: ConsoleResult }>;
 	/** Opens the sandbox's status socket. */
 	socket(id: string): Promise<StatusSocket>;
 	/** The containers of a sandbox running now: one entry (its directory) per container. */
@@ -200,7 +203,14 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars
 				await worker.status(id, { after: reply.version, waitMs: Math.min(left, 10_000) });
 			}
 		},
-		async preview(url) {
+		async apiCall(id, apiCall) {
+			const response = await fetch(`${base}/api-call/${encodeURIComponent(id)}`, { method: 'POST', body: JSON.stringify(apiCall) });
+			if (!response.ok) return { status: response.status, message: ((await response.json()) as { message: string }).message };
+			let result = emptyResult(apiCall);
+			await readConsoleParts(response.body!, (part) => (result = withPart(result, part)));
+			return { status: response.status, result };
+		},
+		async preview(url, headers = {}) {
 			const host = new URL(url).host;
 			let cookie = previewCookies.get(host);
 			if (!cookie) {
@@ -211,7 +221,7 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars
 				cookie = access.cookie ?? '';
 				previewCookies.set(host, cookie);
 			}
-			return previewRequest(port, url, cookie);
+			return previewRequest(port, url, cookie, headers);
 		},
 		socket: (id) => openSocket(`ws://127.0.0.1:${port}/ws/${encodeURIComponent(id)}`, sockets),
 		containers(id) {
@@ -235,10 +245,10 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars
 	return worker;
 }
 
-function previewRequest(port: number, previewUrl: string, cookie = ''): Promise<PreviewResponse & { cookie?: string }> {
+function previewRequest(port: number, previewUrl: string, cookie = '', extraHeaders: Record<string, string> = {}): Promise<PreviewResponse & { cookie?: string }> {
 	const url = new URL(previewUrl);
 	return new Promise((resolve, reject) => {
-		const headers = { host: url.host, accept: 'application/json', ...(cookie && { cookie }) };
+		const headers = { host: url.host, accept: 'application/json', ...(cookie && { cookie }), ...extraHeaders };
 		const req = httpRequest(
 			{ host: '127.0.0.1', port, path: `${url.pathname}${url.search}`, headers },
 			(res) => {

@@ -7,17 +7,18 @@
  *   POST /gate        { name, method, args? } calls the start gate `name`
  *     both answer { value } or { error: { name, message } }
  *   GET  /ws/{id} (WebSocket upgrade)         the coordinator's status socket, as the app's route hands it over
+ *   POST /api-call/{id} (an ApiCall)          the API console's call, as the app's route makes it
  *   any preview host ({port}-{id}-{token}.…)  answered by the app's own preview route (answerPreview)
  *
- * The coordinator is the app's, subclassed only to boot a slower template: a sandbox whose ID
- * starts with `slow-` boots the Express template with a server that listens only after 40 s.
+ * The coordinator is the app's, subclassed only to boot two variants of the Express template: a
+ * sandbox whose ID starts with `slow-` has a server that listens only after 40 s; one whose ID
+ * starts with `loopback-` has one that listens on 127.0.0.1 only.
  */
 import { SandboxCoordinator } from '../../src/lib/server/durable-objects/coordinator.ts';
-import type { CoordinatorNamespace, Namespace, StartGateApi } from '../../src/lib/server/durable-objects/contract.ts';
+import { API_CALL_PATH, type CoordinatorNamespace, type Namespace, type StartGateApi } from '../../src/lib/server/durable-objects/contract.ts';
 import { answerPreview, type PreviewEnv } from '../../src/lib/server/preview-route.ts';
 import { isPreviewNamespace } from '../../src/lib/server/sandbox/rules.ts';
-import { templates, type Template } from '../../src/lib/server/templates.ts';
-import type { TemplateId } from '../../src/lib/sandbox-state.ts';
+import { templateOf, type Template } from '../../src/lib/server/templates/catalog.ts';
 
 export { Sandbox } from '../../sandbox/local/workerd/sandbox.ts';
 export { StartGate } from '../../src/lib/server/durable-objects/start-gate.ts';
@@ -26,33 +27,28 @@ export { Capacity } from '../../src/lib/server/durable-objects/capacity.ts';
 /** How long the slow template's server waits before it listens (not exported: a worker's exports are its handlers). */
 const SLOW_LISTEN_SECONDS = 40;
 
+const express = templateOf('express')!;
+
 /** The Express template, but its server only listens after SLOW_LISTEN_SECONDS (and the boot waits up to 90 s for it). */
 const slowExpress: Template = {
-	...templates.express,
-	ready: { ...templates.express.ready, timeoutMs: 90_000 },
-	async initialize({ sandbox, sandboxId, progress }) {
-		progress('Copying the Express app into the sandbox');
-		const copied = await sandbox.exec(
-			'mkdir -p /workspace/app && cp /templates/express/server.js /templates/express/package.json /workspace/app/ ' +
-				'&& ln -sfn /templates/express/node_modules /workspace/app/node_modules',
-			{ timeout: 30_000 }
-		);
-		if (!copied.success) throw new Error(`copying failed (${copied.exitCode}): ${copied.stderr}`);
+	...express,
+	start: { ...express.start, command: `sh -c 'sleep ${SLOW_LISTEN_SECONDS}; exec ${express.start.command}'` },
+	ready: { ...express.ready, timeoutSeconds: 90 }
+};
 
-		progress('Starting the Express server');
-		return sandbox.startProcess(`sh -c 'sleep ${SLOW_LISTEN_SECONDS}; exec node server.js'`, {
-			processId: 'express',
-			cwd: '/workspace/app',
-			env: { PORT: '3001', SANDBOX_ID: sandboxId }
-		});
-	}
+/** An app that answers inside the sandbox, but listens on its loopback only (the seed's classic mistake). */
+const loopbackExpress: Template = {
+	...express,
+	start: { ...express.start, command: `node -e "require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT, '127.0.0.1')"` }
 };
 
 export class TestCoordinator extends SandboxCoordinator {
-	protected override template(id: TemplateId): Template {
+	protected override template(id: string): Template {
 		// The object's name is the sandbox ID (idFromName).
 		const sandboxId = this.ctx.id.name ?? '';
-		return id === 'express' && sandboxId.startsWith('slow-') ? slowExpress : super.template(id);
+		if (id === 'express' && sandboxId.startsWith('slow-')) return slowExpress;
+		if (id === 'express' && sandboxId.startsWith('loopback-')) return loopbackExpress;
+		return super.template(id);
 	}
 }
 
@@ -67,6 +63,13 @@ export default {
 	async fetch(request: Request, env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
 		const url = new URL(request.url);
 		if (isPreviewNamespace(url.host)) return answerPreview(request, env, ctx);
+
+		const apiCall = /^\/api-call\/([^/]+)$/.exec(url.pathname);
+		if (apiCall && request.method === 'POST') {
+			const id = decodeURIComponent(apiCall[1]);
+			const call = new Request(`https://coordinator${API_CALL_PATH}`, { method: 'POST', body: await request.text() });
+			return env.Coordinator.get(env.Coordinator.idFromName(id)).fetch(call);
+		}
 
 		const socket = /^\/ws\/([^/]+)$/.exec(url.pathname);
 		if (socket) {

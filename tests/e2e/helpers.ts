@@ -8,7 +8,8 @@ import { liveProcesses } from '../helpers/host.ts';
 export const VUE_APP = readFileSync('sandbox/templates/vue/src/App.vue', 'utf8');
 export const VUE_INDEX = readFileSync('sandbox/templates/vue/index.html', 'utf8');
 
-export const SANDBOX_PATH = /\/sandbox\/((?:express|vue)-[0-9a-f]+)$/;
+/** A sandbox's page: `/sandbox/{template}-{nonce and mac}`, whatever the template. */
+export const SANDBOX_PATH = /\/sandbox\/([a-z][a-z0-9]{1,15}-[0-9a-f]+)$/;
 
 export async function startSandbox(page: Page, template = 'Express API'): Promise<string> {
 	await page.goto('/');
@@ -73,6 +74,19 @@ export function containerOf(id: string): { bwrap: number; inside: number } {
 		return { bwrap: p.pid, inside: Number(inside) };
 	}
 	throw new Error(`no container for ${id}`);
+}
+
+/** The environment of the sandbox's app process (the one running `command`), read on the host. */
+export function appEnvironment(id: string, command: string): Record<string, string> {
+	const namespace = liveProcesses().find((p) => p.pid === containerOf(id).inside)!.pidNamespace;
+	const app = liveProcesses().find((p) => p.pidNamespace === namespace && p.cmdline === command);
+	if (!app) throw new Error(`no \`${command}\` runs in ${id}`);
+	return Object.fromEntries(
+		readFileSync(`/proc/${app.pid}/environ`, 'utf8')
+			.split('\0')
+			.filter(Boolean)
+			.map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)])
+	);
 }
 
 /** The sandbox's /workspace, seen from the host through a process inside it. */

@@ -21,10 +21,11 @@ const hmrStatus = {
 export default defineConfig({
 	plugins: [vue(), hmrStatus],
 	// node_modules is a read-only link to the dependencies installed ahead of time: cache elsewhere.
+	// (The native config loader, in template.json's start command, writes no temp file there either.)
 	cacheDir: '/tmp/vite-cache',
 	server: {
 		host: '0.0.0.0',
-		port: 5173,
+		port: Number(process.env.PORT ?? 5173),
 		strictPort: true,
 		// Requests arrive with the preview host (WebSockets keep it; HTTP gets X-Forwarded-Host).
 		allowedHosts: true

@@ -7,9 +7,10 @@
 import { env } from '$env/dynamic/private';
 import { error } from '@sveltejs/kit';
 import * as v from 'valibot';
-import type { SandboxSnapshot, TemplateId } from '$lib/sandbox-state';
+import type { SandboxSnapshot } from '$lib/sandbox-state';
 import { clientNetwork } from './client-network';
-import { REPLACED_REASON, type Admission, type CoordinatorApi, type Namespace, type StartGateApi, type StatusReply, type StatusRequest } from './durable-objects/contract';
+import type { ApiCall } from '$lib/api-console';
+import { API_CALL_PATH, REPLACED_REASON, type Admission, type CoordinatorApi, type Namespace, type StartGateApi, type StatusReply, type StatusRequest } from './durable-objects/contract';
 
 /** The sandbox's coordinator, from the request's platform. */
 export function coordinatorOf(platform: App.Platform | undefined, id: string): CoordinatorApi {
@@ -76,7 +77,7 @@ export async function replaceLiveSandbox(platform: App.Platform | undefined, vis
 export async function sandboxState(
 	platform: App.Platform | undefined,
 	id: string,
-	template: TemplateId,
+	template: string,
 	wait: StatusRequest = {}
 ): Promise<NonNullable<StatusReply>> {
 	// Copied: through the platform proxy the reply is a proxy object, which SvelteKit cannot serialize.
@@ -84,9 +85,18 @@ export async function sandboxState(
 	return reply ?? { state: stoppedState(id, template), version: 0, heartbeatMs: 0 };
 }
 
-function stoppedState(id: string, template: TemplateId): SandboxSnapshot {
+function stoppedState(id: string, template: string): SandboxSnapshot {
 	const error = { message: 'It is no longer running.', retryable: true };
 	return { id, template, status: 'stopped', steps: [], previewUrl: null, previewAccess: 'private', error };
+}
+
+/**
+ * The API console's call, made by the sandbox's coordinator (which holds its token): 200 with the
+ * answer's parts as they come, or the coordinator's refusal (400, 404, 409 with `{ message }`).
+ */
+export async function callSandboxApi(platform: App.Platform | undefined, id: string, call: ApiCall): Promise<Response> {
+	const request = new Request(`https://coordinator${API_CALL_PATH}`, { method: 'POST', body: JSON.stringify(call) });
+	return coordinatorOf(platform, id).fetch(request);
 }
 
 /** A plain copy of an RPC reply (the platform proxy hands over proxies for objects). */

@@ -11,7 +11,10 @@
 import * as v from 'valibot';
 import type { Sandbox } from './sandbox/types';
 import { SandboxError } from './sandbox/types';
-import type { EditableSources } from './templates';
+import type { Template } from './templates/catalog';
+
+/** A template's editable places (its manifest's `editor`). */
+export type EditableSources = NonNullable<Template['editor']>;
 
 /** Where every template's app lives inside its sandbox. */
 export const APP_DIR = '/workspace/app';
@@ -97,6 +100,21 @@ export async function readSource(sandbox: Sandbox, path: string): Promise<string
 export async function writeSource(sandbox: Sandbox, path: string, content: string): Promise<void> {
 	await checkTarget(sandbox, path, { create: true });
 	await sandbox.writeFile(`${APP_DIR}/${path}`, content);
+}
+
+/**
+ * How many browsers will apply a saved change by themselves (hot reload), as the template's own
+ * `editor.liveClients` endpoint says; 0 without one, or when it does not answer.
+ */
+export async function liveClients(sandbox: Sandbox, { port, editor }: Template): Promise<number> {
+	if (!editor?.liveClients) return 0;
+	try {
+		const response = await sandbox.containerFetch(new Request(`http://localhost${editor.liveClients}`), port);
+		const clients = Number(((await response.json()) as { clients?: unknown }).clients);
+		return Number.isInteger(clients) && clients > 0 ? clients : 0;
+	} catch {
+		return 0;
+	}
 }
 
 /**

@@ -15,7 +15,7 @@ import { dev } from '$app/environment';
 import { env } from '$env/dynamic/private';
 import { error, type Cookies } from '@sveltejs/kit';
 import * as v from 'valibot';
-import { TEMPLATES, type TemplateId } from '$lib/sandbox-state';
+import { templates } from './templates/catalog';
 import { cookieValues, isSecureOrigin } from './cookies';
 import { randomHex, sameText, signature } from './signing';
 
@@ -85,12 +85,12 @@ export async function ensureVisitor(request: Request, cookies: Cookies, url: URL
 }
 
 /** A new sandbox ID that only this visitor can prove is theirs. */
-export async function newSandboxId(visitor: string, template: TemplateId): Promise<string> {
+export async function newSandboxId(visitor: string, template: string): Promise<string> {
 	const nonce = randomHex(NONCE_HEX);
 	return `${template}-${nonce}${await mac(`sandbox:${visitor}:${nonce}`, MAC_HEX)}`;
 }
 
-const OWNED_ID = new RegExp(`^(${Object.keys(TEMPLATES).join('|')})-([0-9a-f]{${NONCE_HEX}})([0-9a-f]{${MAC_HEX}})$`);
+const OWNED_ID = new RegExp(`^(${templates.map((t) => t.id).join('|')})-([0-9a-f]{${NONCE_HEX}})([0-9a-f]{${MAC_HEX}})$`);
 // Checked as given, not lowercased: the IDs we issue are lowercase, and another spelling would be a second key.
 const OwnedId = v.pipe(v.string(), v.regex(OWNED_ID));
 
@@ -98,9 +98,9 @@ const OwnedId = v.pipe(v.string(), v.regex(OWNED_ID));
  * The sandbox's template if `id` is well-formed and belongs to `visitor`;
  * otherwise null. Callers answer null with 404.
  */
-export async function ownedSandbox(visitor: string | null, id: string): Promise<TemplateId | null> {
+export async function ownedSandbox(visitor: string | null, id: string): Promise<string | null> {
 	const parsed = v.safeParse(OwnedId, id);
 	if (!visitor || !parsed.success) return null;
 	const [, template, nonce, given] = OWNED_ID.exec(parsed.output)!;
-	return sameText(await mac(`sandbox:${visitor}:${nonce}`, MAC_HEX), given) ? (template as TemplateId) : null;
+	return sameText(await mac(`sandbox:${visitor}:${nonce}`, MAC_HEX), given) ? template : null;
 }

@@ -1,10 +1,14 @@
 /**
- * One boot of a sandbox: start its container, run the template's `initialize`, expose the app's
- * port. The coordinator runs it (once per sandbox, however many requests ask) and records its steps.
+ * One boot of a sandbox, the same for every template: start its container, copy the template's
+ * folder into the app's directory (its installed node_modules linked, not copied), start the app's
+ * command, wait until it answers, expose its port. The coordinator runs it (once per sandbox,
+ * however many requests ask) and records its steps.
  */
 import { SandboxError, type Sandbox, type SandboxProcess } from '../sandbox/types';
+import { isLoopback, listenersOn } from '../sandbox/listeners';
 import { previewUrlFor } from '../sandbox/rules';
-import type { Template } from '../templates';
+import { APP_DIR } from '../source-files';
+import type { Template } from '../templates/catalog';
 
 /**
  * How long the container may take to start. The SDK retries a full machine ("no container
@@ -17,9 +21,17 @@ export const CONTAINER_START_DEADLINE_MS = 20_000;
 /** How long the SDK may go on trying to start a container after the deadline (its retries, and some). */
 export const LATE_START_WINDOW_MS = 150_000;
 
+/** The ID of the app's process in every sandbox: how a resumed boot finds it running. */
+export const APP_PROCESS_ID = 'app';
+
+/** The boot's own commands are short; a hung one must not hold the boot forever. */
+const COMMAND_TIMEOUT_MS = 30_000;
+
 export interface BootOptions {
 	sandbox: Sandbox;
 	template: Template;
+	/** Environment the app's process gets besides PORT and SANDBOX_ID (its API token, if it has one). */
+	env?: Record<string, string>;
 	/** The app's origin: preview URLs hang off its host, with its scheme and port. */
 	origin: string;
 	/** Starts the next step the visitor sees; throws once the boot is no longer wanted. */
@@ -31,12 +43,12 @@ export interface BootOptions {
 }
 
 /** Boots the sandbox and returns its preview URL. */
-export async function boot({ sandbox, template, origin, progress, containerUp, recover }: BootOptions): Promise<string> {
+export async function boot({ sandbox, template, env = {}, origin, progress, containerUp, recover }: BootOptions): Promise<string> {
 	let server: SandboxProcess | null = null;
 	if (recover) {
 		progress('Connecting to the sandbox');
 		// Starts the container if it has none: then there is no process, and the boot goes on as new.
-		const running = await sandbox.getProcess(template.processId);
+		const running = await sandbox.getProcess(APP_PROCESS_ID);
 		containerUp();
 		if (running?.status === 'running') server = running;
 	}
@@ -46,12 +58,52 @@ export async function boot({ sandbox, template, origin, progress, containerUp, r
 		progress('Starting the sandbox');
 		await containerStarted(sandbox);
 		containerUp();
-		server = await template.initialize({ sandbox, sandboxId: sandbox.id, progress });
+		progress('Copying the app into the sandbox');
+		await copyApp(sandbox, template.id);
+		progress(template.start.label);
+		server = await sandbox.startProcess(template.start.command, {
+			processId: APP_PROCESS_ID,
+			cwd: APP_DIR,
+			env: { ...env, PORT: String(template.port), SANDBOX_ID: sandbox.id }
+		});
 	}
 	progress(template.ready.label);
-	await server.waitForPort(template.port, { path: template.ready.path, timeout: template.ready.timeoutMs, interval: 100 });
+	await server.waitForPort(template.port, { path: template.ready.path, timeout: template.ready.timeoutSeconds * 1000, interval: 100 });
+	await reachableFromOutside(sandbox, template);
 	progress('Exposing the preview URL');
 	return expose(sandbox, template.port, origin);
+}
+
+/**
+ * The probe above asks from inside the sandbox, over its loopback; previews arrive at the
+ * container's own address. An app that answers the one but not the other listens on 127.0.0.1 (or
+ * `localhost`) only: the boot fails with the addresses as the evidence (LOOPBACK_ONLY).
+ */
+async function reachableFromOutside(sandbox: Sandbox, { port, ready }: Template) {
+	try {
+		const response = await sandbox.containerFetch(new Request(`http://localhost${ready.path}`), port);
+		await response.body?.cancel();
+	} catch (error) {
+		if (!(error instanceof SandboxError) || error.code !== 'PORT_UNREACHABLE') throw error;
+		const addresses = await listenersOn(sandbox, port).catch(() => []);
+		if (addresses.length > 0 && addresses.every(isLoopback)) {
+			throw new SandboxError('LOOPBACK_ONLY', addresses.map((address) => `${address.includes(':') ? `[${address}]` : address}:${port}`).join(' and '));
+		}
+		throw error;
+	}
+}
+
+/**
+ * Copies everything in the template's folder but its manifest and node_modules, which is linked: it
+ * was installed ahead of time and is read-only. (The ID is a catalog key: lowercase letters and digits.)
+ */
+async function copyApp(sandbox: Sandbox, id: string) {
+	const command =
+		`mkdir -p ${APP_DIR} && cd /templates/${id} && ` +
+		`find . -mindepth 1 -maxdepth 1 ! -name node_modules ! -name template.json -exec cp -R -t ${APP_DIR} {} + && ` +
+		`ln -sfn /templates/${id}/node_modules ${APP_DIR}/node_modules`;
+	const result = await sandbox.exec(command, { timeout: COMMAND_TIMEOUT_MS });
+	if (!result.success) throw new Error(`copying the app failed (${result.exitCode}): ${result.stderr.trim()}`);
 }
 
 async function containerStarted(sandbox: Sandbox) {
@@ -102,6 +154,16 @@ export function describeFailure(error: unknown): { message: string; retryable: b
 	}
 	if (code === 'BACKEND_UNAVAILABLE') {
 		return { message: 'The sandbox service is not reachable right now. Please try again shortly.', retryable: true };
+	}
+	if (code === 'LOOPBACK_ONLY') {
+		const where = (error as SandboxError).message;
+		return {
+			message: `The app listens on ${where} only, which nothing outside the sandbox can reach (previews included). Make it listen on 0.0.0.0, every address.`,
+			retryable: true
+		};
+	}
+	if (code === 'PORT_UNREACHABLE') {
+		return { message: 'The app answered inside the sandbox, but not at the address previews arrive at.', retryable: true };
 	}
 	if (code === 'PROCESS_EXITED_BEFORE_READY') {
 		return { message: 'The app in the sandbox stopped before it was ready.', retryable: true };

@@ -8,17 +8,20 @@
  * Every answer is a value, never a thrown error: an error thrown by a Durable Object's method
  * does not survive the platform proxy (it arrives as an assertion about a "Promise" header).
  */
-import type { SandboxSnapshot, TemplateId } from '../../sandbox-state';
+import type { SandboxSnapshot } from '../../sandbox-state';
 
 /** What a visitor's sandbox says once their newer one has replaced it (start action, or capacity.ts). */
 export const REPLACED_REASON = 'You started another sandbox, which replaced it.';
+
+/** Where a coordinator's `fetch` takes the API console's call (a JSON `ApiCall`; see api-console.ts). */
+export const API_CALL_PATH = '/api-call';
 
 /** The largest message a status socket reads: the browser sends none at all. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 
 export interface StartRequest {
 	id: string;
-	template: TemplateId;
+	template: string;
 	/** Who starts it: at capacity, this visitor's own other sandbox is the first to make room. */
 	visitor: string;
 	/** The app's origin (`http://localhost:5173`): preview URLs hang off its host, with its scheme and port. */
@@ -97,7 +100,11 @@ export interface CoordinatorApi {
 	stop(reason: string): Promise<void>;
 	readSource(path: string): Promise<ReadReply>;
 	writeSource(path: string, content: string): Promise<WriteReply>;
-	/** A WebSocket upgrade: the browser's status socket. */
+	/**
+	 * A WebSocket upgrade: the browser's status socket. Or `POST {API_CALL_PATH}` with an `ApiCall`:
+	 * the console's request into the sandbox, answered 200 with its parts (one JSON per line), or
+	 * 400/404/409 with `{ message }`.
+	 */
 	fetch(request: Request): Promise<Response>;
 }
 

@@ -24,15 +24,17 @@
  */
 import { DurableObject, type WorkerWebSocket } from 'cloudflare:workers';
 import * as v from 'valibot';
-import { messageFor, type SandboxSnapshot, type SandboxStatus, type Step, type TemplateId } from '../../sandbox-state';
+import { messageFor, type SandboxSnapshot, type SandboxStatus, type Step } from '../../sandbox-state';
+import { ApiCallSchema, relayCall } from '../api-console';
 import { openSandbox, type SandboxNamespace } from '../sandbox/cloudflare';
 import type { Sandbox } from '../sandbox/types';
-import { parseSourceContent, parseSourcePath, readSource, SourceFileError, writeSource } from '../source-files';
-import { templates, type EditableSources, type Template } from '../templates';
-import { boot, describeFailure, LATE_START_WINDOW_MS } from './boot';
+import { liveClients, parseSourceContent, parseSourcePath, readSource, SourceFileError, writeSource, type EditableSources } from '../source-files';
+import { templateOf, type Template } from '../templates/catalog';
+import { APP_PROCESS_ID, boot, describeFailure, LATE_START_WINDOW_MS } from './boot';
 import { CAPACITY_NAME, reclaimAfterMs, type CapacityEnv } from './capacity';
 import { issueTicket, redeemTicket, type Tickets } from './preview-tickets';
 import {
+	API_CALL_PATH,
 	MAX_MESSAGE_BYTES,
 	type CoordinatorApi,
 	type PreviewAccess,
@@ -94,6 +96,11 @@ interface SandboxRecord {
 	previewHost?: string;
 	/** Unredeemed one-time tickets into the preview (preview-tickets.ts). */
 	tickets?: Tickets;
+	/**
+	 * The bearer token of a template with an API (its manifest's `api`): minted here, given to the
+	 * app's process, sent by the console. It leaves this object for nothing else.
+	 */
+	apiToken?: string;
 }
 
 export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements CoordinatorApi {
@@ -122,7 +129,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 
 	async start({ id, template, origin, visitor }: StartRequest): Promise<StartReply> {
 		// The routes check what they pass; this object trusts no caller with another sandbox's name.
-		if (!(template in templates) || (this.ctx.id.name !== undefined && this.ctx.id.name !== id)) {
+		if (!templateOf(template) || (this.ctx.id.name !== undefined && this.ctx.id.name !== id)) {
 			throw new Error(`start(${id}, ${template}) on the coordinator of ${this.ctx.id.name}`);
 		}
 		if (this.record && this.record.state.status !== 'stopped') {
@@ -138,6 +145,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		if (!this.record || this.record.state.status === 'stopped') {
 			const state: SandboxSnapshot = { id, template, status: 'initializing', steps: [], previewUrl: null, previewAccess: 'private', error: null };
 			this.record = { state, version: 1, origin, lastActiveAt: Date.now() };
+			if (this.template(template).api) this.record.apiToken = randomToken();
 			await this.save();
 			this.beginBoot({ recover: false });
 		}
@@ -256,7 +264,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	async writeSource(path: string, content: string): Promise<WriteReply> {
 		return this.withSources('The sandbox did not take the file. Try saving again.', async (sandbox, sources) => {
 			await writeSource(sandbox, parseSourcePath(sources, path), parseSourceContent(content));
-			return { ok: true, hotReloaded: (await sources.liveClients(sandbox).catch(() => 0)) > 0 };
+			return { ok: true, hotReloaded: (await liveClients(sandbox, this.template(this.record!.state.template))) > 0 };
 		});
 	}
 
@@ -270,7 +278,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		operation: (sandbox: Sandbox, sources: EditableSources) => Promise<T>
 	): Promise<T | Refusal> {
 		const record = this.record;
-		const sources = record && this.template(record.state.template).sources;
+		const sources = record && this.template(record.state.template).editor;
 		if (record?.state.status !== 'ready' || !sources) return notRunning;
 		await this.touch();
 		try {
@@ -285,8 +293,12 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		}
 	}
 
-	/** The browser's status socket: the current state at once, then every change. */
+	/**
+	 * The browser's status socket (a WebSocket upgrade): the current state at once, then every change.
+	 * Or the API console's call (POST /api-call): a stream, so not an RPC method.
+	 */
 	async fetch(request: Request): Promise<Response> {
+		if (request.method === 'POST' && new URL(request.url).pathname === API_CALL_PATH) return this.callApi(request);
 		if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return new Response('WebSocket only', { status: 426 });
 		if (!this.record) return new Response('No such sandbox', { status: 404 });
 		const { 0: client, 1: server } = new WebSocketPair();
@@ -303,6 +315,20 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	webSocketClose(socket: WorkerWebSocket, code: number) {
 		// Completes the closing handshake (1005/1006 may not be sent back).
 		closeQuietly(socket, code === 1005 || code === 1006 ? 1000 : code, '');
+	}
+
+	/** Makes the console's call inside the sandbox, with its token (api-console.ts); the answer streams as parts. */
+	private async callApi(request: Request): Promise<Response> {
+		const record = this.record;
+		const template = record && this.template(record.state.template);
+		if (!template?.api) return Response.json({ message: 'This sandbox has no API console.' }, { status: 404 });
+		if (record!.state.status !== 'ready') return Response.json({ message: notRunning.message }, { status: 409 });
+		const call = v.safeParse(ApiCallSchema, await request.json().catch(() => null));
+		if (!call.success) return Response.json({ message: call.issues[0].message }, { status: 400 });
+		await this.touch();
+		const sandbox = this.sandbox(record!.state.id);
+		const parts = relayCall({ sandbox, port: template.port, token: record!.apiToken, call: call.output });
+		return new Response(parts, { headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' } });
 	}
 
 	/** The timed work: whatever is due now, then the next alarm (see the class comment). */
@@ -335,7 +361,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	 */
 	private async checkApp(record: SandboxRecord) {
 		const process = await this.sandbox(record.state.id)
-			.getProcess(this.template(record.state.template).processId)
+			.getProcess(APP_PROCESS_ID)
 			.catch(() => null);
 		if (this.record === record && record.state.status === 'ready' && process?.status !== 'running') await this.revive();
 	}
@@ -375,6 +401,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			const previewUrl = await boot({
 				sandbox,
 				template: this.template(template),
+				env: this.appEnv(record),
 				origin: record.origin,
 				recover,
 				containerUp: () => (containerUp = true),
@@ -408,8 +435,14 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	}
 
 	/** The template a sandbox boots (a test's subclass may boot one of its own). */
-	protected template(id: TemplateId): Template {
-		return templates[id];
+	protected template(id: string): Template {
+		return templateOf(id)!;
+	}
+
+	/** What the app's process gets in its environment besides PORT and SANDBOX_ID. */
+	private appEnv(record: SandboxRecord): Record<string, string> {
+		const api = this.template(record.state.template).api;
+		return api && record.apiToken ? { [api.tokenEnv]: record.apiToken } : {};
 	}
 
 	/** Gives the sandbox's slot back (capacity.ts); its container is gone. */
@@ -489,7 +522,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	}
 }
 
-const notRunning = { ok: false, status: 409, message: 'The sandbox is not running right now. Wait until it is ready, then save again.' } as const;
+const notRunning = { ok: false, status: 409, message: 'The sandbox is not running right now. Wait until it is ready, then try again.' } as const;
 
 /**
  * The close code for a message from the browser: 1009 when it is over the limit, 1007 when it was
@@ -502,6 +535,11 @@ function refusalCode(data: string | ArrayBuffer): [code: number, reason: string]
 	if (bytes > MAX_MESSAGE_BYTES) return [1009, 'Message too big'];
 	if (typeof data === 'string' && data.includes('\uFFFD')) return [1007, 'Invalid UTF-8'];
 	return [1008, 'This socket only sends'];
+}
+
+/** 256 random bits, hex. */
+function randomToken(): string {
+	return Array.from(crypto.getRandomValues(new Uint8Array(32)), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 function duration(ms: number): string {

@@ -69,6 +69,22 @@ function processHandle(process: SDK.Process): SandboxProcess {
 	};
 }
 
+/**
+ * The SDK answers a request that reached no server in the container (nothing listening on that
+ * address, or the connection lost) with a plain-text 500 of its own wording: an error here, so
+ * that it is never taken for the app's answer.
+ */
+async function unlessUnreachable(response: Response, port: number): Promise<Response> {
+	if (response.status !== 500 || !response.headers.get('content-type')?.startsWith('text/plain') || !response.body) return response;
+	// Its first bytes tell (an app's own plain-text 500 may be long, or still streaming).
+	const reader = response.clone().body!.getReader();
+	const first = await reader.read();
+	reader.cancel().catch(() => {});
+	const text = first.done ? '' : new TextDecoder().decode(first.value);
+	if (!/^(Error proxying request to container|Container suddenly disconnected)/.test(text)) return response;
+	throw new SandboxError('PORT_UNREACHABLE', `nothing answers on port ${port} at the container's address: ${text}`, { retryable: true });
+}
+
 export interface SandboxOptions {
 	/** Idle time before the SDK stops the container: its own safety net (seconds). */
 	sleepAfter: number;
@@ -111,6 +127,8 @@ export function openSandbox(namespace: SandboxNamespace, id: string, { sleepAfte
 		unexposePort: (port) => translated(() => sandbox.unexposePort(port)),
 		getExposedPorts: (hostname) =>
 			translated(async () => (await sandbox.getExposedPorts(hostname)).map(({ url, port }) => ({ url, port, status: 'active' as const }))),
+		// The deadline is the answer's head: its body may stream for as long as the caller reads it.
+		containerFetch: (request, port) => translated(async () => unlessUnreachable(await sandbox.containerFetch(request, port), port)),
 		destroy: () => translated(() => sandbox.destroy())
 	};
 }

@@ -87,6 +87,12 @@ export interface Sandbox {
 	exposePort(port: number, options: { hostname: string; token?: string }): Promise<{ url: string; port: number }>;
 	unexposePort(port: number): Promise<void>;
 	getExposedPorts(hostname: string): Promise<ExposedPort[]>;
+	/**
+	 * Sends an HTTP request to `port` inside the sandbox, as a preview request arrives there (at the
+	 * container's own address, not its loopback); the URL's host does not matter. Nothing answering
+	 * there is a PORT_UNREACHABLE error, not a response.
+	 */
+	containerFetch(request: Request, port: number): Promise<Response>;
 	/** Stops every process and frees the sandbox's ports and files. */
 	destroy(): Promise<void>;
 }
@@ -99,6 +105,9 @@ export type SandboxErrorCode =
 	| 'PROCESS_READY_TIMEOUT'
 	| 'EXEC_TIMEOUT'
 	| 'TOKEN_IN_USE'
+	| 'PORT_UNREACHABLE'
+	/** The app listens on loopback only; the message is where (`127.0.0.1:8080`). */
+	| 'LOOPBACK_ONLY'
 	| 'BACKEND_UNAVAILABLE'
 	| 'INTERNAL';
 

@@ -1,11 +1,12 @@
 import { error, fail, redirect } from '@sveltejs/kit';
 import * as v from 'valibot';
+import { emptyResult, readConsoleParts, withPart } from '$lib/api-console';
 import type { EditorData, SavedFile } from '$lib/sandbox-state';
 import { requireOwnSandbox } from '$lib/server/access';
+import { callFromForm } from '$lib/server/api-console';
 import { readForm } from '$lib/server/form';
-import { coordinatorOf, sandboxState, structuredCopy } from '$lib/server/sandboxes';
-import { parseSourceContent, parseSourcePath, SourceFileError } from '$lib/server/source-files';
-import { templates, type EditableSources } from '$lib/server/templates';
+import { callSandboxApi, coordinatorOf, sandboxState, structuredCopy } from '$lib/server/sandboxes';
+import { parseSourceContent, parseSourcePath, SourceFileError, type EditableSources } from '$lib/server/source-files';
 import type { Actions, PageServerLoad } from './$types';
 
 /**
@@ -35,16 +36,20 @@ export const load: PageServerLoad = async ({ params, url, platform, setHeaders, 
 	if (!query.success) error(400, query.issues[0].message);
 	const { file, saved, refresh, after } = query.output;
 
-	const { state, version, heartbeatMs } = await sandboxState(platform, params.id, template, after === undefined ? {} : { after, ...NO_JS_WAIT });
-	const sources = templates[template].sources;
+	const { state, version, heartbeatMs } = await sandboxState(platform, params.id, template.id, after === undefined ? {} : { after, ...NO_JS_WAIT });
+	const sources = template.editor;
 	const editor = sources && state.status === 'ready' ? await openEditor(platform, params.id, sources, file) : null;
 	return {
+		/** The template's name, as the start page offered it. */
+		label: template.label,
 		state,
 		version,
 		/** How often a visible tab reports that it is still open (see +page.svelte): the coordinator says. */
 		heartbeatMs,
 		/** Whether this template has an editor at all (its files load once the sandbox is ready). */
 		editable: Boolean(sources),
+		/** The API console's one-click requests, for a template with an API; null for one without. */
+		api: template.api ? { examples: template.api.examples } : null,
 		editor,
 		saved: editor && saved ? ({ path: editor.path, at: saved, reloaded: refresh === '1' } satisfies SavedFile) : null
 	};
@@ -73,7 +78,7 @@ export const actions: Actions = {
 	save: async ({ params, request, platform, locals }) => {
 		const template = await requireOwnSandbox(locals.visitor, params.id);
 		const form = await readForm(request);
-		const sources = templates[template].sources;
+		const sources = template.editor;
 		if (!sources) error(404, 'This template has no editable files.');
 
 		const path = form.get('path');
@@ -94,6 +99,33 @@ export const actions: Actions = {
 		const target = new URLSearchParams({ file, saved: String(Date.now()) });
 		if (!reply.hotReloaded) target.set('refresh', '1');
 		redirect(303, `/sandbox/${params.id}?${target}`);
+	},
+
+	/**
+	 * The API console without JavaScript: makes the call (see $lib/api-console.ts) and answers the
+	 * page with the whole exchange, gathered until the answer ends or the console's deadline.
+	 */
+	call: async ({ params, request, platform, locals }) => {
+		const template = await requireOwnSandbox(locals.visitor, params.id);
+		if (!template.api) error(404, 'This sandbox has no API console.');
+		const form = await readForm(request);
+		const call = callFromForm(form);
+		// Sent back with every answer, so that the form shows what was sent.
+		const echo = {
+			method: String(form.get('method') ?? 'GET'),
+			path: String(form.get('path') ?? ''),
+			body: String(form.get('body') ?? ''),
+			authorize: form.get('authorize') === 'on'
+		};
+		if (!call.success) return fail(400, { console: { echo, error: call.issues[0].message, result: null } });
+		const answer = await callSandboxApi(platform, params.id, call.output);
+		if (!answer.ok || !answer.body) {
+			const { message } = (await answer.json().catch(() => ({ message: 'The console could not reach the sandbox.' }))) as { message: string };
+			return fail(answer.status, { console: { echo, error: message, result: null } });
+		}
+		let result = emptyResult(call.output);
+		await readConsoleParts(answer.body, (part) => (result = withPart(result, part)));
+		return { console: { echo, error: null, result } };
 	},
 
 	/** Makes the preview public (anyone with its URL may open it) or private again (only this visitor). */

@@ -1,0 +1,92 @@
+/**
+ * The Hono template and its API console, as its owner uses them: the preview shows the open index
+ * while the API answers 401 to it; the console calls the API with the sandbox's token (which the
+ * page never holds), shows status, headers and body, and Server-Sent Events as they arrive; and
+ * without JavaScript the same form posts and the answer comes back with the page.
+ */
+import { expect, test, type Page } from '@playwright/test';
+import { chromiumLaunchOptions } from './chromium.ts';
+import { appEnvironment, fetchPreview, openPreview, preview, previewCookie, shownPreviewUrl, startSandbox, visitorCookieOf } from './helpers.ts';
+
+const answer = (page: Page) => page.getByLabel('Answer');
+const statusLine = (page: Page) => answer(page).locator('.status strong');
+
+async function readyHono(page: Page): Promise<string> {
+	const id = await startSandbox(page, 'Hono API');
+	await expect(page.locator('[data-status="ready"]')).toBeVisible({ timeout: 30_000 });
+	return id;
+}
+
+test.describe('with JavaScript', () => {
+	test('the console calls the API with the token, and without it gets 401; the token never reaches the page', async ({ page, baseURL }) => {
+		const id = await readyHono(page);
+		await expect(preview(page).getByRole('heading')).toHaveText(`Hono API in sandbox ${id}`);
+
+		await page.getByRole('button', { name: 'POST /api/notes' }).click();
+		await expect(statusLine(page)).toHaveText('201 Created');
+		await page.getByRole('button', { name: 'GET /api/notes' }).click();
+		await expect(statusLine(page)).toHaveText('200 OK');
+		await expect(answer(page).locator('pre')).toContainText('"text": "Hello from the console"');
+		await answer(page).getByText('Headers').click();
+		await expect(answer(page).locator('dt', { hasText: 'content-type' })).toBeVisible();
+
+		await page.getByLabel("Send the sandbox's token").uncheck();
+		await page.getByRole('button', { name: 'Send' }).click();
+		await expect(statusLine(page)).toHaveText('401 Unauthorized');
+		await expect(answer(page).locator('pre')).toContainText('This API needs an Authorization: Bearer token.');
+
+		// The token is the app process's alone: nowhere in the page, nor in what the page was sent.
+		const token = appEnvironment(id, 'node server.js').API_TOKEN;
+		expect(token).toMatch(/^[0-9a-f]{64}$/);
+		expect(await page.content()).not.toContain(token);
+		const state = await page.request.get(`${baseURL}/api/sandbox/${id}/state`);
+		expect(await state.text()).not.toContain(token);
+
+		// The preview is the public face: its API answers 401, to the owner's browser too.
+		await openPreview(page, id, '/api/notes');
+		await expect(page.locator('body')).toContainText('This API needs an Authorization: Bearer token.');
+	});
+
+	test('Server-Sent Events arrive in order and live, and the end of the stream is said', async ({ page }) => {
+		await readyHono(page);
+		await page.getByLabel('Path').fill('/api/events?count=5&interval=400');
+		await page.getByRole('button', { name: 'Send' }).click();
+		const events = answer(page).getByRole('list', { name: 'Events' }).locator('li');
+		// Live: the first events show while the stream is still open.
+		await expect(events.first()).toContainText('tick #1');
+		await expect(answer(page).getByText('Receiving events…')).toBeVisible();
+		expect(await events.count()).toBeLessThan(6);
+
+		await expect(answer(page).getByText('The app ended the stream after 6 events.')).toBeVisible();
+		await expect(events).toHaveCount(6);
+		const names = await events.locator('.event-name').allInnerTexts();
+		expect(names).toEqual(['tick #1', 'tick #2', 'tick #3', 'tick #4', 'tick #5', 'done']);
+		await expect(answer(page).getByText('Receiving events…')).toHaveCount(0);
+	});
+
+	test('a raw request to the preview API gets 401, while its open pages answer', async ({ page, baseURL }) => {
+		const id = await readyHono(page);
+		const previewUrl = await shownPreviewUrl(page);
+		const cookie = await previewCookie(baseURL!, await visitorCookieOf(page), id);
+		expect((await fetchPreview(new URL('/api/notes', previewUrl).href, cookie)).status).toBe(401);
+		expect((await fetchPreview(new URL('/health', previewUrl).href, cookie)).status).toBe(200);
+	});
+});
+
+test.describe('without JavaScript', () => {
+	test.use({ javaScriptEnabled: false, launchOptions: chromiumLaunchOptions(['--blink-settings=scriptEnabled=false']) });
+
+	test('the console form posts, and the page shows the answer, events included; a bad path is refused with the form kept', async ({ page }) => {
+		await readyHono(page);
+		await page.getByRole('button', { name: 'GET /api/events?count=5' }).click();
+		await expect(statusLine(page)).toHaveText('200 OK');
+		const events = answer(page).getByRole('list', { name: 'Events' }).locator('li');
+		await expect(events).toHaveCount(6);
+		await expect(answer(page).getByText('The app ended the stream after 6 events.')).toBeVisible();
+
+		await page.getByLabel('Path').fill('//elsewhere.example/api');
+		await page.getByRole('button', { name: 'Send' }).click();
+		await expect(page.getByRole('alert')).toContainText('The path starts with a single /');
+		await expect(page.getByLabel('Path')).toHaveValue('//elsewhere.example/api');
+	});
+});
