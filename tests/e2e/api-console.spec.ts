@@ -1,21 +1,11 @@
 /**
  * The Hono template and its API console, as its owner uses them: the preview shows the open index
  * while the API answers 401 to it; the console calls the API with the sandbox's token (which the
- * page never holds), shows status, headers and body, and Server-Sent Events as they arrive; and
- * without JavaScript the same form posts and the answer comes back with the page.
+ * page never holds), shows status, headers and body, and Server-Sent Events as they arrive.
+ * (Without JavaScript, the same form posts: no-javascript.spec.ts.)
  */
-import { expect, test, type Page } from '@playwright/test';
-import { chromiumLaunchOptions } from './chromium.ts';
-import { appEnvironment, fetchPreview, openPreview, preview, previewCookie, shownPreviewUrl, startSandbox, visitorCookieOf } from './helpers.ts';
-
-const answer = (page: Page) => page.getByLabel('Answer');
-const statusLine = (page: Page) => answer(page).locator('.status strong');
-
-async function readyHono(page: Page): Promise<string> {
-	const id = await startSandbox(page, 'Hono API');
-	await expect(page.locator('[data-status="ready"]')).toBeVisible({ timeout: 30_000 });
-	return id;
-}
+import { expect, test } from '@playwright/test';
+import { answer, appEnvironment, fetchPreview, openPreview, preview, previewCookie, readyHono, shownPreviewUrl, statusLine, visitorCookieOf } from './helpers.ts';
 
 test.describe('with JavaScript', () => {
 	test('the console calls the API with the token, and without it gets 401; the token never reaches the page', async ({ page, baseURL }) => {
@@ -70,23 +60,5 @@ test.describe('with JavaScript', () => {
 		const cookie = await previewCookie(baseURL!, await visitorCookieOf(page), id);
 		expect((await fetchPreview(new URL('/api/notes', previewUrl).href, cookie)).status).toBe(401);
 		expect((await fetchPreview(new URL('/health', previewUrl).href, cookie)).status).toBe(200);
-	});
-});
-
-test.describe('without JavaScript', () => {
-	test.use({ javaScriptEnabled: false, launchOptions: chromiumLaunchOptions(['--blink-settings=scriptEnabled=false']) });
-
-	test('the console form posts, and the page shows the answer, events included; a bad path is refused with the form kept', async ({ page }) => {
-		await readyHono(page);
-		await page.getByRole('button', { name: 'GET /api/events?count=5' }).click();
-		await expect(statusLine(page)).toHaveText('200 OK');
-		const events = answer(page).getByRole('list', { name: 'Events' }).locator('li');
-		await expect(events).toHaveCount(6);
-		await expect(answer(page).getByText('The app ended the stream after 6 events.')).toBeVisible();
-
-		await page.getByLabel('Path').fill('//elsewhere.example/api');
-		await page.getByRole('button', { name: 'Send' }).click();
-		await expect(page.getByRole('alert')).toContainText('The path starts with a single /');
-		await expect(page.getByLabel('Path')).toHaveValue('//elsewhere.example/api');
 	});
 });

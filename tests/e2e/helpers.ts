@@ -137,3 +137,14 @@ export function smallTapTargets(page: Page) {
 
 export const pageScrollsSideways = (page: Page) =>
 	page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth);
+
+/** The API console's answer. */
+export const answer = (page: Page) => page.getByLabel('Answer');
+export const statusLine = (page: Page) => answer(page).locator('.status strong');
+
+/** A Hono sandbox started from the start page, and ready. */
+export async function readyHono(page: Page): Promise<string> {
+	const id = await startSandbox(page, 'Hono API');
+	await expect(page.locator('[data-status="ready"]')).toBeVisible({ timeout: 30_000 });
+	return id;
+}

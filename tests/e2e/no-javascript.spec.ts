@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { chromiumLaunchOptions } from './chromium.ts';
-import { pageScrollsSideways, preview, previewJson, smallTapTargets, startSandbox, VUE_INDEX, workspaceOf } from './helpers.ts';
+import { answer, pageScrollsSideways, preview, previewJson, readyHono, smallTapTargets, startSandbox, statusLine, VUE_INDEX, workspaceOf } from './helpers.ts';
 
 test.use({
 	javaScriptEnabled: false,
@@ -69,5 +69,19 @@ test.describe('without JavaScript', () => {
 		expect(field.height).toBeGreaterThanOrEqual(740 / 2);
 		expect(await smallTapTargets(page)).toEqual([]);
 		expect(await pageScrollsSideways(page)).toBe(false);
+	});
+
+	test('the API console form posts, and the page shows the answer, events included; a bad path is refused with the form kept', async ({ page }) => {
+		await readyHono(page);
+		await page.getByRole('button', { name: 'GET /api/events?count=5' }).click();
+		await expect(statusLine(page)).toHaveText('200 OK');
+		const events = answer(page).getByRole('list', { name: 'Events' }).locator('li');
+		await expect(events).toHaveCount(6);
+		await expect(answer(page).getByText('The app ended the stream after 6 events.')).toBeVisible();
+
+		await page.getByLabel('Path').fill('//elsewhere.example/api');
+		await page.getByRole('button', { name: 'Send' }).click();
+		await expect(page.getByRole('alert')).toContainText('The path starts with a single /');
+		await expect(page.getByLabel('Path')).toHaveValue('//elsewhere.example/api');
 	});
 });
