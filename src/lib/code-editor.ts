@@ -23,21 +23,21 @@ export interface EditorOptions {
 }
 
 function language(path: string): Extension {
-	const extension = path.split('.').pop()?.toLowerCase();
+	const extension = path.slice(path.lastIndexOf('.')).toLowerCase();
 	switch (extension) {
-		case 'vue':
+		case '.vue':
 			return vue();
-		case 'js':
-		case 'mjs':
-		case 'jsx':
-			return javascript({ jsx: extension === 'jsx' });
-		case 'ts':
-		case 'tsx':
-			return javascript({ typescript: true, jsx: extension === 'tsx' });
-		case 'html':
-		case 'svg':
+		case '.js':
+		case '.mjs':
+		case '.jsx':
+			return javascript({ jsx: extension === '.jsx' });
+		case '.ts':
+		case '.tsx':
+			return javascript({ typescript: true, jsx: extension === '.tsx' });
+		case '.html':
+		case '.svg':
 			return html();
-		case 'css':
+		case '.css':
 			return css();
 		default:
 			return [];

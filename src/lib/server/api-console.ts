@@ -5,7 +5,7 @@
  */
 import { createParser } from 'eventsource-parser';
 import * as v from 'valibot';
-import { carriesBody, CONSOLE_METHODS, type ApiCall, type ConsolePart } from '$lib/api-console';
+import { carriesBody, CONSOLE_METHODS, type ApiCall, type ConsolePart } from '../api-console';
 import { SandboxError, type Sandbox } from './sandbox/types';
 
 /** How long an answer may take, stream included: past it, the console stops listening. */

@@ -22,7 +22,7 @@ export const APP_DIR = '/workspace/app';
 /** Source files are small; this is generous for one and keeps a save cheap. */
 export const MAX_SOURCE_BYTES = 128 * 1024;
 
-const TEXT_EXTENSIONS = ['vue', 'js', 'mjs', 'ts', 'jsx', 'tsx', 'css', 'html', 'json', 'md', 'svg', 'txt'];
+const TEXT_EXTENSIONS = ['.vue', '.js', '.mjs', '.ts', '.jsx', '.tsx', '.css', '.html', '.json', '.md', '.svg', '.txt'];
 const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 
 /** A refused path or content, with the HTTP status that fits. */
@@ -55,8 +55,8 @@ export function sourcePath(sources: EditableSources) {
 			`Only the app's sources can be edited: ${places.join(', ')}.`
 		),
 		v.check(
-			(path) => TEXT_EXTENSIONS.includes(path.split('.').pop()!.toLowerCase()) && path.includes('.'),
-			`The editor opens text files only (${TEXT_EXTENSIONS.map((e) => `.${e}`).join(' ')}).`
+			(path) => TEXT_EXTENSIONS.includes(path.slice(path.lastIndexOf('.')).toLowerCase()),
+			`The editor opens text files only (${TEXT_EXTENSIONS.join(' ')}).`
 		)
 	);
 }

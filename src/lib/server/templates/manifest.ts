@@ -40,7 +40,7 @@ export const ManifestSchema = v.strictObject({
 	/** The app's process, started in the app's directory with PORT and SANDBOX_ID (and the API token, if any) set. */
 	start: v.strictObject({
 		command: Label(300),
-		/** The step the visitor sees meanwhile: "Starting the Express server". */
+		/** The step the visitor sees meanwhile, like "Starting the server". */
 		label: Label(60)
 	}),
 	/** The app is up once `path` answers on `port`. */
