@@ -262,9 +262,9 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	}
 
 	async writeSource(path: string, content: string): Promise<WriteReply> {
-		return this.withSources('The sandbox did not take the file. Try saving again.', async (sandbox, sources) => {
+		return this.withSources('The sandbox did not take the file. Try saving again.', async (sandbox, sources, template) => {
 			await writeSource(sandbox, parseSourcePath(sources, path), parseSourceContent(content));
-			return { ok: true, hotReloaded: (await liveClients(sandbox, this.template(this.record!.state.template))) > 0 };
+			return { ok: true, hotReloaded: (await liveClients(sandbox, template)) > 0 };
 		});
 	}
 
@@ -275,14 +275,14 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	 */
 	private async withSources<T extends { ok: true }>(
 		otherwise: string,
-		operation: (sandbox: Sandbox, sources: EditableSources) => Promise<T>
+		operation: (sandbox: Sandbox, sources: EditableSources, template: Template) => Promise<T>
 	): Promise<T | Refusal> {
 		const record = this.record;
-		const sources = record && this.template(record.state.template).editor;
-		if (record?.state.status !== 'ready' || !sources) return notRunning;
+		const template = record ? this.template(record.state.template) : null;
+		if (record?.state.status !== 'ready' || !template?.editor) return notRunning;
 		await this.touch();
 		try {
-			return await operation(this.sandbox(record.state.id), sources);
+			return await operation(this.sandbox(record.state.id), template.editor, template);
 		} catch (error) {
 			if (error instanceof SourceFileError) return { ok: false, status: error.status, message: error.message };
 			console.error('[coordinator] file operation failed', error);
@@ -320,14 +320,14 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	/** Makes the console's call inside the sandbox, with its token (api-console.ts); the answer streams as parts. */
 	private async callApi(request: Request): Promise<Response> {
 		const record = this.record;
-		const template = record && this.template(record.state.template);
-		if (!template?.api) return Response.json({ message: 'This sandbox has no API console.' }, { status: 404 });
-		if (record!.state.status !== 'ready') return Response.json({ message: notRunning.message }, { status: 409 });
+		const template = record ? this.template(record.state.template) : null;
+		if (!record || !template?.api) return Response.json({ message: 'This sandbox has no API console.' }, { status: 404 });
+		if (record.state.status !== 'ready') return Response.json({ message: notRunning.message }, { status: 409 });
 		const call = v.safeParse(ApiCallSchema, await request.json().catch(() => null));
 		if (!call.success) return Response.json({ message: call.issues[0].message }, { status: 400 });
 		await this.touch();
-		const sandbox = this.sandbox(record!.state.id);
-		const parts = relayCall({ sandbox, port: template.port, token: record!.apiToken, call: call.output });
+		const sandbox = this.sandbox(record.state.id);
+		const parts = relayCall({ sandbox, port: template.port, token: record.apiToken, call: call.output });
 		return new Response(parts, { headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' } });
 	}
 
