@@ -85,18 +85,3 @@ export function withPart(result: ConsoleResult, part: ConsolePart): ConsoleResul
 export function carriesBody(method: ApiCall['method']): boolean {
 	return method === 'POST' || method === 'PUT' || method === 'PATCH';
 }
-
-/** Reads a console stream, calling `onPart` with each part as its line arrives. */
-export async function readConsoleParts(body: ReadableStream<Uint8Array>, onPart: (part: ConsolePart) => void): Promise<void> {
-	const reader = body.getReader();
-	const decoder = new TextDecoder();
-	let pending = '';
-	for (;;) {
-		const { done, value } = await reader.read();
-		if (done) break;
-		pending += decoder.decode(value, { stream: true });
-		const lines = pending.split('\n');
-		pending = lines.pop()!;
-		for (const line of lines) if (line) onPart(JSON.parse(line) as ConsolePart);
-	}
-}

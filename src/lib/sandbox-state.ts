@@ -3,6 +3,7 @@
  * polling endpoint and the page's own load. Shared by server and client, so it
  * holds types and constants only.
  */
+import type { LogLine } from './app-logs';
 
 export type SandboxStatus = 'initializing' | 'ready' | 'error' | 'stopped';
 
@@ -24,8 +25,8 @@ export interface SandboxSnapshot {
 	previewUrl: string | null;
 	/** Private: only the visitor's browser can open the preview; public: anyone with its URL. */
 	previewAccess: 'private' | 'public';
-	/** Why it failed (`error`) or stopped (`stopped`). */
-	error: { message: string; retryable: boolean } | null;
+	/** Why it failed (`error`) or stopped (`stopped`); for an app that failed, its last lines of output as evidence. */
+	error: { message: string; retryable: boolean; log?: LogLine[] } | null;
 }
 
 /**

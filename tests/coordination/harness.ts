@@ -13,7 +13,9 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { startLocalRuntime, type LocalRuntimeHandle } from '../../sandbox/local/launch.ts';
 import { runWranglerDev, type WranglerDev } from '../../sandbox/wrangler-dev.ts';
-import { emptyResult, readConsoleParts, withPart, type ApiCall, type ConsoleResult } from '../../src/lib/api-console.ts';
+import { emptyResult, withPart, type ApiCall, type ConsolePart, type ConsoleResult } from '../../src/lib/api-console.ts';
+import type { LogPart } from '../../src/lib/app-logs.ts';
+import { readJsonLines } from '../../src/lib/json-lines.ts';
 import type { SandboxSnapshot, ServerMessage } from '../../src/lib/sandbox-state.ts';
 import type { StartReply, StatusReply } from '../../src/lib/server/durable-objects/contract.ts';
 import { liveProcesses, scratchDir, type HostProcess } from '../helpers/host.ts';
@@ -50,6 +52,11 @@ export interface CoordinationWorker {
 	 * from the coordinator, redeemed at the preview host).
 	 */
 	preview(url: string, headers?: Record<string, string>): Promise<PreviewResponse>;
+	/**
+	 * The app's logs as the page follows them: the parts that arrive within `forMs` (then the stream
+	 * is dropped, as a closed tab drops it), or the refusal's status.
+	 */
+	followLogs(id: string, forMs: number): Promise<{ status: number; parts: LogPart[] }>;
 	/** The API console's call, as the app's routes make it (the coordinator's fetch): its refusal, or the exchange. */
 	apiCall(id: string, call: ApiCall): Promise<{ status: number; message?: string; result?: ConsoleResult }>;
 	/** Opens the sandbox's status socket. */
@@ -203,11 +210,21 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars
 				await worker.status(id, { after: reply.version, waitMs: Math.min(left, 10_000) });
 			}
 		},
+		async followLogs(id, forMs) {
+			const controller = new AbortController();
+			const response = await fetch(`${base}/logs/${encodeURIComponent(id)}`, { signal: controller.signal });
+			const parts: LogPart[] = [];
+			if (!response.ok) return { status: response.status, parts };
+			const timer = setTimeout(() => controller.abort(), forMs);
+			await readJsonLines<LogPart>(response.body!, (part) => parts.push(part)).catch(() => {});
+			clearTimeout(timer);
+			return { status: response.status, parts };
+		},
 		async apiCall(id, apiCall) {
 			const response = await fetch(`${base}/api-call/${encodeURIComponent(id)}`, { method: 'POST', body: JSON.stringify(apiCall) });
 			if (!response.ok) return { status: response.status, message: ((await response.json()) as { message: string }).message };
 			let result = emptyResult(apiCall);
-			await readConsoleParts(response.body!, (part) => (result = withPart(result, part)));
+			await readJsonLines<ConsolePart>(response.body!, (part) => (result = withPart(result, part)));
 			return { status: response.status, result };
 		},
 		async preview(url, headers = {}) {

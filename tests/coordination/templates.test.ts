@@ -2,11 +2,13 @@
  * What the generic boot and the API console do with real templates, in workerd over the local
  * engine's containers: an app bound to 127.0.0.1 is named as such; the Hono template's API is
  * called with the sandbox's own token (minted by its coordinator, seen by nothing else), streams
- * its Server-Sent Events as they come, and a stream that never ends or breaks off says so.
+ * its Server-Sent Events as they come, and a stream that never ends or breaks off says so; the
+ * app's logs are read and followed, its token redacted, and an app that exits says how.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiCall } from '../../src/lib/api-console.ts';
+import type { LogLine } from '../../src/lib/app-logs.ts';
 import { startCoordinationWorker, type CoordinationWorker } from './harness.ts';
 
 let worker: CoordinationWorker;
@@ -131,5 +133,44 @@ describe("the Hono template's API", () => {
 		const { result } = await call;
 		expect(result!.events.length).toBeGreaterThanOrEqual(1);
 		expect(result!.end!.outcome, JSON.stringify(result!.end)).toBe('cut');
+	});
+});
+
+describe("the app's logs", () => {
+	it('of a boot whose app exits: the exit code, and what it wrote last', async () => {
+		const id = newId('crash');
+		await worker.start(id);
+		const state = await worker.settled(id);
+		expect(state.status, JSON.stringify(state)).toBe('error');
+		expect(state.error!.message).toBe('The app exited with code 3 before it was ready.');
+		expect(state.error!.log).toEqual([
+			{ stream: 'stdout', text: 'reading the config' },
+			{ stream: 'stderr', text: 'boom: no config' }
+		]);
+		// Not running: nothing to read or follow.
+		expect(await worker.coordinator(id, 'recentLogs')).toBeNull();
+		expect((await worker.followLogs(id, 1_000)).status).toBe(409);
+	});
+
+	it('are read, and followed as they come, with the token the app was given redacted', async () => {
+		const id = newId('leaky');
+		await worker.start(id, { template: 'hono' });
+		expect((await worker.settled(id)).status).toBe('ready');
+		const recent = await worker.coordinator<LogLine[]>(id, 'recentLogs');
+		expect(recent.slice(0, 2)).toEqual([
+			{ stream: 'stdout', text: 'my token is [redacted]' },
+			{ stream: 'stdout', text: 'hono listening on 0.0.0.0:8080' }
+		]);
+
+		const following = worker.followLogs(id, 3_000);
+		await new Promise((resolve) => setTimeout(resolve, 1_000));
+		await worker.apiCall(id, get('/api/notes'));
+		const { status, parts } = await following;
+		expect(status).toBe(200);
+		const lines = parts.flatMap((part) => (part.type === 'lines' ? part.lines.map((line) => line.text) : []));
+		expect(lines.slice(0, 2)).toEqual(['my token is [redacted]', 'hono listening on 0.0.0.0:8080']);
+		// The call made after the stream began, as it happened, without its colours.
+		expect(lines).toContainEqual(expect.stringMatching(/^--> GET \/api\/notes 200 \d+ms$/));
+		expect(JSON.stringify(parts)).not.toMatch(/[0-9a-f]{64}/);
 	});
 });

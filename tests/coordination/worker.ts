@@ -8,14 +8,16 @@
  *     both answer { value } or { error: { name, message } }
  *   GET  /ws/{id} (WebSocket upgrade)         the coordinator's status socket, as the app's route hands it over
  *   POST /api-call/{id} (an ApiCall)          the API console's call, as the app's route makes it
+ *   GET  /logs/{id}                           the app's logs as they come, as the app's route follows them
  *   any preview host ({port}-{id}-{token}.…)  answered by the app's own preview route (answerPreview)
  *
- * The coordinator is the app's, subclassed only to boot two variants of the Express template: a
- * sandbox whose ID starts with `slow-` has a server that listens only after 40 s; one whose ID
- * starts with `loopback-` has one that listens on 127.0.0.1 only.
+ * The coordinator is the app's, subclassed only to boot variants of the templates, by the sandbox
+ * ID's first word: `slow-`, an Express server that listens only after 40 s; `loopback-`, one that
+ * listens on 127.0.0.1 only; `crash-`, one that writes a line to each stream and exits with 3;
+ * `leaky-`, the Hono server after printing its API token.
  */
 import { SandboxCoordinator } from '../../src/lib/server/durable-objects/coordinator.ts';
-import { API_CALL_PATH, type CoordinatorNamespace, type Namespace, type StartGateApi } from '../../src/lib/server/durable-objects/contract.ts';
+import { API_CALL_PATH, LOGS_PATH, type CoordinatorNamespace, type Namespace, type StartGateApi } from '../../src/lib/server/durable-objects/contract.ts';
 import { answerPreview, type PreviewEnv } from '../../src/lib/server/preview-route.ts';
 import { isPreviewNamespace } from '../../src/lib/server/sandbox/rules.ts';
 import { templateOf, type Template } from '../../src/lib/server/templates/catalog.ts';
@@ -42,13 +44,24 @@ const loopbackExpress: Template = {
 	start: { ...express.start, command: `node -e "require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT, '127.0.0.1')"` }
 };
 
+/** An app that fails at once, saying why. */
+const crashingExpress: Template = {
+	...express,
+	start: { ...express.start, command: `node -e "console.log('reading the config'); console.error('boom: no config'); process.exit(3)"` }
+};
+
+const hono = templateOf('hono')!;
+
+/** The Hono app, which first prints the token it was given (the logs must not show it). */
+const leakyHono: Template = { ...hono, start: { ...hono.start, command: `sh -c 'echo "my token is $API_TOKEN"; exec ${hono.start.command}'` } };
+
+const VARIANTS: Record<string, Template> = { slow: slowExpress, loopback: loopbackExpress, crash: crashingExpress, leaky: leakyHono };
+
 export class TestCoordinator extends SandboxCoordinator {
 	protected override template(id: string): Template {
 		// The object's name is the sandbox ID (idFromName).
-		const sandboxId = this.ctx.id.name ?? '';
-		if (id === 'express' && sandboxId.startsWith('slow-')) return slowExpress;
-		if (id === 'express' && sandboxId.startsWith('loopback-')) return loopbackExpress;
-		return super.template(id);
+		const variant = VARIANTS[(this.ctx.id.name ?? '').split('-')[0]];
+		return variant?.id === id ? variant : super.template(id);
 	}
 }
 
@@ -69,6 +82,12 @@ export default {
 			const id = decodeURIComponent(apiCall[1]);
 			const call = new Request(`https://coordinator${API_CALL_PATH}`, { method: 'POST', body: await request.text() });
 			return env.Coordinator.get(env.Coordinator.idFromName(id)).fetch(call);
+		}
+
+		const logs = /^\/logs\/([^/]+)$/.exec(url.pathname);
+		if (logs) {
+			const id = decodeURIComponent(logs[1]);
+			return env.Coordinator.get(env.Coordinator.idFromName(id)).fetch(new Request(`https://coordinator${LOGS_PATH}`));
 		}
 
 		const socket = /^\/ws\/([^/]+)$/.exec(url.pathname);

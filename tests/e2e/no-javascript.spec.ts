@@ -20,6 +20,9 @@ test.describe('without JavaScript', () => {
 		expect(json.sandbox).toBe(id);
 		// Once ready, the page stops refreshing.
 		await expect(page.locator('meta[http-equiv="refresh"]')).toHaveCount(0);
+		// The app's output so far is in the page, with a way to reload it.
+		await expect(page.getByRole('log', { name: 'Logs' })).toContainText('express listening on 0.0.0.0:3001');
+		await expect(page.getByRole('link', { name: 'Refresh' })).toBeVisible();
 	});
 
 	test('the editor is a textarea form: a save redirects back, and the iframe shows the change', async ({ page }) => {

@@ -4,6 +4,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import { logger } from 'hono/logger';
 import { streamSSE } from 'hono/streaming';
 
 const port = Number(process.env.PORT ?? 8080);
@@ -12,6 +13,8 @@ const token = process.env.API_TOKEN;
 const MAX_NOTES = 100;
 
 const app = new Hono();
+// Every request and its answer on stdout: the page's log panel shows them as they happen.
+app.use(logger());
 const notes = [];
 let nextNoteId = 1;
 
@@ -19,7 +22,7 @@ app.get('/', (c) =>
 	c.html(`<!doctype html>
 <meta charset="utf-8">
 <title>Hono API</title>
-<style>body { font: 16px/1.5 system-ui, sans-serif; margin: 2rem; color: #222 } code { background: #f3f3f3; padding: 0 .25rem }</style>
+<style>body { font: 16px/1.5 system-ui, sans-serif; margin: 2rem; color: #222 } h1 { overflow-wrap: anywhere } code { background: #f3f3f3; padding: 0 .25rem }</style>
 <h1>Hono API in sandbox ${sandboxId}</h1>
 <p>Open to anyone: <code>GET /health</code>.</p>
 <p>Behind <code>Authorization: Bearer …</code> (try them from the API console beside this preview):</p>

@@ -6,6 +6,7 @@
 import { createParser } from 'eventsource-parser';
 import * as v from 'valibot';
 import { carriesBody, CONSOLE_METHODS, type ApiCall, type ConsolePart } from '../api-console';
+import { jsonLine } from '../json-lines';
 import { SandboxError, type Sandbox } from './sandbox/types';
 
 /** How long an answer may take, stream included: past it, the console stops listening. */
@@ -65,13 +66,12 @@ export interface RelayOptions {
  * then how it ended. Every outcome ends with an `end` part; nothing here throws.
  */
 export function relayCall({ sandbox, port, token, call, deadlineMs = CONSOLE_DEADLINE_MS }: RelayOptions): ReadableStream<Uint8Array> {
-	const encoder = new TextEncoder();
 	const startedAt = Date.now();
 	const atMs = () => Date.now() - startedAt;
 	let stopReading: (() => void) | null = null;
 	return new ReadableStream({
 		async start(controller) {
-			const send = (part: ConsolePart) => controller.enqueue(encoder.encode(`${JSON.stringify(part)}\n`));
+			const send = (part: ConsolePart) => controller.enqueue(jsonLine(part));
 			let timer: ReturnType<typeof setTimeout> | undefined;
 			const deadline = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), deadlineMs)));
 			const stopped = new Promise<'stopped'>((resolve) => (stopReading = () => resolve('stopped')));

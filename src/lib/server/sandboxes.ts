@@ -10,7 +10,7 @@ import * as v from 'valibot';
 import type { SandboxSnapshot } from '$lib/sandbox-state';
 import { clientNetwork } from './client-network';
 import type { ApiCall } from '$lib/api-console';
-import { API_CALL_PATH, REPLACED_REASON, type Admission, type CoordinatorApi, type Namespace, type StartGateApi, type StatusReply, type StatusRequest } from './durable-objects/contract';
+import { API_CALL_PATH, LOGS_PATH, REPLACED_REASON, type Admission, type CoordinatorApi, type Namespace, type StartGateApi, type StatusReply, type StatusRequest } from './durable-objects/contract';
 
 /** The sandbox's coordinator, from the request's platform. */
 export function coordinatorOf(platform: App.Platform | undefined, id: string): CoordinatorApi {
@@ -97,6 +97,11 @@ function stoppedState(id: string, template: string): SandboxSnapshot {
 export async function callSandboxApi(platform: App.Platform | undefined, id: string, call: ApiCall): Promise<Response> {
 	const request = new Request(`https://coordinator${API_CALL_PATH}`, { method: 'POST', body: JSON.stringify(call) });
 	return coordinatorOf(platform, id).fetch(request);
+}
+
+/** The app's logs as they come (200, parts one per line), or why not (409 with `{ message }`). */
+export async function followSandboxLogs(platform: App.Platform | undefined, id: string): Promise<Response> {
+	return coordinatorOf(platform, id).fetch(new Request(`https://coordinator${LOGS_PATH}`));
 }
 
 /** A plain copy of an RPC reply (the platform proxy hands over proxies for objects). */

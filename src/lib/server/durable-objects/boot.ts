@@ -166,7 +166,11 @@ export function describeFailure(error: unknown): { message: string; retryable: b
 		return { message: 'The app answered inside the sandbox, but not at the address previews arrive at.', retryable: true };
 	}
 	if (code === 'PROCESS_EXITED_BEFORE_READY') {
-		return { message: 'The app in the sandbox stopped before it was ready.', retryable: true };
+		const exitCode = /exited with code (-?\d+)/i.exec((error as SandboxError).message)?.[1];
+		return { message: `The app exited${exitCode === undefined ? '' : ` with code ${exitCode}`} before it was ready.`, retryable: true };
+	}
+	if (code === 'PROCESS_READY_TIMEOUT') {
+		return { message: 'Nothing answered on the app\'s port in time.', retryable: true };
 	}
 	return { message: 'The sandbox could not be started.', retryable: true };
 }

@@ -8,6 +8,7 @@
  * Every answer is a value, never a thrown error: an error thrown by a Durable Object's method
  * does not survive the platform proxy (it arrives as an assertion about a "Promise" header).
  */
+import type { LogLine } from '../../app-logs';
 import type { SandboxSnapshot } from '../../sandbox-state';
 
 /** What a visitor's sandbox says once their newer one has replaced it (start action, or capacity.ts). */
@@ -15,6 +16,8 @@ export const REPLACED_REASON = 'You started another sandbox, which replaced it.'
 
 /** Where a coordinator's `fetch` takes the API console's call (a JSON `ApiCall`; see api-console.ts). */
 export const API_CALL_PATH = '/api-call';
+/** Where a coordinator's `fetch` follows the app's logs (GET; see app-logs.ts). */
+export const LOGS_PATH = '/logs';
 
 /** The largest message a status socket reads: the browser sends none at all. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -100,10 +103,13 @@ export interface CoordinatorApi {
 	stop(reason: string): Promise<void>;
 	readSource(path: string): Promise<ReadReply>;
 	writeSource(path: string, content: string): Promise<WriteReply>;
+	/** The app's last lines of output (cleaned, secrets redacted); null when the sandbox is not ready. */
+	recentLogs(): Promise<LogLine[] | null>;
 	/**
 	 * A WebSocket upgrade: the browser's status socket. Or `POST {API_CALL_PATH}` with an `ApiCall`:
 	 * the console's request into the sandbox, answered 200 with its parts (one JSON per line), or
-	 * 400/404/409 with `{ message }`.
+	 * 400/404/409 with `{ message }`. Or `GET {LOGS_PATH}`: the app's logs as they come, as parts
+	 * (app-logs.ts), or 409 when the sandbox is not ready.
 	 */
 	fetch(request: Request): Promise<Response>;
 }

@@ -26,8 +26,10 @@ import { DurableObject, type WorkerWebSocket } from 'cloudflare:workers';
 import * as v from 'valibot';
 import { messageFor, type SandboxSnapshot, type SandboxStatus, type Step } from '../../sandbox-state';
 import { ApiCallSchema, relayCall } from '../api-console';
+import { followLines, recentLines } from '../app-logs';
+import type { LogLine } from '../../app-logs';
 import { openSandbox, type SandboxNamespace } from '../sandbox/cloudflare';
-import type { Sandbox } from '../sandbox/types';
+import { SandboxError, type Sandbox } from '../sandbox/types';
 import { liveClients, parseSourceContent, parseSourcePath, readSource, SourceFileError, writeSource, type EditableSources } from '../source-files';
 import { templateOf, type Template } from '../templates/catalog';
 import { APP_PROCESS_ID, boot, describeFailure, LATE_START_WINDOW_MS } from './boot';
@@ -35,6 +37,7 @@ import { CAPACITY_NAME, reclaimAfterMs, type CapacityEnv } from './capacity';
 import { issueTicket, redeemTicket, type Tickets } from './preview-tickets';
 import {
 	API_CALL_PATH,
+	LOGS_PATH,
 	MAX_MESSAGE_BYTES,
 	type CoordinatorApi,
 	type PreviewAccess,
@@ -78,6 +81,9 @@ const TOUCH_WRITE_INTERVAL_MS = 2_000;
 const SWEEP_INTERVAL_MS = 5_000;
 /** How long after a stop a container is still looked for: a call under way at the stop may wake one. */
 const AFTER_STOP_SWEEP_MS = 60_000;
+
+/** How many of a failed app's last lines its page shows. */
+const FAILURE_LOG_LINES = 30;
 
 /** How long a stopped sandbox's record stays, so that its page can say why it stopped. */
 const STOPPED_RECORD_MS = 24 * 3600_000;
@@ -298,7 +304,9 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	 * Or the API console's call (POST /api-call): a stream, so not an RPC method.
 	 */
 	async fetch(request: Request): Promise<Response> {
-		if (request.method === 'POST' && new URL(request.url).pathname === API_CALL_PATH) return this.callApi(request);
+		const path = new URL(request.url).pathname;
+		if (request.method === 'POST' && path === API_CALL_PATH) return this.callApi(request);
+		if (request.method === 'GET' && path === LOGS_PATH && request.headers.get('upgrade') === null) return this.followLogs();
 		if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return new Response('WebSocket only', { status: 426 });
 		if (!this.record) return new Response('No such sandbox', { status: 404 });
 		const { 0: client, 1: server } = new WebSocketPair();
@@ -315,6 +323,28 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	webSocketClose(socket: WorkerWebSocket, code: number) {
 		// Completes the closing handshake (1005/1006 may not be sent back).
 		closeQuietly(socket, code === 1005 || code === 1006 ? 1000 : code, '');
+	}
+
+	async recentLogs(): Promise<LogLine[] | null> {
+		const record = this.record;
+		if (record?.state.status !== 'ready') return null;
+		return recentLines(this.sandbox(record.state.id), this.secrets(record)).catch((error) => {
+			console.warn('[coordinator] reading the logs failed', error);
+			return [];
+		});
+	}
+
+	/** The app's logs as they come (app-logs.ts): not counted as use, like an open status socket. */
+	private followLogs(): Response {
+		const record = this.record;
+		if (record?.state.status !== 'ready') return Response.json({ message: notRunning.message }, { status: 409 });
+		const parts = followLines(this.sandbox(record.state.id), this.secrets(record));
+		return new Response(parts, { headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' } });
+	}
+
+	/** What the app was given that no line of its output may show. */
+	private secrets(record: SandboxRecord): string[] {
+		return record.apiToken ? [record.apiToken] : [];
 	}
 
 	/** Makes the console's call inside the sandbox, with its token (api-console.ts); the answer streams as parts. */
@@ -419,7 +449,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			if (!containerUp) record.sweepUntil = Date.now() + LATE_START_WINDOW_MS;
 			if (current()) {
 				console.error(`[coordinator] ${id} failed to start`, error);
-				await this.finish({ status: 'error', error: describeFailure(error) });
+				await this.finish({ status: 'error', error: { ...describeFailure(error), log: await this.evidence(sandbox, record, error) } });
 			}
 			// Failed, or stopped mid-boot (a call made since may have woken a container): done for. A
 			// newer boot (a wake-up) owns the sandbox now, if there is one.
@@ -432,6 +462,14 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		record.lastActiveAt = Date.now();
 		await this.save();
 		await this.scheduleAlarm();
+	}
+
+	/** For a boot that failed because of the app (it exited, never answered, or answered only inside): its last lines. */
+	private async evidence(sandbox: Sandbox, record: SandboxRecord, error: unknown): Promise<LogLine[] | undefined> {
+		const appsFault = ['PROCESS_EXITED_BEFORE_READY', 'PROCESS_READY_TIMEOUT', 'LOOPBACK_ONLY'];
+		if (!(error instanceof SandboxError) || !appsFault.includes(error.code)) return undefined;
+		const lines = await recentLines(sandbox, this.secrets(record)).catch(() => []);
+		return lines.slice(-FAILURE_LOG_LINES);
 	}
 
 	/** The template a sandbox boots (a test's subclass may boot one of its own). */

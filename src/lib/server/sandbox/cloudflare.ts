@@ -118,6 +118,7 @@ export function openSandbox(namespace: SandboxNamespace, id: string, { sleepAfte
 				const process = await sandbox.getProcess(processId);
 				return process && processHandle(process);
 			}),
+		streamProcessLogs: (processId) => translated(() => sandbox.streamProcessLogs(processId)),
 		listProcesses: () => translated(async () => (await sandbox.listProcesses()).map(processInfo)),
 		exposePort: (port, { hostname, token }) =>
 			translated(async () => {

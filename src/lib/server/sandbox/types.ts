@@ -80,6 +80,11 @@ export interface Sandbox {
 	readFile(path: string, options?: { encoding?: 'utf-8' | 'base64' }): Promise<{ content: string }>;
 	mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
 	startProcess(command: string, options?: StartProcessOptions): Promise<SandboxProcess>;
+	/**
+	 * The process's output as Server-Sent Events: what it has written so far, then each write as it
+	 * comes (`{ type: 'stdout' | 'stderr', data }`), then `{ type: 'exit', exitCode }`.
+	 */
+	streamProcessLogs(processId: string): Promise<ReadableStream<Uint8Array>>;
 	/** The process with this ID, or null. */
 	getProcess(processId: string): Promise<SandboxProcess | null>;
 	listProcesses(): Promise<ProcessInfo[]>;

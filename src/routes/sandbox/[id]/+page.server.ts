@@ -1,6 +1,7 @@
 import { error, fail, redirect } from '@sveltejs/kit';
 import * as v from 'valibot';
-import { emptyResult, readConsoleParts, withPart } from '$lib/api-console';
+import { emptyResult, withPart, type ConsolePart } from '$lib/api-console';
+import { readJsonLines } from '$lib/json-lines';
 import type { EditorData, SavedFile } from '$lib/sandbox-state';
 import { requireOwnSandbox } from '$lib/server/access';
 import { callFromForm } from '$lib/server/api-console';
@@ -38,7 +39,11 @@ export const load: PageServerLoad = async ({ params, url, platform, setHeaders, 
 
 	const { state, version, heartbeatMs } = await sandboxState(platform, params.id, template.id, after === undefined ? {} : { after, ...NO_JS_WAIT });
 	const sources = template.editor;
-	const editor = sources && state.status === 'ready' ? await openEditor(platform, params.id, sources, file) : null;
+	const ready = state.status === 'ready';
+	const [editor, logs] = await Promise.all([
+		sources && ready ? openEditor(platform, params.id, sources, file) : null,
+		ready ? coordinatorOf(platform, params.id).recentLogs().then(structuredCopy) : null
+	]);
 	return {
 		/** The template's name, as the start page offered it. */
 		label: template.label,
@@ -51,6 +56,8 @@ export const load: PageServerLoad = async ({ params, url, platform, setHeaders, 
 		/** The API console's one-click requests, for a template with an API; null for one without. */
 		api: template.api ? { examples: template.api.examples } : null,
 		editor,
+		/** The app's last lines of output, once it is ready (with JavaScript, the page then follows them live). */
+		logs: logs ?? null,
 		saved: editor && saved ? ({ path: editor.path, at: saved, reloaded: refresh === '1' } satisfies SavedFile) : null
 	};
 };
@@ -124,7 +131,7 @@ export const actions: Actions = {
 			return fail(answer.status, { console: { echo, error: message, result: null } });
 		}
 		let result = emptyResult(call.output);
-		await readConsoleParts(answer.body, (part) => (result = withPart(result, part)));
+		await readJsonLines<ConsolePart>(answer.body, (part) => (result = withPart(result, part)));
 		return { console: { echo, error: null, result } };
 	},
 
