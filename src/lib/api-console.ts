@@ -15,7 +15,7 @@ export interface ApiCall {
 	path: string;
 	/** JSON, for methods that carry a body; empty for none. */
 	body: string;
-	/** Whether to send the sandbox's bearer token (without it, the API answers 401). */
+	/** Whether to send the sandbox's bearer token (without it, an API behind the token refuses the call). */
 	authorize: boolean;
 }
 

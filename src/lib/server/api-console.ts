@@ -45,10 +45,17 @@ function isJson(text: string): boolean {
 	}
 }
 
-/** The console's form, as a page without JavaScript posts it: the token is sent unless unticked. */
-export function callFromForm(form: FormData): v.SafeParseResult<typeof ApiCallSchema> {
-	const field = (name: string) => (typeof form.get(name) === 'string' ? (form.get(name) as string) : undefined);
-	return v.safeParse(ApiCallSchema, { method: field('method'), path: field('path'), body: field('body'), authorize: form.get('authorize') === 'on' });
+/**
+ * The console's form, as a page without JavaScript posts it: what was typed (shown again with the
+ * answer) and the call it makes. The token is sent only while its box is ticked.
+ */
+export function callFromForm(form: FormData) {
+	const text = (name: string) => {
+		const value = form.get(name);
+		return typeof value === 'string' ? value : '';
+	};
+	const typed = { method: text('method'), path: text('path'), body: text('body'), authorize: form.get('authorize') === 'on' };
+	return { typed, call: v.safeParse(ApiCallSchema, typed) };
 }
 
 export interface RelayOptions {
@@ -101,7 +108,8 @@ async function relay(
 	const headers = new Headers({ accept: 'application/json, text/event-stream;q=0.9, */*;q=0.8' });
 	if (call.authorize && token) headers.set('authorization', `Bearer ${token}`);
 	if (call.body) headers.set('content-type', 'application/json');
-	const request = new Request(`http://localhost${call.path}`, { method: call.method, headers, body: call.body || undefined });
+	// A redirect is shown as the app answered it, never followed (it could name any address).
+	const request = new Request(`http://localhost${call.path}`, { method: call.method, headers, body: call.body || undefined, redirect: 'manual' });
 
 	const answered = sandbox.containerFetch(request, port);
 	const first = await Promise.race([answered, cutOff]).catch((error: unknown) => error);

@@ -115,15 +115,8 @@ export const actions: Actions = {
 	call: async ({ params, request, platform, locals }) => {
 		const template = await requireOwnSandbox(locals.visitor, params.id);
 		if (!template.api) error(404, 'This sandbox has no API console.');
-		const form = await readForm(request);
-		const call = callFromForm(form);
-		// Sent back with every answer, so that the form shows what was sent.
-		const echo = {
-			method: String(form.get('method') ?? 'GET'),
-			path: String(form.get('path') ?? ''),
-			body: String(form.get('body') ?? ''),
-			authorize: form.get('authorize') === 'on'
-		};
+		// What was typed goes back with every answer, so that the form shows what was sent.
+		const { typed: echo, call } = callFromForm(await readForm(request));
 		if (!call.success) return fail(400, { console: { echo, error: call.issues[0].message, result: null } });
 		const answer = await callSandboxApi(platform, params.id, call.output);
 		if (!answer.ok || !answer.body) {
