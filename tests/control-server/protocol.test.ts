@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.ts';
 
@@ -277,6 +278,96 @@ describe('files', () => {
 	});
 });
 
+describe('terminals (/ws/pty)', () => {
+	it('runs a shell in the session\'s directory at the asked size, and answers keystrokes', async () => {
+		const terminal = await openTerminal('term-basics', { cols: '100', rows: '30' });
+		terminal.type('stty size; echo $((6*7)); pwd; echo "$GREETING_TERM"\n');
+		await terminal.sees(/30 100\r\n42\r\n/);
+		await terminal.sees(new RegExp(`${workspace}\r\n`));
+		terminal.socket.close();
+	});
+
+	it('takes the session\'s working directory and variables as they stand', async () => {
+		await exec('mkdir -p sub && cd sub && export FROM_SESSION=yes', { sessionId: 'term-state' });
+		const terminal = await openTerminal('term-state');
+		terminal.type('echo "$PWD:$FROM_SESSION:$TERM"\n');
+		await terminal.sees(`${join(workspace, 'sub')}:yes:xterm-256color`);
+		terminal.socket.close();
+	});
+
+	it('resizes: the shell sees the new size, before the keystrokes that followed', async () => {
+		const terminal = await openTerminal('term-resize');
+		terminal.socket.send(JSON.stringify({ type: 'resize', cols: 132, rows: 43 }));
+		terminal.type('stty size\n');
+		await terminal.sees('43 132');
+		terminal.socket.close();
+	});
+
+	it('answers a bad control message with an error and keeps the terminal', async () => {
+		const terminal = await openTerminal('term-control');
+		terminal.socket.send(JSON.stringify({ type: 'resize', cols: 0, rows: 24 }));
+		terminal.socket.send('not json');
+		await until(async () => terminal.messages.length, (count) => count >= 3);
+		expect(terminal.messages.slice(1).map((message) => message.type)).toEqual(['error', 'error']);
+		expect(terminal.messages[1].message).toMatch(/cols and rows must be positive/);
+		terminal.type('echo still-here\n');
+		await terminal.sees('still-here\r\n');
+		terminal.socket.close();
+	});
+
+	it('keeps the shell when the socket closes, and replays its screen to the next one', async () => {
+		const first = await openTerminal('term-replay');
+		first.type('export KEPT=$((40+2)); echo "was $KEPT"\n');
+		await first.sees('was 42');
+		first.socket.close();
+		const second = await openTerminal('term-replay');
+		expect(second.output()).toContain('was 42');
+		second.type('echo "still $KEPT"\n');
+		await second.sees('still 42');
+		second.socket.close();
+	});
+
+	it('tells the socket how the shell exited, and starts a new shell on the next connection', async () => {
+		const terminal = await openTerminal('term-exit');
+		terminal.type('exit 5\n');
+		const closed = await terminal.closed;
+		expect(terminal.messages.at(-1)).toEqual({ type: 'exit', code: 5 });
+		expect(closed).toBe(1000);
+		const next = await openTerminal('term-exit');
+		next.type('echo "fresh $((1+1))"\n');
+		await next.sees('fresh 2');
+		next.socket.close();
+	});
+
+	it('ends the shell and what it started when the session is deleted', async () => {
+		const terminal = await openTerminal('term-delete');
+		terminal.type('sleep 31337 & sleep 31338\n');
+		await until(async () => sleepers().length, (count) => count === 2);
+		expect(sleepers()).toHaveLength(2);
+		expect((await post('/api/session/delete', { sessionId: 'term-delete' })).status).toBe(200);
+		expect(await terminal.closed).toBe(1000);
+		expect(await until(async () => sleepers(), (left) => left.length === 0)).toEqual([]);
+	});
+
+	it('refuses a connection without a session or with a shell that is not a plain absolute path', async () => {
+		const port = new URL(base).port;
+		for (const [query, reason] of [
+			['', 'sessionId query parameter required'],
+			['sessionId=x&shell=bash;id', 'shell must be an absolute path'],
+			['sessionId=x&cols=-3', 'cols and rows must be positive']
+		]) {
+			const refused = await new Promise<{ status?: number; body: string }>((resolve) => {
+				const socket = new WebSocket(`ws://127.0.0.1:${port}/ws/pty?${query}`);
+				socket.on('unexpected-response', (_, response) => {
+					let body = '';
+					response.on('data', (chunk) => (body += chunk)).on('end', () => resolve({ status: response.statusCode, body }));
+				});
+			});
+			expect(refused).toEqual({ status: 400, body: expect.stringContaining(reason) });
+		}
+	});
+});
+
 const SERVER_SCRIPT = `
 const port = Number(process.argv[2]);
 require('node:http').createServer((req, res) => res.end('ok')).listen(port, '0.0.0.0', () => console.log('listening on ' + port));
@@ -344,6 +435,50 @@ function liveMembersOfGroup(pgid: number): number[] {
 				const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
 				const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 				return Number(pgrp) === pgid && state !== 'Z';
+			} catch {
+				return false;
+			}
+		})
+		.map(Number);
+}
+
+/** A terminal socket: what it has shown so far, its JSON messages, and how it closed. */
+async function openTerminal(sessionId: string, query: Record<string, string> = {}) {
+	const socket = new WebSocket(`${base.replace('http', 'ws')}/ws/pty?${new URLSearchParams({ sessionId, ...query })}`);
+	const chunks: Buffer[] = [];
+	const messages: Json[] = [];
+	const output = () => Buffer.concat(chunks).toString();
+	const closed = new Promise<number>((resolve) => socket.once('close', resolve));
+	const ready = new Promise<void>((resolve, reject) => {
+		socket.on('message', (data: Buffer, isBinary) => {
+			if (isBinary) return chunks.push(data);
+			const message = JSON.parse(data.toString());
+			messages.push(message);
+			if (message.type === 'ready') resolve();
+		});
+		socket.once('close', () => reject(new Error(`terminal closed before ready: ${JSON.stringify(messages)}`)));
+	});
+	await ready;
+	return {
+		socket,
+		messages,
+		output,
+		closed,
+		type: (keys: string) => socket.send(Buffer.from(keys), { binary: true }),
+		sees: async (expected: string | RegExp) => {
+			const shown = await until(async () => output(), (text) => (typeof expected === 'string' ? text.includes(expected) : expected.test(text)));
+			expect(shown).toMatch(expected);
+		}
+	};
+}
+
+/** The test's `sleep 31337` and `sleep 31338`, while they run. */
+function sleepers(): number[] {
+	return readdirSync('/proc')
+		.filter((entry) => /^\d+$/.test(entry))
+		.filter((entry) => {
+			try {
+				return /^sleep\0(31337|31338)\0$/.test(readFileSync(`/proc/${entry}/cmdline`, 'utf8'));
 			} catch {
 				return false;
 			}

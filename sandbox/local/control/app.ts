@@ -1,5 +1,5 @@
 /**
- * The control server's parts, wired together: sessions, processes, and the routes over them.
+ * The control server's parts, wired together: sessions, processes, terminals, and the routes over them.
  */
 import { Executions } from './execution.ts';
 import { Router } from './http.ts';
@@ -11,6 +11,7 @@ import { registerProcessRoutes } from './routes/processes.ts';
 import { registerSessionRoutes } from './routes/sessions.ts';
 import type { Services } from './routes/services.ts';
 import { SessionRegistry } from './sessions.ts';
+import { Terminals } from './terminals.ts';
 
 export interface AppConfig {
 	workspace: string;
@@ -21,11 +22,14 @@ export interface AppConfig {
 
 export function createApp(config: AppConfig) {
 	const processes = new ProcessTable();
-	const sessions = new SessionRegistry({
+	const sessions: SessionRegistry = new SessionRegistry({
 		workspace: config.workspace,
 		defaultTimeoutMs: config.commandTimeoutMs,
-		onDelete: (sessionId) => processes.killSession(sessionId)
+		onDelete: async (sessionId) => {
+			await Promise.all([processes.killSession(sessionId), terminals.close(sessionId)]);
+		}
 	});
+	const terminals = new Terminals(sessions);
 	const services: Services = {
 		workspace: config.workspace,
 		version: config.version,
@@ -42,14 +46,17 @@ export function createApp(config: AppConfig) {
 
 	return {
 		router,
+		terminals,
 		/** Ends every process and session shell: nothing the server started outlives it. */
 		async shutdown() {
 			processes.killAllNow();
+			await terminals.closeAll();
 			await sessions.destroyAll();
 		},
 		/** The same, synchronously, for an exit that cannot wait. */
 		killEverythingNow() {
 			processes.killAllNow();
+			terminals.killAllNow();
 			sessions.killAllNow();
 		}
 	};

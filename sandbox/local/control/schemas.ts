@@ -81,6 +81,21 @@ export const PortWatchBody = v.object({
 	interval: v.optional(v.pipe(v.number(), v.finite()))
 });
 
+/** A terminal's size; the real server refuses zero or less, and nothing sane needs more. */
+const cells = (most: number) => v.pipe(v.number(), v.integer(), v.minValue(1, 'Invalid dimensions: cols and rows must be positive'), v.maxValue(most));
+
+/** `/ws/pty`'s query (strings, as the SDK's proxyTerminal() puts them there). */
+export const PtyQuery = v.object({
+	sessionId: v.pipe(v.optional(v.string(), ''), v.minLength(1, 'sessionId query parameter required')),
+	cols: v.optional(v.pipe(v.string(), v.toNumber(), cells(1000)), '80'),
+	rows: v.optional(v.pipe(v.string(), v.toNumber(), cells(1000)), '24'),
+	/** Part of a command line: an absolute path of plain characters only. */
+	shell: v.optional(v.pipe(v.string(), v.regex(/^\/[\w./-]+$/, 'shell must be an absolute path')), '/bin/bash')
+});
+
+/** The one control message a terminal socket's client sends as text. */
+export const PtyControl = v.object({ type: v.literal('resize'), cols: cells(1000), rows: cells(1000) });
+
 /** Checks `input` against `schema`; a mismatch is the protocol's 400. */
 export function parse<const Schema extends v.GenericSchema>(schema: Schema, input: unknown): v.InferOutput<Schema> {
 	const result = v.safeParse(schema, input);

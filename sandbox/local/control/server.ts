@@ -23,6 +23,7 @@ const commandTimeoutMs = Number(process.env.COMMAND_TIMEOUT_MS ?? 0) || undefine
 
 const app = createApp({ workspace, version: SDK_VERSION, commandTimeoutMs });
 const server = createServer((req, res) => void app.router.handle(req, res));
+server.on('upgrade', (req, socket, head) => app.terminals.handleUpgrade(req, socket, head));
 // Streams (logs, port watches) stay open as long as their process runs; no request timeout cuts them.
 server.requestTimeout = 0;
 server.headersTimeout = 60_000;
