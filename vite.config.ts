@@ -97,7 +97,7 @@ function sandboxDevServer(): Plugin {
 					if (problem) return refuseUpgrade(socket, '400 Bad Request', problem);
 					if (isPreviewNamespace(req.headers.host!)) {
 						forwardPreviewUpgrade(req, socket, head);
-					} else if (/^\/api\/sandbox\/[^/?]+\/ws(?:\?|$)/.test(req.url ?? '')) {
+					} else if (/^\/api\/sandbox\/[^/?]+\/(?:ws|terminal)(?:\?|$)/.test(req.url ?? '')) {
 						void acceptAppSocket(server, platformEnv, req, socket, head);
 					} else {
 						for (const listener of viteListeners) listener.call(httpServer, req, socket, head);

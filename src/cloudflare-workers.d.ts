@@ -3,11 +3,16 @@
 declare module 'cloudflare:workers' {
 	export const env: Record<string, unknown>;
 
-	/** A WebSocket as workerd has it: `accept`, and the hibernation API's attachments. */
+	/** A WebSocket as workerd has it: `accept`, then events (unless the hibernation API accepted it). */
 	export interface WorkerWebSocket {
 		accept(): void;
-		send(message: string): void;
+		/** How binary messages arrive: Blobs by default (the standard's choice, workerd's with recent compatibility dates). */
+		binaryType: 'blob' | 'arraybuffer';
+		send(message: string | ArrayBuffer): void;
 		close(code?: number, reason?: string): void;
+		addEventListener(type: 'message', listener: (event: { data: string | ArrayBuffer }) => void): void;
+		addEventListener(type: 'close', listener: (event: { code: number; reason: string }) => void): void;
+		addEventListener(type: 'error', listener: () => void): void;
 	}
 
 	export interface DurableObjectStorage {
@@ -38,6 +43,9 @@ declare module 'cloudflare:workers' {
 declare const WebSocketPair: { new (): { 0: import('cloudflare:workers').WorkerWebSocket; 1: import('cloudflare:workers').WorkerWebSocket } };
 interface ResponseInit {
 	webSocket?: unknown;
+}
+interface Response {
+	readonly webSocket?: import('cloudflare:workers').WorkerWebSocket | null;
 }
 
 // The worker SvelteKit's adapter generates at build time (imported by src/worker.ts).

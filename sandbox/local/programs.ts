@@ -34,6 +34,8 @@ export async function buildPrograms(outDir: string): Promise<Programs> {
 		platform: 'node',
 		format: 'esm',
 		target: 'node24',
+		// `ws` (the terminals' WebSocket server) is CommonJS: its require()s of Node's modules need a real require.
+		banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
 		logLevel: 'warning'
 	});
 	return programs;

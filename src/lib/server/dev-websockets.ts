@@ -1,20 +1,21 @@
 /**
  * `vite dev` only: upgrade requests never reach SvelteKit in Node, so the dev server plugin
- * (vite.config.ts) hands the status WebSocket route here. It checks the request as the workerd
- * route does, then joins the browser's socket (`ws`) to one from the sandbox's coordinator, reached
- * through wrangler's platform proxy: the same Durable Object, and the same messages, as in workerd.
+ * (vite.config.ts) hands the WebSocket routes here — the status socket and the terminal. It checks
+ * the request as the workerd routes do, then joins the browser's socket (`ws`) to one from the
+ * sandbox's coordinator, reached through wrangler's platform proxy: the same Durable Object, and
+ * the same messages, as in workerd.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { MAX_MESSAGE_BYTES, type CoordinatorNamespace } from './durable-objects/contract';
+import { MAX_MESSAGE_BYTES, TERMINAL_PATH, type CoordinatorNamespace } from './durable-objects/contract';
 import { sameOrigin } from './same-origin';
 import { ownedSandbox, readVisitor } from './visitor';
 
 /** The coordinator's end of the socket, as the platform proxy hands it over. */
 interface ProxiedWebSocket {
 	accept(): void;
-	send(data: string): void;
+	send(data: string | ArrayBuffer): void;
 	close(code?: number, reason?: string): void;
 	addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
 	addEventListener(type: 'close', listener: (event: { code: number; reason: string }) => void): void;
@@ -28,14 +29,17 @@ export async function acceptUpgrade(env: { Coordinator: CoordinatorNamespace }, 
 	if (!isWebSocketHandshake(req)) return refuse(socket, '400 Bad Request', 'Not a WebSocket handshake');
 	// Not URI-decoded: IDs are plain DNS labels, so an encoded one is none of ours (and a stray `%`
 	// would make decodeURIComponent throw).
-	const id = /^\/api\/sandbox\/([^/?]+)\/ws/.exec(req.url ?? '')?.[1] ?? '';
-	const template = sameOrigin(req.headers.origin, req.headers.host) ? await ownedSandbox(await readVisitor(req.headers.cookie, new URL(`http://${req.headers.host}`)), id) : null;
+	const [, id = '', route] = /^\/api\/sandbox\/([^/?]+)\/(ws|terminal)/.exec(req.url ?? '') ?? [];
+	if (!sameOrigin(req.headers.origin, req.headers.host)) return refuse(socket, '403 Forbidden', 'Cross-origin WebSocket refused');
+	const template = await ownedSandbox(await readVisitor(req.headers.cookie, new URL(`http://${req.headers.host}`)), id);
 	if (!template) return refuse(socket, '404 Not Found', 'No such sandbox');
 
+	const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
+	const target = route === 'terminal' ? `https://coordinator${TERMINAL_PATH}${url.search}` : url.href;
 	const coordinator = env.Coordinator.get(env.Coordinator.idFromName(id));
-	const response = await coordinator.fetch(new Request(`http://${req.headers.host}${req.url}`, { headers: { upgrade: 'websocket' } }));
+	const response = await coordinator.fetch(new Request(target, { headers: { upgrade: 'websocket' } }));
 	const upstream = (response as Response & { webSocket?: ProxiedWebSocket }).webSocket;
-	if (response.status !== 101 || !upstream) return refuse(socket, '404 Not Found', 'No such sandbox');
+	if (response.status !== 101 || !upstream) return refuse(socket, `${response.status} ${response.statusText || 'Refused'}`, await response.text());
 
 	// The browser may be gone by now (a closing tab half-closes at once), or go before `ws` has
 	// finished the handshake: then ws never calls back, and the coordinator's end, never accepted,
@@ -58,9 +62,13 @@ export async function acceptUpgrade(env: { Coordinator: CoordinatorNamespace }, 
 		// A frame `ws` cannot read is an 'error' event after ws has closed the socket with the
 		// matching code; with no listener it would be thrown, taking the dev server down.
 		browser.on('error', () => {});
-		browser.on('message', () => browser.close(1008, 'This socket only sends'));
+		browser.on('message', (data: Buffer, isBinary) => {
+			// The status socket only sends; a terminal takes keystrokes (binary) and resizes (text).
+			if (route === 'ws') return browser.close(1008, 'This socket only sends');
+			settle(() => upstream.send(isBinary ? new Uint8Array(data).buffer : data.toString()));
+		});
 		browser.on('close', () => settle(() => upstream.close(1000, '')));
-		upstream.addEventListener('message', (event) => browser.send(String(event.data)));
+		upstream.addEventListener('message', (event) => browser.send(event.data instanceof ArrayBuffer ? Buffer.from(event.data) : String(event.data)));
 		upstream.addEventListener('close', (event) => browser.close(event.code === 1005 || event.code === 1006 ? 1000 : event.code, event.reason));
 		// Accepted once both ends listen: the coordinator's first message (the current state) is
 		// delivered on accept.
@@ -90,5 +98,5 @@ function settle(call: () => void) {
 }
 
 function refuse(socket: Duplex, status: string, message: string) {
-	socket.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\ncontent-length: ${message.length}\r\nconnection: close\r\n\r\n${message}`);
+	socket.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(message)}\r\nconnection: close\r\n\r\n${message}`);
 }

@@ -10,7 +10,7 @@ import * as v from 'valibot';
 import type { SandboxSnapshot } from '$lib/sandbox-state';
 import { clientNetwork } from './client-network';
 import type { ApiCall } from '$lib/api-console';
-import { API_CALL_PATH, LOGS_PATH, REPLACED_REASON, type Admission, type CoordinatorApi, type Namespace, type StartGateApi, type StatusReply, type StatusRequest } from './durable-objects/contract';
+import { API_CALL_PATH, LOGS_PATH, TERMINAL_PATH, REPLACED_REASON, type Admission, type CoordinatorApi, type Namespace, type StartGateApi, type StatusReply, type StatusRequest } from './durable-objects/contract';
 
 /** The sandbox's coordinator, from the request's platform. */
 export function coordinatorOf(platform: App.Platform | undefined, id: string): CoordinatorApi {
@@ -102,6 +102,11 @@ export async function callSandboxApi(platform: App.Platform | undefined, id: str
 /** The app's logs as they come (200, parts one per line), or why not (409 with `{ message }`). */
 export async function followSandboxLogs(platform: App.Platform | undefined, id: string): Promise<Response> {
 	return coordinatorOf(platform, id).fetch(new Request(`https://coordinator${LOGS_PATH}`));
+}
+
+/** A shell in the sandbox over the browser's WebSocket (`search` is its size, `?cols&rows`), or the coordinator's refusal. */
+export async function openSandboxTerminal(platform: App.Platform | undefined, id: string, search: string): Promise<Response> {
+	return coordinatorOf(platform, id).fetch(new Request(`https://coordinator${TERMINAL_PATH}${search}`, { headers: { upgrade: 'websocket' } }));
 }
 
 /** A plain copy of an RPC reply (the platform proxy hands over proxies for objects). */

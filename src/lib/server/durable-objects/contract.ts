@@ -18,6 +18,8 @@ export const REPLACED_REASON = 'You started another sandbox, which replaced it.'
 export const API_CALL_PATH = '/api-call';
 /** Where a coordinator's `fetch` follows the app's logs (GET; see app-logs.ts). */
 export const LOGS_PATH = '/logs';
+/** Where a coordinator's `fetch` opens a terminal (a WebSocket upgrade, `?cols&rows`; see terminal.ts). */
+export const TERMINAL_PATH = '/terminal';
 
 /** The largest message a status socket reads: the browser sends none at all. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -109,7 +111,8 @@ export interface CoordinatorApi {
 	 * A WebSocket upgrade: the browser's status socket. Or `POST {API_CALL_PATH}` with an `ApiCall`:
 	 * the console's request into the sandbox, answered 200 with its parts (one JSON per line), or
 	 * 400/404/409 with `{ message }`. Or `GET {LOGS_PATH}`: the app's logs as they come, as parts
-	 * (app-logs.ts), or 409 when the sandbox is not ready.
+	 * (app-logs.ts), or 409 when the sandbox is not ready. Or an upgrade at `{TERMINAL_PATH}`: a
+	 * shell in the sandbox (terminal.ts), or 400 (size), 409 (not ready), 429 (too many), 502 as text.
 	 */
 	fetch(request: Request): Promise<Response>;
 }

@@ -30,7 +30,8 @@ import { followLines, recentLines } from '../app-logs';
 import type { LogLine } from '../../app-logs';
 import { openSandbox, type SandboxNamespace } from '../sandbox/cloudflare';
 import { SandboxError, type Sandbox } from '../sandbox/types';
-import { liveClients, parseSourceContent, parseSourcePath, readSource, SourceFileError, writeSource, type EditableSources } from '../source-files';
+import { MAX_TERMINALS, relayTerminal, TerminalSize } from '../terminal';
+import { APP_DIR, liveClients, parseSourceContent, parseSourcePath, readSource, SourceFileError, writeSource, type EditableSources } from '../source-files';
 import { templateOf, type Template } from '../templates/catalog';
 import { APP_PROCESS_ID, boot, describeFailure, LATE_START_WINDOW_MS } from './boot';
 import { CAPACITY_NAME, reclaimAfterMs, type CapacityEnv } from './capacity';
@@ -39,6 +40,7 @@ import {
 	API_CALL_PATH,
 	LOGS_PATH,
 	MAX_MESSAGE_BYTES,
+	TERMINAL_PATH,
 	type CoordinatorApi,
 	type PreviewAccess,
 	type PreviewTicketReply,
@@ -117,6 +119,8 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	private generation = 0;
 	private lastWrite = 0;
 	private readonly waiters = new Set<() => void>();
+	/** The browsers' ends of the open terminals (not hibernatable: each holds a socket into the container). */
+	private readonly terminals = new Set<WorkerWebSocket>();
 	private readonly ttlMs: number;
 	/** How often a visible tab says it is still open: often enough that neither the TTL nor a reclaim takes its sandbox. */
 	private readonly heartbeatMs: number;
@@ -255,7 +259,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		// after the destroy below: for a while, any container it has is stopped again.
 		record.sweepUntil = Math.max(record.sweepUntil ?? 0, Date.now() + AFTER_STOP_SWEEP_MS);
 		await this.changedState();
-		for (const socket of this.ctx.getWebSockets()) closeQuietly(socket, 1000, 'sandbox stopped');
+		for (const socket of [...this.ctx.getWebSockets(), ...this.terminals]) closeQuietly(socket, 1000, 'sandbox stopped');
 		await this.destroyContainer();
 		await this.releaseSlot();
 		await this.scheduleAlarm();
@@ -301,13 +305,14 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 
 	/**
 	 * The browser's status socket (a WebSocket upgrade): the current state at once, then every change.
-	 * Or the API console's call (POST /api-call): a stream, so not an RPC method.
+	 * Or the API console's call (POST /api-call), the logs, a terminal: streams, so not RPC methods.
 	 */
 	async fetch(request: Request): Promise<Response> {
 		const path = new URL(request.url).pathname;
 		if (request.method === 'POST' && path === API_CALL_PATH) return this.callApi(request);
 		if (request.method === 'GET' && path === LOGS_PATH && request.headers.get('upgrade') === null) return this.followLogs();
 		if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return new Response('WebSocket only', { status: 426 });
+		if (path === TERMINAL_PATH) return this.openTerminal(new URL(request.url).searchParams);
 		if (!this.record) return new Response('No such sandbox', { status: 404 });
 		const { 0: client, 1: server } = new WebSocketPair();
 		this.ctx.acceptWebSocket(server);
@@ -340,6 +345,39 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		if (record?.state.status !== 'ready') return Response.json({ message: notRunning.message }, { status: 409 });
 		const parts = followLines(this.sandbox(record.state.id), this.secrets(record));
 		return new Response(parts, { headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' } });
+	}
+
+	/**
+	 * A shell in the sandbox's app directory, in a session of its own that ends when either side
+	 * closes. Keystrokes count as use; an open terminal alone does not, like an open status socket.
+	 */
+	private async openTerminal(query: URLSearchParams): Promise<Response> {
+		const record = this.record;
+		if (record?.state.status !== 'ready') return new Response(notRunning.message, { status: 409 });
+		const size = v.safeParse(TerminalSize, Object.fromEntries(query));
+		if (!size.success) return new Response(`Terminal size: ${size.issues[0].message}`, { status: 400 });
+		if (this.terminals.size >= MAX_TERMINALS) return new Response(`At most ${MAX_TERMINALS} terminals can be open at once.`, { status: 429 });
+		const sandbox = this.sandbox(record.state.id);
+		const sessionId = `terminal-${crypto.randomUUID()}`;
+		let shell: WorkerWebSocket;
+		try {
+			shell = await sandbox.openTerminal(sessionId, { cwd: APP_DIR, ...size.output });
+		} catch (error) {
+			console.error('[coordinator] opening a terminal failed', error);
+			return new Response('The sandbox did not open a terminal. Try again.', { status: 502 });
+		}
+		const { 0: client, 1: browser } = new WebSocketPair();
+		browser.accept();
+		shell.accept();
+		this.terminals.add(browser);
+		relayTerminal(browser, shell, {
+			onInput: () => void this.touch(),
+			onClose: () => {
+				this.terminals.delete(browser);
+				sandbox.deleteSession(sessionId).catch((error) => console.warn('[coordinator] ending a terminal session failed', error));
+			}
+		});
+		return new Response(null, { status: 101, webSocket: client });
 	}
 
 	/** What the app was given that no line of its output may show. */

@@ -130,6 +130,19 @@ export function openSandbox(namespace: SandboxNamespace, id: string, { sleepAfte
 			translated(async () => (await sandbox.getExposedPorts(hostname)).map(({ url, port }) => ({ url, port, status: 'active' as const }))),
 		// The deadline is the answer's head: its body may stream for as long as the caller reads it.
 		containerFetch: (request, port) => translated(async () => unlessUnreachable(await sandbox.containerFetch(request, port), port)),
+		openTerminal: (sessionId, { cwd, cols, rows }) =>
+			translated(async () => {
+				const session = await sandbox.createSession({ id: sessionId, cwd });
+				// terminal() takes the browser's upgrade request; this one is the coordinator's own.
+				const upgrade = new Request('http://localhost/ws/pty', { headers: { upgrade: 'websocket' } });
+				const response = await session.terminal(upgrade, { cols, rows });
+				if (!response.webSocket) throw new SandboxError('INTERNAL', `the container refused the terminal: ${response.status} ${await response.text()}`);
+				return response.webSocket;
+			}),
+		deleteSession: (sessionId) =>
+			translated(async () => {
+				await sandbox.deleteSession(sessionId);
+			}),
 		destroy: () => translated(() => sandbox.destroy())
 	};
 }

@@ -6,6 +6,7 @@
  * (cloudflare.ts adapts the SDK to it). Templates and the editor's file I/O
  * are written against it.
  */
+import type { WorkerWebSocket } from 'cloudflare:workers';
 
 export interface ExecOptions {
 	cwd?: string;
@@ -98,6 +99,14 @@ export interface Sandbox {
 	 * there is a PORT_UNREACHABLE error, not a response.
 	 */
 	containerFetch(request: Request, port: number): Promise<Response>;
+	/**
+	 * A shell on a pseudo-terminal, in a session of its own named `sessionId`: a WebSocket, not yet
+	 * accepted, that speaks the SDK's terminal protocol (output and keystrokes as binary frames,
+	 * `{ type: 'resize', cols, rows }` from the client, `ready` / `exit` / `error` to it).
+	 */
+	openTerminal(sessionId: string, options: { cwd: string; cols: number; rows: number }): Promise<WorkerWebSocket>;
+	/** Ends a session: its shell, its terminal, and what runs in them. */
+	deleteSession(sessionId: string): Promise<void>;
 	/** Stops every process and frees the sandbox's ports and files. */
 	destroy(): Promise<void>;
 }
