@@ -167,7 +167,7 @@ describe("a container's control server, through its forwarded port", () => {
 
 	it('outlives an upgrade reset right after its head or after its answer, with the token or without', async () => {
 		const head = controlHead('GET /api/ping HTTP/1.1', UPGRADE);
-		// The control server speaks no WebSocket: the upgrade is an ordinary request to it.
+		// /ws/pty is the control server's only WebSocket: an upgrade anywhere else is an ordinary request.
 		expect(await connection(port, head, 'reset')).toMatch(/^HTTP\/1\.1 200 /);
 		await expectAllUp();
 		await resetAtOnce(port, head);

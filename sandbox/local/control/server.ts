@@ -13,6 +13,7 @@
  */
 import { createServer } from 'node:http';
 import { createApp } from './app.ts';
+import { Terminals } from './terminals.ts';
 
 const SDK_VERSION = '0.12.10';
 const READY_LINE = 'control server ready';
@@ -22,7 +23,7 @@ const workspace = process.env.SANDBOX_CONTROL_WORKSPACE ?? '/workspace';
 const commandTimeoutMs = Number(process.env.COMMAND_TIMEOUT_MS ?? 0) || undefined;
 
 const app = createApp({ workspace, version: SDK_VERSION, commandTimeoutMs });
-const server = createServer((req, res) => void app.router.handle(req, res));
+const server = createServer({ shouldUpgradeCallback: Terminals.wantsUpgrade }, (req, res) => void app.router.handle(req, res));
 server.on('upgrade', (req, socket, head) => app.terminals.handleUpgrade(req, socket, head));
 // Streams (logs, port watches) stay open as long as their process runs; no request timeout cuts them.
 server.requestTimeout = 0;

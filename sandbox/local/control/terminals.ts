@@ -22,6 +22,9 @@ import type { SessionRegistry } from './sessions.ts';
 const MAX_FRAME_BYTES = 1024 * 1024;
 /** Output a slow reader may have queued before the shell is held back. */
 const BACKLOG_BYTES = 1024 * 1024;
+const PTY_PATH = '/ws/pty';
+
+const pathOf = (req: IncomingMessage) => new URL(req.url ?? '/', 'http://control.invalid').pathname;
 
 export class Terminals {
 	private readonly ptys = new Map<string, Promise<Pty>>();
@@ -34,10 +37,14 @@ export class Terminals {
 		this.sessions = sessions;
 	}
 
-	/** The server's `upgrade` event: `/ws/pty` is the only WebSocket it speaks. */
+	/** `/ws/pty` is the only WebSocket the server speaks: an upgrade elsewhere is an ordinary request. */
+	static wantsUpgrade(req: IncomingMessage) {
+		return pathOf(req) === PTY_PATH;
+	}
+
+	/** The server's `upgrade` event, for the requests `wantsUpgrade` accepted. */
 	handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
 		const url = new URL(req.url ?? '/', 'http://control.invalid');
-		if (url.pathname !== '/ws/pty') return refuse(socket, '404 Not Found', 'The requested endpoint was not found');
 		const query = v.safeParse(PtyQuery, Object.fromEntries(url.searchParams));
 		if (!query.success) return refuse(socket, '400 Bad Request', query.issues[0].message);
 		this.server.handleUpgrade(req, socket, head, (ws) => void this.attach(ws, query.output));
