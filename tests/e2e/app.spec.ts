@@ -39,7 +39,7 @@ test.describe('with JavaScript', () => {
 		expect(await health!.json()).toMatchObject({ ok: true });
 	});
 
-	test("a cacheable response from the sandbox is never served from the app's cache", async ({ page, baseURL }) => {
+	test("a cacheable response from the sandbox is never served from the app's cache, nor kept by the browser without asking again", async ({ page, baseURL }) => {
 		const id = await startSandbox(page);
 		await previewJson(page);
 		const previewUrl = await shownPreviewUrl(page);
@@ -47,6 +47,8 @@ test.describe('with JavaScript', () => {
 		const first = await fetchPreview(previewUrl, cookie);
 		const second = await fetchPreview(previewUrl, cookie);
 		expect(JSON.parse(second.body).visits).toBe(JSON.parse(first.body).visits + 1);
+		// The app asks for a minute of caching (max-age=60): the preview tells the browser to revalidate.
+		expect(second.headers['cache-control']).toBe('no-cache');
 	});
 
 	test('a status WebSocket that drops after its first message, with every reconnect failing, hands over to polling', async ({ page }) => {

@@ -14,6 +14,7 @@
  *   does not ask for HTML, a 503 to retry) — unless the sandbox failed or was stopped: then a 410.
  * - The SDK's own failures (its "Proxy routing error" 500, a thrown error) are a 502: the preview
  *   is unreachable, which is not the app's 500.
+ * - The browser revalidates every answer but immutable ones, whatever the app says (`revalidateAlways`).
  */
 import { proxyToSandbox } from '@cloudflare/sandbox';
 import * as v from 'valibot';
@@ -59,12 +60,24 @@ export async function answerPreview(request: Request, env: PreviewEnv, ctx: Cont
 		if (access === 'private') return privatePreview(request);
 	}
 	const response = await proxyPreview(withoutOurCookies(request), env, coordinator, host, ctx);
-	// A navigation with a cookie in its second hour-half gets a fresh one (a 101 cannot carry it).
+	if (response.status === 101) return response; // a WebSocket: nothing to cache, no cookie to carry
+	const answer = new Response(response.body, response);
+	revalidateAlways(answer.headers);
+	// A navigation with a cookie in its second hour-half gets a fresh one.
 	const navigation = ['document', 'iframe'].includes(request.headers.get('sec-fetch-dest') ?? '');
-	if (cookie !== 'renew' || !navigation || response.status === 101) return response;
-	const renewed = new Response(response.body, response);
-	renewed.headers.append('set-cookie', await previewCookie(url, secret));
-	return renewed;
+	if (cookie === 'renew' && navigation) answer.headers.append('set-cookie', await previewCookie(url, secret));
+	return answer;
+}
+
+/**
+ * A preview shows what the app answers now: after an edit or a restart, the iframe must not show
+ * what the browser kept from before, whatever caching the app asks for (it is written for its
+ * production, not for a preview). So the browser may keep an answer but must ask again before using
+ * it, except one the app marks `immutable` (a content-hashed asset, such as Vite's dependencies).
+ */
+function revalidateAlways(headers: Headers) {
+	if (headers.get('cache-control')?.includes('immutable')) return;
+	headers.set('cache-control', 'no-cache');
 }
 
 function redirectWithCookie(to: string, cookie: string): Response {
