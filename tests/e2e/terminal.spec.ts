@@ -1,11 +1,12 @@
 /**
  * The terminal under the preview: a real shell in the sandbox, typed into through xterm.js in the
- * page; sized to its box; owner only; gone with the tab.
+ * page; sized to its box; owner only; gone with the tab. And what a visitor does with it: edit the
+ * app, restart it, and be told why it did not come back.
  */
 import { expect, test, type Page } from '@playwright/test';
 import WebSocket from 'ws';
 import { liveProcesses } from '../helpers/host.ts';
-import { containerOf, startSandbox, visitorCookieOf } from './helpers.ts';
+import { containerOf, preview, startSandbox, visitorCookieOf } from './helpers.ts';
 
 const screen = (page: Page) => page.locator('.terminal .xterm-rows');
 
@@ -76,6 +77,46 @@ test("another visitor's browser, or another site, cannot open the terminal", asy
 	expect(await handshake(url, { origin: new URL(baseURL!).origin })).toBe(404);
 	expect(await handshake(`${url}?cols=100000`, { cookie: owner, origin: new URL(baseURL!).origin })).toBe(400);
 });
+
+test.describe('an app edited in the terminal and restarted', () => {
+	test('that exits at once: the page says with which code, and shows what it wrote', async ({ page }) => {
+		await startSandbox(page);
+		await openTerminal(page);
+		await page.keyboard.type(`printf 'console.error("boom: no config");\\nprocess.exit(3);\\n' > server.js && echo edited\n`);
+		await expect.poll(() => linesShown(page)).toContain('edited');
+		await page.getByRole('button', { name: 'Restart the app' }).click();
+		const failure = page.getByRole('alert');
+		await expect(failure).toContainText('The app exited with code 3 before it was ready.');
+		await expect(failure.locator('pre')).toHaveText('boom: no config');
+		await expect(page.getByRole('list', { name: 'Boot progress' })).toContainText('Stopping the app');
+	});
+
+	test('that listens on 127.0.0.1 only: the page says so, with the address', async ({ page }) => {
+		await startSandbox(page);
+		await openTerminal(page);
+		await page.keyboard.type(`sed -i "s/'0.0.0.0'/'127.0.0.1'/" server.js && echo edited\n`);
+		await expect.poll(() => linesShown(page)).toContain('edited');
+		await page.getByRole('button', { name: 'Restart the app' }).click();
+		await expect(page.getByRole('alert')).toContainText('The app listens on 127.0.0.1:3001 only');
+		await expect(page.getByRole('alert')).toContainText('Make it listen on 0.0.0.0');
+	});
+
+	test('that still works: it comes back with its edit, at the same preview URL', async ({ page }) => {
+		await startSandbox(page);
+		const before = await page.locator('.ready .bar code').innerText();
+		await openTerminal(page);
+		await page.keyboard.type(`sed -i 's/Hello from sandbox/Restarted sandbox/' server.js && echo edited\n`);
+		await expect.poll(() => linesShown(page)).toContain('edited');
+		await page.getByRole('button', { name: 'Restart the app' }).click();
+		await expect(preview(page).locator('body')).toContainText('Restarted sandbox', { timeout: 30_000 });
+		expect(await page.locator('.ready .bar code').innerText()).toBe(before);
+	});
+});
+
+/** The terminal's lines as shown (its text content runs them together). */
+async function linesShown(page: Page): Promise<string[]> {
+	return (await screen(page).innerText()).split('\n').map((line) => line.trim());
+}
 
 /** The width `stty size` printed last ("rows cols"). */
 async function columnsShown(page: Page): Promise<number> {

@@ -2,7 +2,8 @@
  * One boot of a sandbox, the same for every template: start its container, copy the template's
  * folder into the app's directory (its installed node_modules linked, not copied), start the app's
  * command, wait until it answers, expose its port. The coordinator runs it (once per sandbox,
- * however many requests ask) and records its steps.
+ * however many requests ask) and records its steps. A restart is the same boot in the running
+ * container, from stopping the app on: the app's files, edited or not, stay as they are.
  */
 import { SandboxError, type Sandbox, type SandboxProcess } from '../sandbox/types';
 import { isLoopback, listenersOn } from '../sandbox/listeners';
@@ -38,21 +39,30 @@ export interface BootOptions {
 	progress(label: string): void;
 	/** Called once the container is known to run (until then, the SDK may still be starting one). */
 	containerUp(): void;
-	/** Look for the app's process first (a boot resumed after the coordinator restarted, or a wake-up). */
-	recover: boolean;
+	/**
+	 * `new`: a fresh container. `recover`: look for the app's process first (a boot resumed after the
+	 * coordinator restarted, or a wake-up). `restart`: stop the app's process and start it again.
+	 */
+	mode: 'new' | 'recover' | 'restart';
 }
 
 /** Boots the sandbox and returns its preview URL. */
-export async function boot({ sandbox, template, env = {}, origin, progress, containerUp, recover }: BootOptions): Promise<string> {
+export async function boot({ sandbox, template, env = {}, origin, progress, containerUp, mode }: BootOptions): Promise<string> {
 	let server: SandboxProcess | null = null;
-	if (recover) {
+	if (mode === 'restart') {
+		progress('Stopping the app');
+		const running = await sandbox.getProcess(APP_PROCESS_ID);
+		containerUp();
+		if (running?.status === 'running') await running.kill();
+	}
+	if (mode === 'recover') {
 		progress('Connecting to the sandbox');
 		// Starts the container if it has none: then there is no process, and the boot goes on as new.
 		const running = await sandbox.getProcess(APP_PROCESS_ID);
 		containerUp();
 		if (running?.status === 'running') server = running;
 	}
-	if (!server) {
+	if (!server && mode !== 'restart') {
 		// The container starts with the first call that needs one: a step of its own, so that the
 		// progress shows what a slow start waits for (not the template's first step).
 		progress('Starting the sandbox');
@@ -60,6 +70,8 @@ export async function boot({ sandbox, template, env = {}, origin, progress, cont
 		containerUp();
 		progress('Copying the app into the sandbox');
 		await copyApp(sandbox, template.id);
+	}
+	if (!server) {
 		progress(template.start.label);
 		server = await sandbox.startProcess(template.start.command, {
 			processId: APP_PROCESS_ID,

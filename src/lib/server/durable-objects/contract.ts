@@ -69,6 +69,8 @@ export type ReadReply = { ok: true; content: string } | Refusal;
 /** `hotReloaded`: a browser's dev-server client applied the change itself. */
 export type WriteReply = { ok: true; hotReloaded: boolean } | Refusal;
 
+export type RestartReply = { ok: true } | Refusal;
+
 /** Who may open a sandbox's preview: its owner's browser alone (with the preview cookie), or anyone. */
 export type PreviewAccess = 'private' | 'public';
 
@@ -102,6 +104,12 @@ export interface CoordinatorApi {
 	setPreviewAccess(access: PreviewAccess): Promise<void>;
 	/** Boots a ready sandbox again whose container went away (its preview answered 410); false if it is not coming back. */
 	revive(): Promise<boolean>;
+	/**
+	 * Stops the ready sandbox's app and starts it again in the same container, with its files as
+	 * they are now (edited in the terminal, say): the state goes through `initializing` again, and
+	 * a failure is reported with its evidence as a boot's is.
+	 */
+	restartApp(): Promise<RestartReply>;
 	stop(reason: string): Promise<void>;
 	readSource(path: string): Promise<ReadReply>;
 	writeSource(path: string, content: string): Promise<WriteReply>;

@@ -33,7 +33,7 @@ import { SandboxError, type Sandbox } from '../sandbox/types';
 import { MAX_TERMINALS, relayTerminal, TerminalSize } from '../terminal';
 import { APP_DIR, liveClients, parseSourceContent, parseSourcePath, readSource, SourceFileError, writeSource, type EditableSources } from '../source-files';
 import { templateOf, type Template } from '../templates/catalog';
-import { APP_PROCESS_ID, boot, describeFailure, LATE_START_WINDOW_MS } from './boot';
+import { APP_PROCESS_ID, boot, describeFailure, LATE_START_WINDOW_MS, type BootOptions } from './boot';
 import { CAPACITY_NAME, reclaimAfterMs, type CapacityEnv } from './capacity';
 import { issueTicket, redeemTicket, type Tickets } from './preview-tickets';
 import {
@@ -46,6 +46,7 @@ import {
 	type PreviewTicketReply,
 	type ReadReply,
 	type Refusal,
+	type RestartReply,
 	type CapacityApi,
 	type Namespace,
 	type StartReply,
@@ -157,7 +158,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			this.record = { state, version: 1, origin, lastActiveAt: Date.now() };
 			if (this.template(template).api) this.record.apiToken = randomToken();
 			await this.save();
-			this.beginBoot({ recover: false });
+			this.beginBoot('new');
 		}
 		return { ok: true, state: this.record.state };
 	}
@@ -243,8 +244,19 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		Object.assign(record.state, { status: 'initializing', steps: [], previewUrl: null, error: null });
 		await this.changedState();
 		// Exposing the port again keeps the preview URL (tokens outlive containers).
-		this.beginBoot({ recover: true });
+		this.beginBoot('recover');
 		return true;
+	}
+
+	async restartApp(): Promise<RestartReply> {
+		const record = this.record;
+		if (record?.state.status !== 'ready') return notRunning;
+		console.log(`[coordinator] restarting the app of ${record.state.id}`);
+		record.lastActiveAt = Date.now();
+		Object.assign(record.state, { status: 'initializing', steps: [], previewUrl: null, error: null });
+		await this.changedState();
+		this.beginBoot('restart');
+		return { ok: true };
 	}
 
 	async stop(reason: string): Promise<void> {
@@ -412,7 +424,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		}
 		if (status === 'initializing' && !this.booting) {
 			console.log(`[coordinator] resuming the boot of ${id}`);
-			this.beginBoot({ recover: true });
+			this.beginBoot('recover');
 		}
 		if (status === 'ready' || status === 'error') {
 			const idleMs = now - record.lastActiveAt;
@@ -449,16 +461,16 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		await this.ctx.storage.setAlarm(Math.min(...due));
 	}
 
-	private beginBoot({ recover }: { recover: boolean }) {
+	private beginBoot(mode: BootOptions['mode']) {
 		const generation = ++this.generation;
-		const run = this.boot(generation, recover).finally(() => {
+		const run = this.boot(generation, mode).finally(() => {
 			if (this.booting === run) this.booting = null;
 		});
 		this.booting = run;
 		this.scheduleAlarm().catch((error) => console.error('[coordinator] setting the watchdog failed', error));
 	}
 
-	private async boot(generation: number, recover: boolean) {
+	private async boot(generation: number, mode: BootOptions['mode']) {
 		const record = this.record!;
 		const { id, template } = record.state;
 		const current = () => this.generation === generation && this.record === record;
@@ -471,7 +483,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 				template: this.template(template),
 				env: this.appEnv(record),
 				origin: record.origin,
-				recover,
+				mode,
 				containerUp: () => (containerUp = true),
 				progress: (label) => {
 					if (!current()) throw new Error('superseded');

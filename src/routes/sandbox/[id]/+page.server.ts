@@ -137,6 +137,15 @@ export const actions: Actions = {
 		redirect(303, `/sandbox/${params.id}`);
 	},
 
+	/** Starts the app again in its sandbox, with its files as they are (the page then follows the boot). */
+	restart: async ({ params, request, platform, locals }) => {
+		await requireOwnSandbox(locals.visitor, params.id);
+		await readForm(request);
+		const reply = structuredCopy(await coordinatorOf(platform, params.id).restartApp());
+		if (!reply.ok) error(reply.status, reply.message);
+		redirect(303, `/sandbox/${params.id}`);
+	},
+
 	/** Destroys the visitor's sandbox now instead of at the idle TTL. */
 	stop: async ({ params, request, platform, locals }) => {
 		await requireOwnSandbox(locals.visitor, params.id);
