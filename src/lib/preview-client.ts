@@ -1,17 +1,21 @@
 /**
- * Follows a sandbox's boot in the browser. Framework-agnostic.
+ * Follows a sandbox in the browser: its boot, then, once it is ready, what
+ * becomes of its app (a problem, a restart) until it fails or stops.
+ * Framework-agnostic.
  *
  * - The WebSocket is the primary channel, and reconnects when it drops.
- * - Polling is a last resort: it starts only if no WebSocket has delivered a
- *   substantive message (progress, ready or error) within `pollFallbackDelay`
- *   of the start — or of a socket closing, since a socket that spoke once and
- *   then dropped, with every reconnect failing, would otherwise leave the page
- *   on its last state for good — and stops itself as soon as a socket delivers.
- * - On ready or error everything closes: socket, timers, polling.
+ * - Polling is a last resort during a boot: it starts only if no WebSocket has
+ *   delivered a substantive message within `pollFallbackDelay` of the start —
+ *   or of a socket closing, since a socket that spoke once and then dropped,
+ *   with every reconnect failing, would otherwise leave the page on its last
+ *   state for good — and stops itself as soon as a socket delivers. A ready
+ *   sandbox is followed over the socket alone: a poll counts as use, which an
+ *   open tab alone must not be (the page's heartbeat is what keeps it).
+ * - On error or stop everything closes: socket, timers, polling.
  * - `on()` returns an unsubscribe function; `destroy()` clears every timer,
  *   socket and listener.
  */
-import { isSettled, type SandboxSnapshot, type ServerMessage } from './sandbox-state';
+import type { SandboxSnapshot, SandboxStatus, ServerMessage } from './sandbox-state';
 
 export interface PreviewClientOptions {
 	/** Absolute ws:// or wss:// URL of the sandbox's WebSocket route. */
@@ -25,12 +29,14 @@ export interface PreviewClientOptions {
 
 type Events = {
 	state: SandboxSnapshot;
+	/** Each time it becomes ready (again, after a restart). */
 	ready: SandboxSnapshot;
+	/** It failed or stopped: nothing more will come. */
 	error: SandboxSnapshot;
 };
 type Listener<E extends keyof Events> = (value: Events[E]) => void;
 
-const SUBSTANTIVE: ReadonlySet<string> = new Set(['progress', 'ready', 'error']);
+const SUBSTANTIVE: ReadonlySet<string> = new Set(['progress', 'ready', 'error', 'stopped']);
 
 export class PreviewClient {
 	private readonly options: Required<PreviewClientOptions>;
@@ -42,6 +48,7 @@ export class PreviewClient {
 	private socket: WebSocket | null = null;
 	/** Whether the current socket has delivered (reset when a socket closes). */
 	private webSocketDelivered = false;
+	private status: SandboxStatus | null = null;
 	private settled = false;
 	private destroyed = false;
 	private fallbackTimer: ReturnType<typeof setTimeout> | null = null;
@@ -57,12 +64,16 @@ export class PreviewClient {
 		return () => this.listeners[event].delete(listener);
 	}
 
-	/** Starts following from the state the page already has. A settled state needs no connection at all. */
+	/** Starts following from the state the page already has. A failed or stopped sandbox needs no connection at all. */
 	start(initial: SandboxSnapshot) {
 		this.apply(initial);
 		if (this.settled || this.destroyed) return;
 		this.connect();
 		this.armFallback();
+	}
+
+	private get booting() {
+		return this.status === 'initializing';
 	}
 
 	destroy() {
@@ -86,7 +97,7 @@ export class PreviewClient {
 			this.socket = null;
 			if (!this.settled && !this.destroyed) {
 				this.webSocketDelivered = false;
-				this.armFallback();
+				if (this.booting) this.armFallback();
 				this.reconnectTimer = setTimeout(() => {
 					this.reconnectTimer = null;
 					this.connect();
@@ -95,9 +106,9 @@ export class PreviewClient {
 		});
 	}
 
-	/** Polls unless a socket delivers within the grace period (a deadline already set is kept). */
+	/** Polls unless a socket delivers within the grace period (a deadline already set is kept), during a boot. */
 	private armFallback() {
-		if (this.fallbackTimer) return;
+		if (this.fallbackTimer || !this.booting) return;
 		this.fallbackTimer = setTimeout(() => {
 			this.fallbackTimer = null;
 			if (!this.webSocketDelivered) this.startPolling();
@@ -105,7 +116,7 @@ export class PreviewClient {
 	}
 
 	private startPolling() {
-		if (this.pollTimer || this.settled || this.destroyed) return;
+		if (this.pollTimer || !this.booting || this.destroyed) return;
 		const tick = async () => {
 			if (this.webSocketDelivered) return this.stopPolling();
 			try {
@@ -126,11 +137,27 @@ export class PreviewClient {
 
 	private apply(state: SandboxSnapshot) {
 		if (this.settled || this.destroyed) return;
+		const before = this.status;
+		this.status = state.status;
 		this.emit('state', state);
-		if (!isSettled(state)) return;
+		if (state.status === 'initializing') {
+			if (before !== 'initializing') this.armFallback(); // a boot (a restart) begins
+			return;
+		}
+		if (state.status === 'ready') {
+			this.stopPolling();
+			this.clearFallback();
+			if (before !== 'ready') this.emit('ready', state);
+			return;
+		}
 		this.settled = true;
-		this.emit(state.status === 'ready' ? 'ready' : 'error', state);
+		this.emit('error', state);
 		this.stop();
+	}
+
+	private clearFallback() {
+		if (this.fallbackTimer) clearTimeout(this.fallbackTimer);
+		this.fallbackTimer = null;
 	}
 
 	private emit<E extends keyof Events>(event: E, value: Events[E]) {

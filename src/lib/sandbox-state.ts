@@ -27,6 +27,23 @@ export interface SandboxSnapshot {
 	previewAccess: 'private' | 'public';
 	/** Why it failed (`error`) or stopped (`stopped`); for an app that failed, its last lines of output as evidence. */
 	error: { message: string; retryable: boolean; log?: LogLine[] } | null;
+	/** While it runs: why its preview is blank or broken, if it is known to be (null once the app answers again). */
+	problem: AppProblem | null;
+}
+
+/**
+ * What is wrong with a running sandbox's app, from evidence: its process ended, nothing listens on
+ * its port, it listens on loopback only, or it answered with a server error (5xx).
+ */
+export interface AppProblem {
+	kind: 'exited' | 'not-listening' | 'loopback-only' | 'server-error';
+	message: string;
+	/** The app's last lines of output. */
+	log: LogLine[];
+	/** When it was seen (epoch milliseconds). */
+	at: number;
+	/** For a server error, the request answered with it (`GET /api/notes`). */
+	request?: string;
 }
 
 /**
@@ -43,10 +60,6 @@ export interface ServerMessage {
 
 export function messageFor(state: SandboxSnapshot): ServerMessage {
 	return { type: state.status === 'initializing' ? 'progress' : state.status, state };
-}
-
-export function isSettled(state: SandboxSnapshot): boolean {
-	return state.status !== 'initializing';
 }
 
 /** The editor's view of the app's sources (templates that have them, once the sandbox is ready). */

@@ -17,7 +17,8 @@ function snapshot(status: SandboxStatus, steps = 1): SandboxSnapshot {
 		steps: Array.from({ length: steps }, (_, i) => ({ label: `step ${i}`, state: 'done', startedAt: 0, durationMs: 1 })),
 		previewUrl: status === 'ready' ? 'http://3001-express-test-tok.localhost:5173/' : null,
 		previewAccess: 'private',
-		error: status === 'error' ? { message: 'nope', retryable: true } : null
+		error: status === 'error' ? { message: 'nope', retryable: true } : null,
+		problem: null
 	};
 }
 
@@ -92,9 +93,10 @@ describe('PreviewClient', () => {
 		pollAnswer = snapshot('ready', 3);
 		await vi.advanceTimersByTimeAsync(5000);
 		expect(seen.at(-1)?.status).toBe('ready');
-		await until(() => sockets[0].readyState === sockets[0].CLOSED, 'the socket to close');
+		// Ready: no more polls; the socket, silent so far, stays to follow the app.
 		await vi.advanceTimersByTimeAsync(60_000);
 		expect(polls).toBe(3);
+		expect(sockets[0].readyState).toBe(sockets[0].OPEN);
 		expect(vi.getTimerCount()).toBe(0);
 	});
 
@@ -113,7 +115,8 @@ describe('PreviewClient', () => {
 
 		expect(polls).toBe(0);
 		expect(ready?.previewUrl).toContain('3001-express-test');
-		await until(() => sockets[0].readyState === sockets[0].CLOSED, 'the socket to close');
+		// Ready, it goes on listening (for the app's problems, a restart, a stop), on the socket alone.
+		expect(sockets[0].readyState).toBe(sockets[0].OPEN);
 		expect(vi.getTimerCount()).toBe(0);
 	});
 
@@ -201,7 +204,7 @@ describe('PreviewClient', () => {
 		expect(polls).toBe(pollsThen);
 	});
 
-	it('polls until ready when the socket spoke once and then never again, and then closes everything', async () => {
+	it('polls until ready when the socket spoke once and then never again, and then polls no more', async () => {
 		onConnection = (socket) => {
 			if (sockets.length === 1) socket.send(JSON.stringify({ type: 'progress', state: snapshot('initializing', 2) }));
 			socket.close();
@@ -219,15 +222,38 @@ describe('PreviewClient', () => {
 		}
 		expect(ready?.status).toBe('ready');
 		expect(polls).toBe(1);
+		// A poll counts as use: a ready sandbox is followed over the socket (which reconnects) alone.
 		await vi.advanceTimersByTimeAsync(60_000);
-		expect(vi.getTimerCount()).toBe(0);
+		expect(polls).toBe(1);
 	});
 
-	it('opens no connection at all for a sandbox that is already ready', async () => {
+	it('follows a ready sandbox over the socket alone: its problem, its restart, then its stop, which closes everything', async () => {
 		const seen = newClient();
+		const readies: SandboxSnapshot[] = [];
+		client.on('ready', (state) => readies.push(state));
 		client.start(snapshot('ready'));
+		await until(() => sockets.length === 1, 'the WebSocket');
+		const problem = { kind: 'exited' as const, message: 'The app exited with code 1.', log: [], at: 0 };
+		sockets[0].send(JSON.stringify({ type: 'ready', state: { ...snapshot('ready'), problem } }));
+		await until(() => seen.at(-1)?.problem !== null, 'the problem');
+		sockets[0].send(JSON.stringify({ type: 'progress', state: { ...snapshot('initializing'), previewUrl: 'http://3001-express-test-tok.localhost:5173/' } }));
+		sockets[0].send(JSON.stringify({ type: 'ready', state: snapshot('ready', 3) }));
+		await until(() => readies.length === 2, 'ready again after the restart');
 		await vi.advanceTimersByTimeAsync(30_000);
-		expect(seen.map((s) => s.status)).toEqual(['ready']);
+		expect(polls).toBe(0);
+
+		sockets[0].send(JSON.stringify({ type: 'stopped', state: { ...snapshot('stopped'), error: { message: 'Stopped.', retryable: true } } }));
+		await until(() => seen.at(-1)?.status === 'stopped', 'the stop');
+		await until(() => sockets[0].readyState === sockets[0].CLOSED, 'the socket to close');
+		expect(vi.getTimerCount()).toBe(0);
+		expect(seen.map((state) => state.status)).toEqual(['ready', 'ready', 'initializing', 'ready', 'stopped']);
+	});
+
+	it('opens no connection at all for a sandbox that has stopped', async () => {
+		const seen = newClient();
+		client.start(snapshot('stopped'));
+		await vi.advanceTimersByTimeAsync(30_000);
+		expect(seen.map((s) => s.status)).toEqual(['stopped']);
 		expect(sockets).toHaveLength(0);
 		expect(polls).toBe(0);
 	});

@@ -3,13 +3,16 @@
  * engine's containers: an app bound to 127.0.0.1 is named as such; the Hono template's API is
  * called with the sandbox's own token (minted by its coordinator, seen by nothing else), streams
  * its Server-Sent Events as they come, and a stream that never ends or breaks off says so; the
- * app's logs are read and followed, its token redacted, and an app that exits says how.
+ * app's logs are read and followed, its token redacted, and an app that exits says how; a running
+ * app's problems (a 500, an exit, a closed server) are found and shown; a restart the app fails
+ * leaves the sandbox running.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ApiCall } from '../../src/lib/api-console.ts';
 import type { LogLine } from '../../src/lib/app-logs.ts';
-import { startCoordinationWorker, type CoordinationWorker } from './harness.ts';
+import type { AppProblem } from '../../src/lib/sandbox-state.ts';
+import { sleep, startCoordinationWorker, type CoordinationWorker } from './harness.ts';
 
 let worker: CoordinationWorker;
 
@@ -36,6 +39,16 @@ describe('the boot', () => {
 		expect(state.error!.message).toContain('listens on 127.0.0.1:3001 only');
 		expect(state.error!.message).toContain('0.0.0.0');
 		expect(state.steps.at(-1)).toMatchObject({ label: 'Waiting for the server to answer', state: 'failed' });
+	});
+
+	it('fails an app that is not ready in time, saying what it did instead: nothing listened, or it answered 503', async () => {
+		const deaf = newId('deaf');
+		const unwell = newId('unwell');
+		await Promise.all([worker.start(deaf), worker.start(unwell)]);
+		expect((await worker.settled(deaf)).error!.message).toBe('Nothing listened on port 3001 within 2 s.');
+		expect((await worker.settled(unwell)).error!.message).toBe(
+			'The app answered 503 to GET /health within 2 s: it is ready once it answers with a 2xx or 3xx there.'
+		);
 	});
 });
 
@@ -172,5 +185,101 @@ describe("the app's logs", () => {
 		// The call made after the stream began, as it happened, without its colours.
 		expect(lines).toContainEqual(expect.stringMatching(/^--> GET \/api\/notes 200 \d+ms$/));
 		expect(JSON.stringify(parts)).not.toMatch(/[0-9a-f]{64}/);
+	});
+});
+
+describe("a running app's problems, told from evidence", () => {
+	const page = { accept: 'text/html', 'sec-fetch-dest': 'document' };
+	/** The sandbox's problem once the coordinator has one (the preview route reports after answering). */
+	const problemOf = async (id: string, kind: AppProblem['kind'] | null) => {
+		for (let tries = 0; tries < 50; tries++) {
+			const problem = (await worker.status(id))!.state.problem;
+			if ((problem?.kind ?? null) === kind) return problem;
+			await sleep(100);
+		}
+		throw new Error(`${id} never had ${kind}: ${JSON.stringify((await worker.status(id))!.state.problem)}`);
+	};
+	let id: string;
+	let previewUrl: string;
+	const at = (path: string) => new URL(path, previewUrl).href;
+
+	beforeEach(async () => {
+		id = newId('fragile');
+		await worker.start(id);
+		const state = await worker.settled(id);
+		expect(state.status, JSON.stringify(state)).toBe('ready');
+		previewUrl = state.previewUrl!;
+	}, 60_000);
+
+	it('an answer of 500: which request, and what the app wrote; gone once a page loads again', async () => {
+		expect(await worker.preview(at('/boom'))).toMatchObject({ status: 500, body: 'broken' });
+		const problem = await problemOf(id, 'server-error');
+		expect(problem!.message).toBe('The app answered 500 to GET /boom.');
+		expect(problem!.log).toContainEqual({ stream: 'stderr', text: 'boom: the database is down' });
+		// Another request that loads is no proof the page does; a page that loads is.
+		expect((await worker.preview(at('/'))).body).toBe('fine');
+		expect((await worker.status(id))!.state.problem?.kind).toBe('server-error');
+		expect((await worker.preview(at('/'), page)).body).toBe('fine');
+		await problemOf(id, null);
+	});
+
+	it('an answer of 500 is gone too once the request that failed is answered', async () => {
+		expect((await worker.preview(at('/boom'))).status).toBe(500);
+		await problemOf(id, 'server-error');
+		expect((await worker.preview(at('/boom'))).body).toBe('fine');
+		await problemOf(id, null);
+	});
+
+	it('an app that exited: its code and last lines, in the preview (a page that reloads itself, or JSON) and in the state', async () => {
+		expect((await worker.preview(at('/exit'))).body).toBe('bye');
+		// (Until its process has ended, the app may still be answering, or closing.)
+		let shown = await worker.preview(at('/'), page);
+		for (let tries = 0; !shown.body.includes('exited') && tries < 20; tries++) shown = await sleep(100).then(() => worker.preview(at('/'), page));
+		expect(shown.status).toBe(502);
+		expect(shown.body).toContain('<p role="alert">The app exited with code 4.</p>');
+		expect(shown.body).toContain('<pre>exiting on purpose</pre>');
+		expect(shown.body).toContain('<meta http-equiv="refresh" content="3">');
+		const asked = await worker.preview(at('/api'));
+		expect(asked.status).toBe(502);
+		expect(JSON.parse(asked.body)).toEqual({ error: 'The app exited with code 4.', code: 'PREVIEW_UNAVAILABLE' });
+		const problem = await problemOf(id, 'exited');
+		expect(problem!.log).toEqual([{ stream: 'stdout', text: 'exiting on purpose' }]);
+
+		// Restarted, it answers again, under the same URL, and the problem is gone.
+		expect(await worker.coordinator(id, 'restartApp')).toEqual({ ok: true });
+		const state = await worker.settled(id);
+		expect(state).toMatchObject({ status: 'ready', previewUrl, problem: null });
+		expect((await worker.preview(at('/'), page)).body).toBe('fine');
+	});
+
+	it('an app that stopped listening but runs on: nothing listens on its port', async () => {
+		expect((await worker.preview(at('/close'))).body).toBe('closing');
+		let shown = await worker.preview(at('/'));
+		for (let tries = 0; shown.status !== 502 && tries < 20; tries++) shown = await sleep(100).then(() => worker.preview(at('/')));
+		expect(JSON.parse(shown.body).error).toBe("Nothing listens on port 3001, though the app's process is running: it closed its server, or never opened one there.");
+		await problemOf(id, 'not-listening');
+	});
+});
+
+describe('a restart', () => {
+	it('says the app is starting while it does, and leaves the sandbox running when the app fails to come back', async () => {
+		const id = newId('once');
+		await worker.start(id);
+		const ready = await worker.settled(id);
+		expect(ready.status).toBe('ready');
+		const before = worker.containers(id);
+
+		expect(await worker.coordinator(id, 'restartApp')).toEqual({ ok: true });
+		const during = await worker.preview(new URL('/', ready.previewUrl!).href, { accept: 'text/html' });
+		expect(during.status).toBe(502);
+		expect(during.body).toMatch(/The app is starting: (Stopping the app|Starting the Express server)…/);
+
+		const after = await worker.settled(id);
+		expect(after).toMatchObject({ status: 'ready', previewUrl: ready.previewUrl, error: null });
+		expect(after.problem).toMatchObject({ kind: 'exited', message: 'The app exited with code 3 before it was ready.' });
+		expect(after.problem!.log).toEqual([{ stream: 'stderr', text: 'boom on restart' }]);
+		expect(after.steps.at(-1)).toMatchObject({ label: 'Waiting for the server to answer', state: 'failed' });
+		// The same container, with the app's files, for the visitor to mend.
+		expect(worker.containers(id)).toEqual(before);
 	});
 });

@@ -14,7 +14,12 @@
  * The coordinator is the app's, subclassed only to boot variants of the templates, by the sandbox
  * ID's first word: `slow-`, an Express server that listens only after 40 s; `loopback-`, one that
  * listens on 127.0.0.1 only; `crash-`, one that writes a line to each stream and exits with 3;
- * `leaky-`, the Hono server after printing its API token.
+ * `leaky-`, the Hono server after printing its API token; `fragile-`, a server that breaks on
+ * request (`/boom` answers 500 every other time, `/exit` exits with 4, `/close` stops listening but
+ * runs on);
+ * `once-`, the Express server the first time, and the second time (a restart) one that writes a
+ * line, waits 3 s and exits with 3; `deaf-`, a process that never listens, and `unwell-`, a server
+ * that answers 503, both given 2 s to be ready.
  */
 import { SandboxCoordinator } from '../../src/lib/server/durable-objects/coordinator.ts';
 import { API_CALL_PATH, LOGS_PATH, type CoordinatorNamespace, type Namespace, type StartGateApi } from '../../src/lib/server/durable-objects/contract.ts';
@@ -50,12 +55,38 @@ const crashingExpress: Template = {
 	start: { ...express.start, command: `node -e "console.log('reading the config'); console.error('boom: no config'); process.exit(3)"` }
 };
 
+/** A server that answers `fine`, and breaks as asked (see the file's comment). */
+const fragileExpress: Template = {
+	...express,
+	start: {
+		...express.start,
+		command:
+			`node -e "let booms = 0; const server = require('http').createServer((q, s) => {` +
+			`if (q.url === '/boom' && booms++ % 2 === 0) { console.error('boom: the database is down'); s.statusCode = 500; return s.end('broken'); }` +
+			`if (q.url === '/exit') { console.log('exiting on purpose'); return s.end('bye', () => process.exit(4)); }` +
+			`if (q.url === '/close') { setInterval(() => {}, 1000); return s.end('closing', () => { server.close(); server.closeAllConnections(); }); }` +
+			`s.end('fine'); }).listen(process.env.PORT, '0.0.0.0')"`
+	}
+};
+
+/** The Express server, which fails when it is started a second time in its container. */
+const onceExpress: Template = {
+	...express,
+	start: { ...express.start, command: `sh -c 'if test -e /tmp/started; then echo "boom on restart" >&2; sleep 3; exit 3; fi; touch /tmp/started; exec ${express.start.command}'` }
+};
+
+/** An app given 2 s to be ready, which runs `command`. */
+const quickToFail = (command: string): Template => ({ ...express, start: { ...express.start, command }, ready: { ...express.ready, timeoutSeconds: 2 } });
+
+const deafApp = quickToFail(`node -e "setInterval(() => {}, 1000)"`);
+const unwellApp = quickToFail(`node -e "require('http').createServer((q, s) => { s.statusCode = 503; s.end('warming up'); }).listen(process.env.PORT, '0.0.0.0')"`);
+
 const hono = templateOf('hono')!;
 
 /** The Hono app, which first prints the token it was given (the logs must not show it). */
 const leakyHono: Template = { ...hono, start: { ...hono.start, command: `sh -c 'echo "my token is $API_TOKEN"; exec ${hono.start.command}'` } };
 
-const VARIANTS: Record<string, Template> = { slow: slowExpress, loopback: loopbackExpress, crash: crashingExpress, leaky: leakyHono };
+const VARIANTS: Record<string, Template> = { slow: slowExpress, loopback: loopbackExpress, crash: crashingExpress, leaky: leakyHono, fragile: fragileExpress, once: onceExpress, deaf: deafApp, unwell: unwellApp };
 
 export class TestCoordinator extends SandboxCoordinator {
 	protected override template(id: string): Template {

@@ -25,6 +25,17 @@ test.describe('without JavaScript', () => {
 		await expect(page.getByRole('link', { name: 'Refresh' })).toBeVisible();
 	});
 
+	test('the restart form starts the app again, and the page follows the restart until the app answers', async ({ page }) => {
+		await startSandbox(page);
+		await expect(page.locator('[data-status="ready"]')).toBeVisible({ timeout: 30_000 });
+		const { startedAt } = await previewJson(page);
+		await page.getByRole('button', { name: 'Restart the app' }).click();
+		// The same preview, served by a new run of the app, on a page that has stopped reloading.
+		await expect.poll(async () => (await previewJson(page)).startedAt, { timeout: 30_000 }).not.toBe(startedAt);
+		await expect(page.locator('[data-status="ready"]')).toBeVisible();
+		await expect(page.locator('meta[http-equiv="refresh"]')).toHaveCount(0);
+	});
+
 	test('the editor is a textarea form: a save redirects back, and the iframe shows the change', async ({ page }) => {
 		const id = await startSandbox(page, 'Vue + Vite');
 		await expect(page.locator('[data-status="ready"]')).toBeVisible({ timeout: 30_000 });

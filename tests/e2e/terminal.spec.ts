@@ -13,6 +13,11 @@ const screen = (page: Page) => page.locator('.terminal .xterm-rows');
 async function openTerminal(page: Page) {
 	await page.getByRole('button', { name: 'Open a terminal' }).click();
 	await expect(page.getByText('connected', { exact: true })).toBeVisible();
+	await focusTerminal(page);
+}
+
+/** Puts the keyboard back in the terminal (after a click elsewhere in the page). */
+async function focusTerminal(page: Page) {
 	await page.locator('.terminal .xterm-helper-textarea').focus();
 }
 
@@ -79,16 +84,23 @@ test("another visitor's browser, or another site, cannot open the terminal", asy
 });
 
 test.describe('an app edited in the terminal and restarted', () => {
-	test('that exits at once: the page says with which code, and shows what it wrote', async ({ page }) => {
+	test('that exits at once: the page says with which code and shows what it wrote; mended, it comes back', async ({ page }) => {
 		await startSandbox(page);
 		await openTerminal(page);
 		await page.keyboard.type(`printf 'console.error("boom: no config");\\nprocess.exit(3);\\n' > server.js && echo edited\n`);
 		await expect.poll(() => linesShown(page)).toContain('edited');
 		await page.getByRole('button', { name: 'Restart the app' }).click();
-		const failure = page.getByRole('alert');
-		await expect(failure).toContainText('The app exited with code 3 before it was ready.');
-		await expect(failure.locator('pre')).toHaveText('boom: no config');
-		await expect(page.getByRole('list', { name: 'Boot progress' })).toContainText('Stopping the app');
+		const problem = page.getByRole('alert');
+		await expect(problem).toContainText('The app exited with code 3 before it was ready.');
+		await expect(problem.locator('pre')).toHaveText('boom: no config');
+		await expect(page.getByText('Boot steps')).toBeVisible();
+		// The sandbox runs on, and so does the terminal: the visitor puts the file back and restarts.
+		await focusTerminal(page);
+		await page.keyboard.type('cp /templates/express/server.js . && echo mended\n');
+		await expect.poll(() => linesShown(page)).toContain('mended');
+		await page.getByRole('button', { name: 'Restart the app' }).click();
+		await expect(preview(page).locator('body')).toContainText('Hello from sandbox', { timeout: 30_000 });
+		await expect(problem).toHaveCount(0);
 	});
 
 	test('that listens on 127.0.0.1 only: the page says so, with the address', async ({ page }) => {
@@ -101,7 +113,7 @@ test.describe('an app edited in the terminal and restarted', () => {
 		await expect(page.getByRole('alert')).toContainText('Make it listen on 0.0.0.0');
 	});
 
-	test('that still works: it comes back with its edit, at the same preview URL', async ({ page }) => {
+	test('that still works: it comes back with its edit, at the same preview URL, with the terminal still open', async ({ page }) => {
 		await startSandbox(page);
 		const before = await page.locator('.ready .bar code').innerText();
 		await openTerminal(page);
@@ -110,7 +122,23 @@ test.describe('an app edited in the terminal and restarted', () => {
 		await page.getByRole('button', { name: 'Restart the app' }).click();
 		await expect(preview(page).locator('body')).toContainText('Restarted sandbox', { timeout: 30_000 });
 		expect(await page.locator('.ready .bar code').innerText()).toBe(before);
+		await focusTerminal(page);
+		await page.keyboard.type('echo "still $((20+22))"\n');
+		await expect.poll(() => linesShown(page)).toContain('still 42');
 	});
+});
+
+test('an app stopped from the terminal: the preview and the page say so, with its last lines', async ({ page }) => {
+	await startSandbox(page);
+	await openTerminal(page);
+	await page.keyboard.type(`pkill -f 'node server.js' && echo stopped\n`);
+	await expect.poll(() => linesShown(page)).toContain('stopped');
+	await page.reload();
+	await expect(preview(page).getByRole('alert')).toHaveText(/The app's process was stopped by a signal/);
+	await expect(preview(page).locator('pre')).toContainText('express listening on 0.0.0.0:3001');
+	const problem = page.getByRole('alert');
+	await expect(problem).toContainText("The preview cannot show the app. The app's process was stopped by a signal");
+	await expect(problem.locator('pre')).toContainText('express listening on 0.0.0.0:3001');
 });
 
 /** The terminal's lines as shown (its text content runs them together). */

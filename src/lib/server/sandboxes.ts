@@ -87,7 +87,7 @@ export async function sandboxState(
 
 function stoppedState(id: string, template: string): SandboxSnapshot {
 	const error = { message: 'It is no longer running.', retryable: true };
-	return { id, template, status: 'stopped', steps: [], previewUrl: null, previewAccess: 'private', error };
+	return { id, template, status: 'stopped', steps: [], previewUrl: null, previewAccess: 'private', error, problem: null };
 }
 
 /**

@@ -6,7 +6,7 @@
  * container, from stopping the app on: the app's files, edited or not, stay as they are.
  */
 import { SandboxError, type Sandbox, type SandboxProcess } from '../sandbox/types';
-import { isLoopback, listenersOn } from '../sandbox/listeners';
+import { isLoopback, listenersOn, socketAddresses } from '../sandbox/listeners';
 import { previewUrlFor } from '../sandbox/rules';
 import { APP_DIR } from '../source-files';
 import type { Template } from '../templates/catalog';
@@ -27,6 +27,9 @@ export const APP_PROCESS_ID = 'app';
 
 /** The boot's own commands are short; a hung one must not hold the boot forever. */
 const COMMAND_TIMEOUT_MS = 30_000;
+
+/** How long a restart lets the app end by itself before it is killed. */
+const STOP_GRACE_MS = 5_000;
 
 export interface BootOptions {
 	sandbox: Sandbox;
@@ -51,9 +54,8 @@ export async function boot({ sandbox, template, env = {}, origin, progress, cont
 	let server: SandboxProcess | null = null;
 	if (mode === 'restart') {
 		progress('Stopping the app');
-		const running = await sandbox.getProcess(APP_PROCESS_ID);
+		await stopApp(sandbox);
 		containerUp();
-		if (running?.status === 'running') await running.kill();
 	}
 	if (mode === 'recover') {
 		progress('Connecting to the sandbox');
@@ -80,10 +82,52 @@ export async function boot({ sandbox, template, env = {}, origin, progress, cont
 		});
 	}
 	progress(template.ready.label);
-	await server.waitForPort(template.port, { path: template.ready.path, timeout: template.ready.timeoutSeconds * 1000, interval: 100 });
+	await waitUntilReady(sandbox, server, template);
 	await reachableFromOutside(sandbox, template);
 	progress('Exposing the preview URL');
 	return expose(sandbox, template.port, origin);
+}
+
+/**
+ * The app's process, given a few seconds to end by itself once asked (an app may close its
+ * connections first), then killed: its port must be free for the next one.
+ */
+async function stopApp(sandbox: Sandbox) {
+	const running = await sandbox.getProcess(APP_PROCESS_ID);
+	if (running?.status !== 'running') return;
+	await running.kill('SIGTERM');
+	for (const deadline = Date.now() + STOP_GRACE_MS; Date.now() < deadline; ) {
+		if ((await running.getStatus()) !== 'running') return;
+		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
+	await running.kill('SIGKILL');
+}
+
+/** An app that did not answer its ready path with a 2xx or 3xx in time; `answered`: what it answered instead, if anything. */
+export class NotReady extends SandboxError {
+	readonly answered: number | null;
+
+	constructor(message: string, answered: number | null, cause: unknown) {
+		super('PROCESS_READY_TIMEOUT', message, { retryable: true, cause });
+		this.answered = answered;
+	}
+}
+
+/** Waits for the app to answer its ready path; when it does not in time, says what it did instead. */
+async function waitUntilReady(sandbox: Sandbox, server: SandboxProcess, { port, ready }: Template) {
+	try {
+		await server.waitForPort(port, { path: ready.path, timeout: ready.timeoutSeconds * 1000, interval: 100 });
+	} catch (error) {
+		if (!(error instanceof SandboxError) || error.code !== 'PROCESS_READY_TIMEOUT') throw error;
+		const within = `within ${ready.timeoutSeconds} s`;
+		if ((await listenersOn(sandbox, port).catch(() => null))?.length === 0) throw new NotReady(`Nothing listened on port ${port} ${within}.`, null, error);
+		const answered = await sandbox
+			.containerFetch(new Request(`http://localhost${ready.path}`), port)
+			.then(async (response) => (await response.body?.cancel(), response.status))
+			.catch(() => null);
+		if (answered === null) throw new NotReady(`Nothing answered on port ${port} ${within}.`, null, error);
+		throw new NotReady(`The app answered ${answered} to GET ${ready.path} ${within}: it is ready once it answers with a 2xx or 3xx there.`, answered, error);
+	}
 }
 
 /**
@@ -99,7 +143,7 @@ async function reachableFromOutside(sandbox: Sandbox, { port, ready }: Template)
 		if (!(error instanceof SandboxError) || error.code !== 'PORT_UNREACHABLE') throw error;
 		const addresses = await listenersOn(sandbox, port).catch(() => []);
 		if (addresses.length > 0 && addresses.every(isLoopback)) {
-			throw new SandboxError('LOOPBACK_ONLY', addresses.map((address) => `${address.includes(':') ? `[${address}]` : address}:${port}`).join(' and '));
+			throw new SandboxError('LOOPBACK_ONLY', socketAddresses(addresses, port));
 		}
 		throw error;
 	}
@@ -108,12 +152,16 @@ async function reachableFromOutside(sandbox: Sandbox, { port, ready }: Template)
 /**
  * Copies everything in the template's folder but its manifest and node_modules, which is linked: it
  * was installed ahead of time and is read-only. (The ID is a catalog key: lowercase letters and digits.)
+ * The copy is made beside the app's directory and moved into place whole, so that a container that
+ * has the app already (a boot resumed after its copy, an app that exited and is started again) keeps
+ * it as it is, the visitor's edits included, and never half a copy.
  */
 async function copyApp(sandbox: Sandbox, id: string) {
+	const staging = `${APP_DIR}.copying`;
 	const command =
-		`mkdir -p ${APP_DIR} && cd /templates/${id} && ` +
-		`find . -mindepth 1 -maxdepth 1 ! -name node_modules ! -name template.json -exec cp -R -t ${APP_DIR} {} + && ` +
-		`ln -sfn /templates/${id}/node_modules ${APP_DIR}/node_modules`;
+		`test -d ${APP_DIR} || { rm -rf ${staging} && mkdir -p ${staging} && cd /templates/${id} && ` +
+		`find . -mindepth 1 -maxdepth 1 ! -name node_modules ! -name template.json -exec cp -R -t ${staging} {} + && ` +
+		`ln -sfn /templates/${id}/node_modules ${staging}/node_modules && mv ${staging} ${APP_DIR}; }`;
 	const result = await sandbox.exec(command, { timeout: COMMAND_TIMEOUT_MS });
 	if (!result.success) throw new Error(`copying the app failed (${result.exitCode}): ${result.stderr.trim()}`);
 }
@@ -158,6 +206,11 @@ async function expose(sandbox: Sandbox, port: number, origin: string): Promise<s
 	}
 }
 
+/** For an app that listens at `where` (`127.0.0.1:3001`), all of them loopback addresses. */
+export function loopbackOnlyMessage(where: string): string {
+	return `The app listens on ${where} only, which nothing outside the sandbox can reach (previews included). Make it listen on 0.0.0.0, every address.`;
+}
+
 /** What the visitor is told when a boot fails. Every failure may be retried with a fresh sandbox. */
 export function describeFailure(error: unknown): { message: string; retryable: boolean } {
 	const code = error instanceof SandboxError ? error.code : null;
@@ -167,13 +220,7 @@ export function describeFailure(error: unknown): { message: string; retryable: b
 	if (code === 'BACKEND_UNAVAILABLE') {
 		return { message: 'The sandbox service is not reachable right now. Please try again shortly.', retryable: true };
 	}
-	if (code === 'LOOPBACK_ONLY') {
-		const where = (error as SandboxError).message;
-		return {
-			message: `The app listens on ${where} only, which nothing outside the sandbox can reach (previews included). Make it listen on 0.0.0.0, every address.`,
-			retryable: true
-		};
-	}
+	if (code === 'LOOPBACK_ONLY') return { message: loopbackOnlyMessage((error as SandboxError).message), retryable: true };
 	if (code === 'PORT_UNREACHABLE') {
 		return { message: 'The app answered inside the sandbox, but not at the address previews arrive at.', retryable: true };
 	}
@@ -181,8 +228,6 @@ export function describeFailure(error: unknown): { message: string; retryable: b
 		const exitCode = /exited with code (-?\d+)/i.exec((error as SandboxError).message)?.[1];
 		return { message: `The app exited${exitCode === undefined ? '' : ` with code ${exitCode}`} before it was ready.`, retryable: true };
 	}
-	if (code === 'PROCESS_READY_TIMEOUT') {
-		return { message: 'Nothing answered on the app\'s port in time.', retryable: true };
-	}
+	if (error instanceof NotReady) return { message: error.message, retryable: true };
 	return { message: 'The sandbox could not be started.', retryable: true };
 }

@@ -74,6 +74,22 @@ export type RestartReply = { ok: true } | Refusal;
 /** Who may open a sandbox's preview: its owner's browser alone (with the preview cookie), or anyone. */
 export type PreviewAccess = 'private' | 'public';
 
+export interface PreviewAnswer {
+	status: number;
+	method: string;
+	/** The path asked for (without its query). */
+	path: string;
+	/** A page load (a document or an iframe's), not one of its subresources. */
+	navigation: boolean;
+}
+
+/** What a preview that reached no server says instead: the evidence, and whether it is worth retrying shortly. */
+export interface PreviewDiagnosis {
+	message: string;
+	log: LogLine[];
+	retry: boolean;
+}
+
 /** A one-time ticket into the preview (see preview-access.ts), for the owner's browser. */
 export type PreviewTicketReply = { ok: true; previewUrl: string; ticket: string } | Refusal;
 
@@ -86,6 +102,14 @@ export interface CoordinatorApi {
 	touch(): Promise<void>;
 	/** A preview request counts as use only with the host the coordinator issued (token included). */
 	touchPreview(host: string): Promise<void>;
+	/**
+	 * A preview request the app answered, as `touchPreview`: a 5xx is kept as the app's problem (with
+	 * its last lines); a page it answers again (a navigation under 500), or the request that failed
+	 * answered now, clears the problem.
+	 */
+	previewAnswered(host: string, answer: PreviewAnswer): Promise<void>;
+	/** Why a preview request reached no server in the sandbox, looked for there (app-problems.ts) and kept as the app's problem. */
+	diagnosePreview(host: string): Promise<PreviewDiagnosis>;
 	/** Whether it is booting or running (without counting as use, unlike `status`). */
 	isRunning(): Promise<boolean>;
 	/** Whether it runs, and for how long nothing has used it (without counting as use). */
@@ -106,8 +130,9 @@ export interface CoordinatorApi {
 	revive(): Promise<boolean>;
 	/**
 	 * Stops the ready sandbox's app and starts it again in the same container, with its files as
-	 * they are now (edited in the terminal, say): the state goes through `initializing` again, and
-	 * a failure is reported with its evidence as a boot's is.
+	 * they are now (edited in the terminal, say): the state goes through `initializing` again, with
+	 * its preview URL kept. An app that fails to come back leaves the sandbox `ready`, with the
+	 * failure as its `problem`.
 	 */
 	restartApp(): Promise<RestartReply>;
 	stop(reason: string): Promise<void>;

@@ -10,7 +10,11 @@
  * - The boot runs here, once, however many requests ask; not in a request's `waitUntil`, which
  *   production cuts off 30 s after the response. If the object restarts mid-boot, it resumes the
  *   boot when it is loaded again (the alarm is the watchdog), finding the app's process if it runs.
- * - Errors are final: the visitor starts a fresh sandbox.
+ * - A boot's errors are final: the visitor starts a fresh sandbox. A running sandbox's app may fail
+ *   on its own (it exits, stops listening, answers 500): that is its `problem` (app-problems.ts),
+ *   found when the preview reaches no server or the app answers 5xx, and when the alarm looks at it;
+ *   the sandbox stays ready for the visitor to mend the app and restart it (`restartApp`), and a
+ *   restart the app fails leaves it so too.
  * - One alarm does the timed work (`alarm`, `nextAlarm`): the watchdog during a boot; the idle TTL
  *   after — use (`touch`, `touchPreview`, every status read) moves its deadline, an open socket
  *   alone does not — with a look at the app's process meanwhile, which also renews the SDK's own
@@ -24,9 +28,10 @@
  */
 import { DurableObject, type WorkerWebSocket } from 'cloudflare:workers';
 import * as v from 'valibot';
-import { messageFor, type SandboxSnapshot, type SandboxStatus, type Step } from '../../sandbox-state';
+import { messageFor, type AppProblem, type SandboxSnapshot, type SandboxStatus, type Step } from '../../sandbox-state';
 import { ApiCallSchema, relayCall } from '../api-console';
 import { followLines, recentLines } from '../app-logs';
+import { diagnose, lastLines, requestLine, restartFailure, serverError } from '../app-problems';
 import type { LogLine } from '../../app-logs';
 import { openSandbox, type SandboxNamespace } from '../sandbox/cloudflare';
 import { SandboxError, type Sandbox } from '../sandbox/types';
@@ -43,6 +48,8 @@ import {
 	TERMINAL_PATH,
 	type CoordinatorApi,
 	type PreviewAccess,
+	type PreviewAnswer,
+	type PreviewDiagnosis,
 	type PreviewTicketReply,
 	type ReadReply,
 	type Refusal,
@@ -85,8 +92,8 @@ const SWEEP_INTERVAL_MS = 5_000;
 /** How long after a stop a container is still looked for: a call under way at the stop may wake one. */
 const AFTER_STOP_SWEEP_MS = 60_000;
 
-/** How many of a failed app's last lines its page shows. */
-const FAILURE_LOG_LINES = 30;
+/** How long a diagnosis of an unreachable app answers the preview's requests before it is made again. */
+const DIAGNOSIS_REUSE_MS = 2_000;
 
 /** How long a stopped sandbox's record stays, so that its page can say why it stopped. */
 const STOPPED_RECORD_MS = 24 * 3600_000;
@@ -154,7 +161,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		}
 		// (Two starts of one ID may both have waited for the slot: the first one boots.)
 		if (!this.record || this.record.state.status === 'stopped') {
-			const state: SandboxSnapshot = { id, template, status: 'initializing', steps: [], previewUrl: null, previewAccess: 'private', error: null };
+			const state: SandboxSnapshot = { id, template, status: 'initializing', steps: [], previewUrl: null, previewAccess: 'private', error: null, problem: null };
 			this.record = { state, version: 1, origin, lastActiveAt: Date.now() };
 			if (this.template(template).api) this.record.apiToken = randomToken();
 			await this.save();
@@ -241,7 +248,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		if (record?.state.status === 'initializing') return true; // under way already
 		if (record?.state.status !== 'ready') return false; // failed or stopped: nothing to wake
 		console.log(`[coordinator] waking ${record.state.id}: its container went away`);
-		Object.assign(record.state, { status: 'initializing', steps: [], previewUrl: null, error: null });
+		Object.assign(record.state, { status: 'initializing', steps: [], previewUrl: null, error: null, problem: null });
 		await this.changedState();
 		// Exposing the port again keeps the preview URL (tokens outlive containers).
 		this.beginBoot('recover');
@@ -253,10 +260,48 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		if (record?.state.status !== 'ready') return notRunning;
 		console.log(`[coordinator] restarting the app of ${record.state.id}`);
 		record.lastActiveAt = Date.now();
-		Object.assign(record.state, { status: 'initializing', steps: [], previewUrl: null, error: null });
+		// The preview URL stays: the page keeps its terminal and editor open through the restart.
+		Object.assign(record.state, { status: 'initializing', steps: [], error: null, problem: null });
 		await this.changedState();
 		this.beginBoot('restart');
 		return { ok: true };
+	}
+
+	async diagnosePreview(host: string): Promise<PreviewDiagnosis> {
+		const record = this.record;
+		if (!record || record.previewHost !== host.toLowerCase()) return { message: 'This preview does not exist.', log: [], retry: false };
+		const { status, steps, error } = record.state;
+		if (status === 'initializing') return { message: `The app is starting: ${steps.at(-1)?.label ?? 'Starting the sandbox'}…`, log: [], retry: true };
+		if (status !== 'ready') return { message: error?.message ?? 'The sandbox is not running.', log: [], retry: false };
+		// A page load is many requests: one look inside the sandbox answers them all.
+		const known = record.state.problem;
+		if (known && known.kind !== 'server-error' && Date.now() - known.at < DIAGNOSIS_REUSE_MS) return { message: known.message, log: known.log, retry: true };
+		const problem = await diagnose(this.sandbox(record.state.id), this.template(record.state.template).port, this.secrets(record)).catch((error) => {
+			console.warn('[coordinator] diagnosing the preview failed', error);
+			return null;
+		});
+		if (!problem) return { message: 'The preview could not reach the app just now, though it runs and listens.', log: [], retry: true };
+		await this.setProblem(record, problem);
+		return { message: problem.message, log: problem.log, retry: true };
+	}
+
+	async previewAnswered(host: string, answer: PreviewAnswer): Promise<void> {
+		const record = this.record;
+		if (!record || record.previewHost !== host.toLowerCase()) return;
+		await this.touch();
+		if (record.state.status !== 'ready') return;
+		const problem = record.state.problem;
+		if (answer.status >= 500) {
+			await this.setProblem(record, await serverError(this.sandbox(record.state.id), this.secrets(record), answer));
+		} else if (problem && (answer.navigation || problem.request === requestLine(answer))) {
+			await this.setProblem(record, null); // the app answers a page again, or what it failed
+		}
+	}
+
+	private async setProblem(record: SandboxRecord, problem: AppProblem | null) {
+		if (this.record !== record || record.state.status !== 'ready') return;
+		record.state.problem = problem;
+		await this.changedState();
 	}
 
 	async stop(reason: string): Promise<void> {
@@ -436,14 +481,16 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 
 	/**
 	 * Looks at a ready sandbox's app: a call into the container, which renews the SDK's idle timer
-	 * (status reads and heartbeats reach only this object). If the app's process is gone, the
-	 * sandbox boots again.
+	 * (status reads and heartbeats reach only this object). A container without the app's process
+	 * is a new one (the old one went away): the sandbox boots again. An app that exited in its
+	 * container is left as it is, with the evidence on the page, for the visitor to mend and restart.
 	 */
 	private async checkApp(record: SandboxRecord) {
-		const process = await this.sandbox(record.state.id)
-			.getProcess(APP_PROCESS_ID)
-			.catch(() => null);
-		if (this.record === record && record.state.status === 'ready' && process?.status !== 'running') await this.revive();
+		const sandbox = this.sandbox(record.state.id);
+		const process = await sandbox.getProcess(APP_PROCESS_ID).catch(() => null);
+		if (this.record !== record || record.state.status !== 'ready' || process?.status === 'running') return;
+		if (!process) return void (await this.revive());
+		if (record.state.problem?.kind !== 'exited') await this.setProblem(record, await diagnose(sandbox, this.template(record.state.template).port, this.secrets(record)));
 	}
 
 	/** When the alarm is next due, from the record alone (so that nothing can overwrite a deadline). */
@@ -492,18 +539,24 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			});
 			if (!current()) throw new Error('superseded');
 			record.previewHost = new URL(previewUrl).host;
-			await this.finish({ status: 'ready', previewUrl });
+			await this.finish({ status: 'ready', previewUrl, problem: null });
 		} catch (error) {
 			// Before its container was known to run, the SDK may still be starting one (its retries
 			// outlive the boot's deadline, and nothing stops them): it is stopped when it does.
 			if (!containerUp) record.sweepUntil = Date.now() + LATE_START_WINDOW_MS;
-			if (current()) {
+			// A restart that the app failed leaves the sandbox running, with the app's files as they
+			// are: the visitor reads why on the page, mends them and restarts again.
+			const problem = mode === 'restart' && current() ? await restartFailure(sandbox, this.secrets(record), error, describeFailure(error).message) : null;
+			if (problem && current()) {
+				console.warn(`[coordinator] the app of ${id} failed to restart: ${problem.message}`);
+				await this.finish({ status: 'ready', problem });
+			} else if (current()) {
 				console.error(`[coordinator] ${id} failed to start`, error);
 				await this.finish({ status: 'error', error: { ...describeFailure(error), log: await this.evidence(sandbox, record, error) } });
 			}
 			// Failed, or stopped mid-boot (a call made since may have woken a container): done for. A
 			// newer boot (a wake-up) owns the sandbox now, if there is one.
-			if (current() || record.state.status === 'stopped') {
+			if ((current() && !problem) || record.state.status === 'stopped') {
 				await this.destroyContainer();
 				await this.releaseSlot();
 			}
@@ -518,8 +571,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	private async evidence(sandbox: Sandbox, record: SandboxRecord, error: unknown): Promise<LogLine[] | undefined> {
 		const appsFault = ['PROCESS_EXITED_BEFORE_READY', 'PROCESS_READY_TIMEOUT', 'LOOPBACK_ONLY'];
 		if (!(error instanceof SandboxError) || !appsFault.includes(error.code)) return undefined;
-		const lines = await recentLines(sandbox, this.secrets(record)).catch(() => []);
-		return lines.slice(-FAILURE_LOG_LINES);
+		return lastLines(sandbox, this.secrets(record));
 	}
 
 	/** The template a sandbox boots (a test's subclass may boot one of its own). */
@@ -561,7 +613,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	}
 
 	private async finish(outcome: Partial<SandboxSnapshot>) {
-		this.closeActiveStep(outcome.status === 'error' ? 'failed' : 'done', Date.now());
+		this.closeActiveStep(outcome.status === 'error' || outcome.problem ? 'failed' : 'done', Date.now());
 		Object.assign(this.record!.state, outcome);
 		await this.changedState();
 	}

@@ -75,14 +75,24 @@ function processHandle(process: SDK.Process): SandboxProcess {
  * that it is never taken for the app's answer.
  */
 async function unlessUnreachable(response: Response, port: number): Promise<Response> {
-	if (response.status !== 500 || !response.headers.get('content-type')?.startsWith('text/plain') || !response.body) return response;
+	const text = await unreachableText(response);
+	if (text === null) return response;
+	throw new SandboxError('PORT_UNREACHABLE', `nothing answers on port ${port} at the container's address: ${text}`, { retryable: true });
+}
+
+/**
+ * The SDK's wording when a request reached no server in the sandbox (its routing failed, nothing
+ * listens on the port, or the container dropped the connection), or null for any other answer: an
+ * app's own 500 is the app's.
+ */
+export async function unreachableText(response: Response): Promise<string | null> {
+	if (response.status !== 500 || !response.headers.get('content-type')?.startsWith('text/plain') || !response.body) return null;
 	// Its first bytes tell (an app's own plain-text 500 may be long, or still streaming).
 	const reader = response.clone().body!.getReader();
 	const first = await reader.read();
 	reader.cancel().catch(() => {});
 	const text = first.done ? '' : new TextDecoder().decode(first.value);
-	if (!/^(Error proxying request to container|Container suddenly disconnected)/.test(text)) return response;
-	throw new SandboxError('PORT_UNREACHABLE', `nothing answers on port ${port} at the container's address: ${text}`, { retryable: true });
+	return /^(Proxy routing error|Error proxying request to container|Container suddenly disconnected)/.test(text) ? text : null;
 }
 
 export interface SandboxOptions {

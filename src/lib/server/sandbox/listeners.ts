@@ -23,6 +23,11 @@ export function isLoopback(address: string): boolean {
 	return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
 }
 
+/** `127.0.0.1:3001 and [::1]:3001`: where a server listens, as people write it. */
+export function socketAddresses(addresses: string[], port: number): string {
+	return addresses.map((address) => `${address.includes(':') ? `[${address}]` : address}:${port}`).join(' and ');
+}
+
 /** What listens on `port` in the sandbox (empty if nothing does, or the tables cannot be read). */
 export async function listenersOn(sandbox: Sandbox, port: number): Promise<string[]> {
 	const result = await sandbox.exec('cat /proc/net/tcp /proc/net/tcp6 2>/dev/null', { timeout: 5_000 });
