@@ -30,7 +30,8 @@ export const baseUrlOf = (name: keyof typeof TARGETS) => (name === 'https' ? `ht
 
 /**
  * Boots per sandbox, from the coordinators' log: every sandbox must have been booted exactly once,
- * plus once per wake-up after its container went away — however many isolates asked.
+ * plus once per wake-up after its container went away and per restart its visitor asked for —
+ * however many isolates asked.
  */
 export function bootsBeyondOne(output: string): string[] {
 	const count = (pattern: RegExp) => {
@@ -40,7 +41,11 @@ export function bootsBeyondOne(output: string): string[] {
 	};
 	const boots = count(/\[coordinator\] booting (\S+)/g);
 	const wakes = count(/\[coordinator\] waking (\S+):/g);
-	return [...boots].filter(([id, n]) => n !== 1 + (wakes.get(id) ?? 0)).map(([id, n]) => `${id}: ${n} boots, ${wakes.get(id) ?? 0} wake-ups`);
+	const restarts = count(/\[coordinator\] restarting the app of (\S+)/g);
+	const expected = (id: string) => 1 + (wakes.get(id) ?? 0) + (restarts.get(id) ?? 0);
+	return [...boots]
+		.filter(([id, n]) => n !== expected(id))
+		.map(([id, n]) => `${id}: ${n} boots, ${wakes.get(id) ?? 0} wake-ups, ${restarts.get(id) ?? 0} restarts`);
 }
 
 /** Whether the target answers its home page with 200 (over TLS, whatever its certificate). */

@@ -12,7 +12,7 @@ import { isLoopback, listenersOn, socketAddresses } from './sandbox/listeners';
 import { SandboxError, type ProcessInfo, type Sandbox } from './sandbox/types';
 
 /** How many of the app's last lines a problem shows. */
-export const EVIDENCE_LINES = 30;
+const EVIDENCE_LINES = 30;
 
 /** What the app wrote last, with its secrets redacted (app-logs.ts). */
 export async function lastLines(sandbox: Sandbox, secrets: string[]) {
