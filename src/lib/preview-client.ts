@@ -9,8 +9,9 @@
  *   or of a socket closing, since a socket that spoke once and then dropped,
  *   with every reconnect failing, would otherwise leave the page on its last
  *   state for good — and stops itself as soon as a socket delivers. A ready
- *   sandbox is followed over the socket alone: a poll counts as use, which an
- *   open tab alone must not be (the page's heartbeat is what keeps it).
+ *   sandbox is followed over the socket alone, reconnecting ever more slowly
+ *   while it fails: a poll counts as use, which an open tab alone must not be
+ *   (the page's heartbeat is what keeps it).
  * - On error or stop everything closes: socket, timers, polling.
  * - `on()` returns an unsubscribe function; `destroy()` clears every timer,
  *   socket and listener.
@@ -36,6 +37,8 @@ type Events = {
 };
 type Listener<E extends keyof Events> = (value: Events[E]) => void;
 
+const MAX_RECONNECT_DELAY_MS = 60_000;
+
 const SUBSTANTIVE: ReadonlySet<string> = new Set(['progress', 'ready', 'error', 'stopped']);
 
 export class PreviewClient {
@@ -48,6 +51,8 @@ export class PreviewClient {
 	private socket: WebSocket | null = null;
 	/** Whether the current socket has delivered (reset when a socket closes). */
 	private webSocketDelivered = false;
+	/** Reconnects in a row whose socket delivered nothing, while the sandbox is ready. */
+	private failedReconnects = 0;
 	private status: SandboxStatus | null = null;
 	private settled = false;
 	private destroyed = false;
@@ -89,6 +94,7 @@ export class PreviewClient {
 			const message = parse(event.data);
 			if (!message) return;
 			this.webSocketDelivered = true;
+			this.failedReconnects = 0;
 			this.stopPolling();
 			this.apply(message.state);
 		});
@@ -101,9 +107,18 @@ export class PreviewClient {
 				this.reconnectTimer = setTimeout(() => {
 					this.reconnectTimer = null;
 					this.connect();
-				}, this.options.reconnectDelay);
+				}, this.nextReconnectDelay());
 			}
 		});
+	}
+
+	/**
+	 * A boot is short, and polling backs its socket up: the same delay every time. A ready sandbox
+	 * may be followed for hours: each reconnect that delivers nothing waits twice as long, up to a minute.
+	 */
+	private nextReconnectDelay(): number {
+		if (this.booting) return this.options.reconnectDelay;
+		return Math.min(this.options.reconnectDelay * 2 ** this.failedReconnects++, MAX_RECONNECT_DELAY_MS);
 	}
 
 	/** Polls unless a socket delivers within the grace period (a deadline already set is kept), during a boot. */

@@ -33,10 +33,11 @@ export interface SandboxSnapshot {
 
 /**
  * What is wrong with a running sandbox's app, from evidence: its process ended, nothing listens on
- * its port, it listens on loopback only, or it answered with a server error (5xx).
+ * its port, it listens on loopback only, it answered with a server error (5xx), or (after a restart)
+ * it answered its ready path with something else than a 2xx or 3xx.
  */
 export interface AppProblem {
-	kind: 'exited' | 'not-listening' | 'loopback-only' | 'server-error';
+	kind: 'exited' | 'not-listening' | 'loopback-only' | 'server-error' | 'not-ready';
 	message: string;
 	/** The app's last lines of output. */
 	log: LogLine[];

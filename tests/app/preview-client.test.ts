@@ -249,6 +249,20 @@ describe('PreviewClient', () => {
 		expect(seen.map((state) => state.status)).toEqual(['ready', 'ready', 'initializing', 'ready', 'stopped']);
 	});
 
+	it('reconnects ever more slowly to a ready sandbox whose socket keeps failing, and never polls', async () => {
+		onConnection = (socket) => socket.close();
+		newClient();
+		client.start(snapshot('ready'));
+		// Step fake time in small slices: the sockets' close handshakes also run on timers.
+		for (let elapsed = 0; elapsed < 60_000; elapsed += 500) {
+			await vi.advanceTimersByTimeAsync(500);
+			await new Promise((resolve) => realSetImmediate(resolve));
+		}
+		// At a steady 2 s, a minute would be 30 tries; doubling from 2 s, it is 1 + 4 (at 2, 6, 14 and 30 s).
+		expect(sockets.length).toBe(5);
+		expect(polls).toBe(0);
+	});
+
 	it('opens no connection at all for a sandbox that has stopped', async () => {
 		const seen = newClient();
 		client.start(snapshot('stopped'));

@@ -8,7 +8,7 @@
  * leaves the sandbox running.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ApiCall } from '../../src/lib/api-console.ts';
 import type { LogLine } from '../../src/lib/app-logs.ts';
 import type { AppProblem } from '../../src/lib/sandbox-state.ts';
@@ -211,6 +211,9 @@ describe("a running app's problems, told from evidence", () => {
 		previewUrl = state.previewUrl!;
 	}, 60_000);
 
+	// The engine runs a few sandboxes at once: each test gives its slot back.
+	afterEach(() => worker.coordinator(id, 'stop', ['done']));
+
 	it('an answer of 500: which request, and what the app wrote; gone once a page loads again', async () => {
 		expect(await worker.preview(at('/boom'))).toMatchObject({ status: 500, body: 'broken' });
 		const problem = await problemOf(id, 'server-error');
@@ -281,5 +284,23 @@ describe('a restart', () => {
 		expect(after.steps.at(-1)).toMatchObject({ label: 'Waiting for the server to answer', state: 'failed' });
 		// The same container, with the app's files, for the visitor to mend.
 		expect(worker.containers(id)).toEqual(before);
+		await worker.coordinator(id, 'stop', ['done']);
+	});
+
+	it('in a container that went away meanwhile, gives a new one the app and starts it', async () => {
+		const id = newId('plain');
+		await worker.start(id);
+		const ready = await worker.settled(id);
+		expect(ready.status).toBe('ready');
+		const [container] = worker.containers(id);
+		const launcher = worker.containerProcesses(id).find((p) => p.cmdline.startsWith('bwrap ') && p.cmdline.includes(`${container}/`))!;
+		process.kill(launcher.pid, 'SIGKILL');
+		await expect.poll(() => worker.containers(id)).not.toContain(container);
+
+		expect(await worker.coordinator(id, 'restartApp')).toEqual({ ok: true });
+		const after = await worker.settled(id);
+		expect(after, JSON.stringify(after)).toMatchObject({ status: 'ready', previewUrl: ready.previewUrl, problem: null });
+		expect((await worker.preview(ready.previewUrl!)).body).toContain(`Hello from sandbox ${id}`);
+		await worker.coordinator(id, 'stop', ['done']);
 	});
 });

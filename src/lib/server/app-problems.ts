@@ -55,7 +55,7 @@ export async function restartFailure(sandbox: Sandbox, secrets: string[], error:
 
 /** Which problem a boot's error is, if the app is to blame for it. */
 function failureKind(error: unknown): AppProblem['kind'] | null {
-	if (error instanceof NotReady) return error.answered === null ? 'not-listening' : 'server-error';
+	if (error instanceof NotReady) return error.answered === null ? 'not-listening' : error.answered >= 500 ? 'server-error' : 'not-ready';
 	if (!(error instanceof SandboxError)) return null;
 	if (error.code === 'PROCESS_EXITED_BEFORE_READY') return 'exited';
 	if (error.code === 'LOOPBACK_ONLY') return 'loopback-only';

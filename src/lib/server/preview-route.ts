@@ -80,10 +80,12 @@ export async function answerPreview(request: Request, env: PreviewEnv, ctx: Cont
  * A preview shows what the app answers now: after an edit or a restart, the iframe must not show
  * what the browser kept from before, whatever caching the app asks for (it is written for its
  * production, not for a preview). So the browser may keep an answer but must ask again before using
- * it, except one the app marks `immutable` (a content-hashed asset, such as Vite's dependencies).
+ * it, except one marked `immutable` (a content-hashed asset, such as Vite's dependencies); one
+ * marked `no-store` (by the app, or by this route) it keeps not at all.
  */
 function revalidateAlways(headers: Headers) {
-	if (headers.get('cache-control')?.includes('immutable')) return;
+	const directives = headers.get('cache-control') ?? '';
+	if (/\b(immutable|no-store)\b/.test(directives)) return;
 	headers.set('cache-control', 'no-cache');
 }
 

@@ -19,7 +19,7 @@ export const TerminalSize = v.object({
 const Resize = v.strictObject({ type: v.literal('resize'), cols: Cols, rows: Rows });
 
 /** A paste of a few pages; more in one frame is no typing. */
-export const MAX_KEYSTROKE_BYTES = 64 * 1024;
+const MAX_KEYSTROKE_BYTES = 64 * 1024;
 /** Open terminals per sandbox: each is a shell in it. */
 export const MAX_TERMINALS = 4;
 

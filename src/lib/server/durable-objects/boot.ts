@@ -52,9 +52,12 @@ export interface BootOptions {
 /** Boots the sandbox and returns its preview URL. */
 export async function boot({ sandbox, template, env = {}, origin, progress, containerUp, mode }: BootOptions): Promise<string> {
 	let server: SandboxProcess | null = null;
+	// A restart finds the app's process (running or ended) in its container; none means the container
+	// went away meanwhile and a fresh one came up: it gets the app as a boot does.
+	let hasContainer = false;
 	if (mode === 'restart') {
 		progress('Stopping the app');
-		await stopApp(sandbox);
+		hasContainer = await stopApp(sandbox);
 		containerUp();
 	}
 	if (mode === 'recover') {
@@ -64,7 +67,7 @@ export async function boot({ sandbox, template, env = {}, origin, progress, cont
 		containerUp();
 		if (running?.status === 'running') server = running;
 	}
-	if (!server && mode !== 'restart') {
+	if (!server && !hasContainer) {
 		// The container starts with the first call that needs one: a step of its own, so that the
 		// progress shows what a slow start waits for (not the template's first step).
 		progress('Starting the sandbox');
@@ -90,17 +93,25 @@ export async function boot({ sandbox, template, env = {}, origin, progress, cont
 
 /**
  * The app's process, given a few seconds to end by itself once asked (an app may close its
- * connections first), then killed: its port must be free for the next one.
+ * connections first), then killed: its port must be free for the next one. False if the container
+ * has no such process at all.
  */
-async function stopApp(sandbox: Sandbox) {
-	const running = await sandbox.getProcess(APP_PROCESS_ID);
-	if (running?.status !== 'running') return;
-	await running.kill('SIGTERM');
-	for (const deadline = Date.now() + STOP_GRACE_MS; Date.now() < deadline; ) {
-		if ((await running.getStatus()) !== 'running') return;
+async function stopApp(sandbox: Sandbox): Promise<boolean> {
+	const app = await sandbox.getProcess(APP_PROCESS_ID);
+	if (!app) return false;
+	if (app.status !== 'running' || (await ended(app, STOP_GRACE_MS, 'SIGTERM'))) return true;
+	await ended(app, STOP_GRACE_MS, 'SIGKILL');
+	return true;
+}
+
+/** Sends `signal`; true once the process has ended, false if it still runs after `withinMs`. */
+async function ended(app: SandboxProcess, withinMs: number, signal: 'SIGTERM' | 'SIGKILL'): Promise<boolean> {
+	await app.kill(signal);
+	for (const deadline = Date.now() + withinMs; Date.now() < deadline; ) {
+		if ((await app.getStatus()) !== 'running') return true;
 		await new Promise((resolve) => setTimeout(resolve, 100));
 	}
-	await running.kill('SIGKILL');
+	return false;
 }
 
 /** An app that did not answer its ready path with a 2xx or 3xx in time; `answered`: what it answered instead, if anything. */

@@ -12,7 +12,8 @@
  *   boot when it is loaded again (the alarm is the watchdog), finding the app's process if it runs.
  * - A boot's errors are final: the visitor starts a fresh sandbox. A running sandbox's app may fail
  *   on its own (it exits, stops listening, answers 500): that is its `problem` (app-problems.ts),
- *   found when the preview reaches no server or the app answers 5xx, and when the alarm looks at it;
+ *   found when the preview reaches no server or the app answers 5xx, and (an app that exited) when
+ *   the alarm looks at it;
  *   the sandbox stays ready for the visitor to mend the app and restart it (`restartApp`), and a
  *   restart the app fails leaves it so too.
  * - One alarm does the timed work (`alarm`, `nextAlarm`): the watchdog during a boot; the idle TTL
@@ -93,7 +94,7 @@ const SWEEP_INTERVAL_MS = 5_000;
 const AFTER_STOP_SWEEP_MS = 60_000;
 
 /** How long a diagnosis of an unreachable app answers the preview's requests before it is made again. */
-const DIAGNOSIS_REUSE_MS = 2_000;
+const DIAGNOSIS_REUSE_MS = 10_000;
 
 /** How long a stopped sandbox's record stays, so that its page can say why it stopped. */
 const STOPPED_RECORD_MS = 24 * 3600_000;
@@ -108,13 +109,16 @@ interface SandboxRecord {
 	sweepUntil?: number;
 	/** When a stopped sandbox's record is forgotten. */
 	forgetAt?: number;
+	/** How the current (or last) boot began: a restart resumed after this object restarts is a restart still. */
+	bootMode?: BootOptions['mode'];
 	/** The preview's host (`{port}-{id}-{token}.{app host}`) once issued: it outlives wake-ups, as the token does. */
 	previewHost?: string;
 	/** Unredeemed one-time tickets into the preview (preview-tickets.ts). */
 	tickets?: Tickets;
 	/**
 	 * The bearer token of a template with an API (its manifest's `api`): minted here, given to the
-	 * app's process, sent by the console. It leaves this object for nothing else.
+	 * app's process, sent by the console. It leaves this object for nothing else (the app's process
+	 * has it in its environment, which its visitor's terminal can read: the visitor owns the app).
 	 */
 	apiToken?: string;
 }
@@ -129,6 +133,8 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	private readonly waiters = new Set<() => void>();
 	/** The browsers' ends of the open terminals (not hibernatable: each holds a socket into the container). */
 	private readonly terminals = new Set<WorkerWebSocket>();
+	/** Terminals asked of the sandbox and not yet open: they count against the limit too. */
+	private terminalsOpening = 0;
 	private readonly ttlMs: number;
 	/** How often a visible tab says it is still open: often enough that neither the TTL nor a reclaim takes its sandbox. */
 	private readonly heartbeatMs: number;
@@ -276,12 +282,13 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		// A page load is many requests: one look inside the sandbox answers them all.
 		const known = record.state.problem;
 		if (known && known.kind !== 'server-error' && Date.now() - known.at < DIAGNOSIS_REUSE_MS) return { message: known.message, log: known.log, retry: true };
+		const generation = this.generation;
 		const problem = await diagnose(this.sandbox(record.state.id), this.template(record.state.template).port, this.secrets(record)).catch((error) => {
 			console.warn('[coordinator] diagnosing the preview failed', error);
 			return null;
 		});
 		if (!problem) return { message: 'The preview could not reach the app just now, though it runs and listens.', log: [], retry: true };
-		await this.setProblem(record, problem);
+		await this.setProblem(record, generation, problem);
 		return { message: problem.message, log: problem.log, retry: true };
 	}
 
@@ -291,15 +298,17 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		await this.touch();
 		if (record.state.status !== 'ready') return;
 		const problem = record.state.problem;
+		const generation = this.generation;
 		if (answer.status >= 500) {
-			await this.setProblem(record, await serverError(this.sandbox(record.state.id), this.secrets(record), answer));
+			await this.setProblem(record, generation, await serverError(this.sandbox(record.state.id), this.secrets(record), answer));
 		} else if (problem && (answer.navigation || problem.request === requestLine(answer))) {
-			await this.setProblem(record, null); // the app answers a page again, or what it failed
+			await this.setProblem(record, generation, null); // the app answers a page again, or what it failed
 		}
 	}
 
-	private async setProblem(record: SandboxRecord, problem: AppProblem | null) {
-		if (this.record !== record || record.state.status !== 'ready') return;
+	/** Records what became of the app, unless the run it was seen in has since been replaced (a restart, a stop). */
+	private async setProblem(record: SandboxRecord, generation: number, problem: AppProblem | null) {
+		if (this.record !== record || this.generation !== generation || record.state.status !== 'ready') return;
 		record.state.problem = problem;
 		await this.changedState();
 	}
@@ -309,7 +318,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		if (!record || record.state.status === 'stopped') return;
 		console.log(`[coordinator] stopping ${record.state.id}: ${reason}`);
 		this.generation++; // a boot under way stops at its next step
-		Object.assign(record.state, { status: 'stopped', steps: [], previewUrl: null, error: { message: reason, retryable: true } });
+		Object.assign(record.state, { status: 'stopped', steps: [], previewUrl: null, error: { message: reason, retryable: true }, problem: null });
 		// What the visitor is told is kept a while (their page may ask), then forgotten.
 		record.forgetAt = Date.now() + STOPPED_RECORD_MS;
 		// A call into the sandbox still under way (a boot's, an editor's) would start a fresh container
@@ -413,15 +422,18 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		if (record?.state.status !== 'ready') return new Response(notRunning.message, { status: 409 });
 		const size = v.safeParse(TerminalSize, Object.fromEntries(query));
 		if (!size.success) return new Response(`Terminal size: ${size.issues[0].message}`, { status: 400 });
-		if (this.terminals.size >= MAX_TERMINALS) return new Response(`At most ${MAX_TERMINALS} terminals can be open at once.`, { status: 429 });
+		if (this.terminals.size + this.terminalsOpening >= MAX_TERMINALS) return new Response(`At most ${MAX_TERMINALS} terminals can be open at once.`, { status: 429 });
 		const sandbox = this.sandbox(record.state.id);
 		const sessionId = `terminal-${crypto.randomUUID()}`;
 		let shell: WorkerWebSocket;
+		this.terminalsOpening++;
 		try {
 			shell = await sandbox.openTerminal(sessionId, { cwd: APP_DIR, ...size.output });
 		} catch (error) {
 			console.error('[coordinator] opening a terminal failed', error);
 			return new Response('The sandbox did not open a terminal. Try again.', { status: 502 });
+		} finally {
+			this.terminalsOpening--;
 		}
 		const { 0: client, 1: browser } = new WebSocketPair();
 		browser.accept();
@@ -431,6 +443,8 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			onInput: () => void this.touch(),
 			onClose: () => {
 				this.terminals.delete(browser);
+				// A stopped sandbox's sessions went with its container (a call now would wake another).
+				if (this.record?.state.status === 'stopped') return;
 				sandbox.deleteSession(sessionId).catch((error) => console.warn('[coordinator] ending a terminal session failed', error));
 			}
 		});
@@ -469,7 +483,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		}
 		if (status === 'initializing' && !this.booting) {
 			console.log(`[coordinator] resuming the boot of ${id}`);
-			this.beginBoot('recover');
+			this.beginBoot(record.bootMode === 'restart' ? 'restart' : 'recover');
 		}
 		if (status === 'ready' || status === 'error') {
 			const idleMs = now - record.lastActiveAt;
@@ -490,7 +504,9 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		const process = await sandbox.getProcess(APP_PROCESS_ID).catch(() => null);
 		if (this.record !== record || record.state.status !== 'ready' || process?.status === 'running') return;
 		if (!process) return void (await this.revive());
-		if (record.state.problem?.kind !== 'exited') await this.setProblem(record, await diagnose(sandbox, this.template(record.state.template).port, this.secrets(record)));
+		if (record.state.problem?.kind === 'exited') return;
+		const generation = this.generation;
+		await this.setProblem(record, generation, await diagnose(sandbox, this.template(record.state.template).port, this.secrets(record)));
 	}
 
 	/** When the alarm is next due, from the record alone (so that nothing can overwrite a deadline). */
@@ -510,6 +526,8 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 
 	private beginBoot(mode: BootOptions['mode']) {
 		const generation = ++this.generation;
+		// Saved with the boot's first step: a boot resumed after this object restarts resumes a restart as one.
+		this.record!.bootMode = mode;
 		const run = this.boot(generation, mode).finally(() => {
 			if (this.booting === run) this.booting = null;
 		});

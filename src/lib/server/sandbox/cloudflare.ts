@@ -143,11 +143,16 @@ export function openSandbox(namespace: SandboxNamespace, id: string, { sleepAfte
 		openTerminal: (sessionId, { cwd, cols, rows }) =>
 			translated(async () => {
 				const session = await sandbox.createSession({ id: sessionId, cwd });
-				// terminal() takes the browser's upgrade request; this one is the coordinator's own.
-				const upgrade = new Request('http://localhost/ws/pty', { headers: { upgrade: 'websocket' } });
-				const response = await session.terminal(upgrade, { cols, rows });
-				if (!response.webSocket) throw new SandboxError('INTERNAL', `the container refused the terminal: ${response.status} ${await response.text()}`);
-				return response.webSocket;
+				try {
+					// terminal() takes the browser's upgrade request; this one is the coordinator's own.
+					const upgrade = new Request('http://localhost/ws/pty', { headers: { upgrade: 'websocket' } });
+					const response = await session.terminal(upgrade, { cols, rows });
+					if (!response.webSocket) throw new SandboxError('INTERNAL', `the container refused the terminal: ${response.status} ${await response.text()}`);
+					return response.webSocket;
+				} catch (error) {
+					await sandbox.deleteSession(sessionId).catch(() => {}); // no terminal: no session either
+					throw error;
+				}
 			}),
 		deleteSession: (sessionId) =>
 			translated(async () => {
