@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -285,6 +286,24 @@ describe('terminals (/ws/pty)', () => {
 		await terminal.sees(/30 100\r\n42\r\n/);
 		await terminal.sees(new RegExp(`${workspace}\r\n`));
 		terminal.socket.close();
+	});
+
+	it('answers an upgrade whose target makes no URL as an ordinary request, and lives on', async () => {
+		const { port } = new URL(base);
+		const answer = await new Promise<string>((resolve, reject) => {
+			const socket = connect(Number(port), '127.0.0.1', () => {
+				socket.write(`GET http://[ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`);
+			});
+			let text = '';
+			socket.on('data', (chunk) => {
+				text += chunk;
+				if (text.includes('\r\n\r\n')) socket.destroy();
+			});
+			socket.on('close', () => resolve(text));
+			socket.on('error', reject);
+		});
+		expect(answer).toMatch(/^HTTP\/1\.1 [45]\d\d /);
+		expect((await get('/api/ping')).status).toBe(200);
 	});
 
 	it('takes the session\'s working directory and variables as they stand', async () => {

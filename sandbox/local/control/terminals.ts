@@ -24,7 +24,14 @@ const MAX_FRAME_BYTES = 1024 * 1024;
 const BACKLOG_BYTES = 1024 * 1024;
 const PTY_PATH = '/ws/pty';
 
-const pathOf = (req: IncomingMessage) => new URL(req.url ?? '/', 'http://control.invalid').pathname;
+/** The request's path; null for a target no URL can be made of (its request is answered 400 as any other). */
+function pathOf(req: IncomingMessage): string | null {
+	try {
+		return new URL(req.url ?? '/', 'http://control.invalid').pathname;
+	} catch {
+		return null;
+	}
+}
 
 export class Terminals {
 	private readonly ptys = new Map<string, Promise<Pty>>();
