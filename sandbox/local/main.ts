@@ -206,6 +206,10 @@ async function main() {
 	};
 	process.on('SIGINT', () => shutdown('SIGINT'));
 	process.on('SIGTERM', () => shutdown('SIGTERM'));
+	// The engine's output goes to whoever started it. Once that end is closed, every write fails: its
+	// starter is gone, and so is the reason to run. (Unheard, the failure would be thrown, logged,
+	// fail again, and spin the engine forever.)
+	for (const output of [process.stdout, process.stderr]) output.on('error', () => shutdown('output closed'));
 	process.on('uncaughtException', (error) => {
 		console.error(error);
 		shutdown('crashed', 1);

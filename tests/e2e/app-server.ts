@@ -123,10 +123,16 @@ export default async function setup() {
 	try {
 		for (const name of Object.keys(TARGETS) as (keyof typeof TARGETS)[]) stops.push(await startTarget(name));
 	} catch (error) {
-		for (const stop of stops) await stop();
+		await stopAll(stops).catch((failure) => console.error(failure));
 		throw error;
 	}
-	return async () => {
-		for (const stop of stops) await stop();
-	};
+	return () => stopAll(stops);
+}
+
+/** Stops every target, even after one of them fails its checks; then says what failed. */
+async function stopAll(stops: (() => Promise<void>)[]) {
+	const failures: unknown[] = [];
+	for (const stop of stops) await stop().catch((failure) => failures.push(failure));
+	if (failures.length === 1) throw failures[0];
+	if (failures.length > 1) throw new AggregateError(failures, failures.map(String).join('\n'));
 }

@@ -198,6 +198,18 @@ describe('when the engine dies', () => {
 		expect(engine.output()).toContain('removing state of a crashed run');
 	});
 
+	it('stops, with its containers, once what reads its output has gone (instead of spinning on the failed writes)', async () => {
+		engine = await startTestEngine();
+		await serve(engine, 'unheard-a');
+		const before = sandboxProcesses(engine.stateDir);
+		engine.child.stdout!.destroy();
+		engine.child.stderr!.destroy();
+		// Its next line of output (a container starting) finds nobody to write to.
+		await engine.createContainer('unheard-b').catch(() => {});
+		await waitFor(() => engine!.child.exitCode !== null, { timeout: 10_000 });
+		await waitFor(() => sandboxProcesses(engine!.stateDir, before.namespaces).processes.length === 0, { timeout: 5_000 });
+	});
+
 	it('destroys every container and removes its state on SIGTERM', async () => {
 		const rt = await startTestEngine();
 		await serve(rt, 'graceful');
