@@ -275,7 +275,7 @@ describe('a restart', () => {
 		expect(await worker.coordinator(id, 'restartApp')).toEqual({ ok: true });
 		const during = await worker.preview(new URL('/', ready.previewUrl!).href, { accept: 'text/html' });
 		expect(during.status).toBe(502);
-		expect(during.body).toMatch(/The app is starting: (Stopping the app|Starting the Express server)…/);
+		expect(during.body).toMatch(/The app is starting: (Stopping the app|Starting the Express server|Waiting for the server to answer)…/);
 
 		const after = await worker.settled(id);
 		expect(after).toMatchObject({ status: 'ready', previewUrl: ready.previewUrl, error: null });
