@@ -279,6 +279,22 @@ describe('files', () => {
 	});
 });
 
+describe('backups', () => {
+	// (Archives themselves are made in a container: see tests/conformance, createBackup.)
+	it('refuses, before running anything, an archive outside /var/backups and a malformed request', async () => {
+		const refused = async (body: object) => {
+			const { status, body: answer } = await post('/api/backup/create', { dir: workspace, archivePath: '/var/backups/x.sqsh', sessionId: SESSION, ...body });
+			expect({ status, code: answer.code }).toEqual({ status: 400, code: 'INVALID_BACKUP_CONFIG' });
+			return answer.message;
+		};
+		expect(await refused({ archivePath: '/etc/backup.sqsh' })).toBe('Invalid archivePath: must use designated backup directory');
+		expect(await refused({ archivePath: '/var/backups/../x.sqsh' })).toBe('archivePath must not contain path traversal sequences');
+		expect(await refused({ dir: 'relative' })).toBe('dir must be an absolute path');
+		expect(await refused({ compression: { format: 'brotli' } })).toBe('compression.format must be one of: gzip, lz4, zstd');
+		expect(await refused({ excludes: 'node_modules' })).toBe('excludes must be an array of strings');
+	});
+});
+
 describe('terminals (/ws/pty)', () => {
 	it('runs a shell in the session\'s directory at the asked size, and answers keystrokes', async () => {
 		const terminal = await openTerminal('term-basics', { cols: '100', rows: '30' });

@@ -1,9 +1,11 @@
 /**
- * The control server's parts, wired together: sessions, processes, terminals, and the routes over them.
+ * The control server's parts, wired together: sessions, processes, terminals, and the routes over them
+ * (backups among them).
  */
 import { Executions } from './execution.ts';
 import { Router } from './http.ts';
 import { ProcessTable } from './processes.ts';
+import { registerBackupRoutes } from './routes/backups.ts';
 import { registerCommandRoutes } from './routes/commands.ts';
 import { registerFileRoutes } from './routes/files.ts';
 import { registerMiscRoutes } from './routes/misc.ts';
@@ -42,6 +44,7 @@ export function createApp(config: AppConfig) {
 	registerCommandRoutes(router, services);
 	registerFileRoutes(router, services);
 	registerProcessRoutes(router, services);
+	registerBackupRoutes(router, services);
 	registerMiscRoutes(router, services);
 
 	return {
