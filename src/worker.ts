@@ -3,7 +3,8 @@
  * - refuses a request whose Host makes no URL (400) or is none of the app's (421, see app-hosts.ts);
  * - exports the Durable Objects: the SDK's `Sandbox` (one per sandbox, with its container) and our
  *   `SandboxCoordinator` (one per sandbox: its state, boot, idle TTL and status sockets), the
- *   `StartGate`s (start limits) and `Capacity` (which sandboxes run, and which may make room);
+ *   `StartGate`s (start limits), `Capacity` (which sandboxes run, and which may make room) and
+ *   `SavedEdits` (a visitor's edits, kept while their sandboxes sleep);
  * - answers preview hosts (`{port}-{id}-{token}.{host}`) from the sandbox before SvelteKit's
  *   generated worker sees them: that worker serves static assets by path and answers from
  *   `caches.default` before any hook runs, so a preview host would otherwise get the app's own
@@ -22,6 +23,7 @@ export { Sandbox };
 export { SandboxCoordinator } from './lib/server/durable-objects/coordinator.ts';
 export { StartGate } from './lib/server/durable-objects/start-gate.ts';
 export { Capacity } from './lib/server/durable-objects/capacity.ts';
+export { SavedEdits } from './lib/server/durable-objects/saved-edits.ts';
 
 export default {
 	async fetch(request: Request, env: PreviewEnv & { APP_HOSTS?: string }, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {

@@ -11,6 +11,7 @@ import { isPreviewNamespace } from '../../src/lib/server/sandbox/rules.ts';
 export { SandboxCoordinator } from '../../src/lib/server/durable-objects/coordinator.ts';
 export { StartGate } from '../../src/lib/server/durable-objects/start-gate.ts';
 export { Capacity } from '../../src/lib/server/durable-objects/capacity.ts';
+export { SavedEdits } from '../../src/lib/server/durable-objects/saved-edits.ts';
 export { Sandbox } from '../local/workerd/sandbox.ts';
 
 export default {

@@ -2,20 +2,36 @@ import { fail, redirect } from '@sveltejs/kit';
 import * as v from 'valibot';
 import { readForm } from '$lib/server/form';
 import { PreviewHostname } from '$lib/server/sandbox/rules';
-import { admitStart, clientAddress, coordinatorOf, replaceLiveSandbox, structuredCopy } from '$lib/server/sandboxes';
+import { spokenDuration } from '$lib/durations';
+import { admitStart, clientAddress, coordinatorOf, discardSavedEdits, replaceLiveSandbox, savedEditsOf, structuredCopy } from '$lib/server/sandboxes';
 import { offers, TemplateChoice } from '$lib/server/templates/catalog';
 import { ensureVisitor, newSandboxId } from '$lib/server/visitor';
 import type { Actions, PageServerLoad } from './$types';
 
-/** Without a choice (a form of its own, a script), the first template offered. */
-const StartForm = v.object({ template: v.optional(TemplateChoice, offers[0].id) });
+/**
+ * Without a choice (a form of its own, a script), the first template offered. `clean`: without the
+ * visitor's saved edits of it (a checkbox: sent only when ticked).
+ */
+const StartForm = v.object({
+	template: v.optional(TemplateChoice, offers[0].id),
+	clean: v.optional(v.literal('on', 'clean is a checkbox: "on" or absent'))
+});
 
-export const load: PageServerLoad = () => ({ templates: offers });
+/** The templates, each with how long ago the visitor's edits of it were saved, if they were. */
+export const load: PageServerLoad = async ({ locals, platform }) => {
+	const saved = locals.visitor ? await savedEditsOf(platform, locals.visitor) : [];
+	const savedAgo = (template: string) => {
+		const edit = saved.find((entry) => entry.template === template);
+		return edit ? spokenDuration(Date.now() - edit.savedAt) : null;
+	};
+	return { templates: offers.map((template) => ({ ...template, editsSavedAgo: savedAgo(template.id) })) };
+};
 
 export const actions: Actions = {
 	/**
 	 * Starts a fresh sandbox for this visitor, replacing the one they had, and sends them to its
-	 * status page (Post/Redirect/Get). Too many starts in a minute, or too many sandboxes running
+	 * status page (Post/Redirect/Get). It restores their saved edits of the template, unless they
+	 * asked to start clean, which forgets them. Too many starts in a minute, or too many sandboxes running
 	 * from one client address, get 429 with Retry-After; no room for another sandbox (every one in
 	 * use, none to reclaim) gets 503 with Retry-After.
 	 */
@@ -39,6 +55,7 @@ export const actions: Actions = {
 						: `Too many sandboxes started in a short time. Please try again in ${admission.retryAfterSeconds} s.`
 			});
 		}
+		if (form.output.clean) await discardSavedEdits(platform, visitor, form.output.template);
 		// Both, or the visitor has two live sandboxes: finished even if the browser goes away meanwhile.
 		const started = (async () => {
 			const reply = structuredCopy(await coordinatorOf(platform, id).start({ id, template: form.output.template, origin: url.origin, visitor }));

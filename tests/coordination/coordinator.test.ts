@@ -5,6 +5,7 @@
  * would notice: the state the page shows, a preview URL that serves or does not, a container
  * that runs or does not.
  */
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxSnapshot } from '../../src/lib/sandbox-state.ts';
 import type { StartReply, StatusReply } from '../../src/lib/server/durable-objects/contract.ts';
@@ -188,6 +189,59 @@ describe.concurrent('time', () => {
 		expect((await worker.status(id))?.state.status).toBe('stopped');
 		await containerGone(id);
 	}, 60_000);
+});
+
+describe("a visitor's edits", () => {
+	/** The backups' objects in the run's local R2 (miniflare keeps one blob per object). */
+	const backupBlobs = () => readdirSync(worker.persistDir, { recursive: true, encoding: 'utf8' }).filter((path) => /r2\/.*\/blobs\/./.test(path));
+	const restoreStep = (state: SandboxSnapshot) => state.steps.find((step) => step.label.startsWith('Restoring your edits'));
+
+	it('are saved when the idle TTL stops their sandbox, restored at their next start of the template only, until they start clean', async () => {
+		const visitor = `editor-${Date.now().toString(36)}`;
+		const first = newId('edits');
+		await worker.start(first, { template: 'vue', visitor });
+		expect((await worker.settled(first)).status).toBe('ready');
+		const { content: original } = await worker.coordinator<{ content: string }>(first, 'readSource', ['src/App.vue']);
+		const edited = original.replace('</main>', '<p>Edited before it slept</p></main>');
+		expect(await worker.coordinator(first, 'writeSource', ['src/App.vue', edited])).toMatchObject({ ok: true });
+
+		// Nobody uses it: the TTL stops it, and its edits are saved on the way.
+		await sleep(TTL_MS + 5_000);
+		expect((await worker.status(first))?.state.status).toBe('stopped');
+		await containerGone(first);
+		expect(await worker.savedEdits(visitor, 'list')).toEqual([expect.objectContaining({ template: 'vue' })]);
+		expect(backupBlobs()).toHaveLength(2); // the archive and the SDK's metadata
+
+		const second = newId('edits');
+		await worker.start(second, { template: 'vue', visitor });
+		const restored = await worker.settled(second);
+		expect(restored.status).toBe('ready');
+		expect(restoreStep(restored)).toMatchObject({ label: expect.stringMatching(/^Restoring your edits from \d+ seconds ago$/), state: 'done' });
+		expect((await worker.coordinator<{ content: string }>(second, 'readSource', ['src/App.vue'])).content).toBe(edited);
+		const served = await worker.preview(new URL('/src/App.vue', restored.previewUrl!).href);
+		expect(served.body).toContain('Edited before it slept');
+
+		// Another visitor's start of the template, and this visitor's of another, are the templates as they are.
+		const stranger = newId('edits');
+		await worker.start(stranger, { template: 'vue' });
+		const fresh = await worker.settled(stranger);
+		expect(restoreStep(fresh)).toBeUndefined();
+		expect((await worker.coordinator<{ content: string }>(stranger, 'readSource', ['src/App.vue'])).content).toBe(original);
+		await worker.coordinator(stranger, 'stop', ['test over']);
+
+		// Started clean while the restored one still runs: its edits are not kept when it stops, and none are left.
+		await worker.savedEdits(visitor, 'discard', ['vue']);
+		expect(await worker.savedEdits(visitor, 'list')).toEqual([]);
+		await worker.coordinator(second, 'stop', ['You stopped it.']);
+		expect(await worker.savedEdits(visitor, 'list')).toEqual([]);
+		expect(backupBlobs()).toEqual([]);
+		const third = newId('edits');
+		await worker.start(third, { template: 'vue', visitor });
+		const clean = await worker.settled(third);
+		expect(restoreStep(clean)).toBeUndefined();
+		expect((await worker.coordinator<{ content: string }>(third, 'readSource', ['src/App.vue'])).content).toBe(original);
+		await worker.coordinator(third, 'stop', ['test over']);
+	}, 120_000);
 });
 
 describe('the status socket', () => {

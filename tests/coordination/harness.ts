@@ -37,10 +37,14 @@ export interface CoordinationWorker {
 	port: number;
 	engine: LocalRuntimeHandle;
 	stateDir: string;
+	/** Where wrangler keeps this run's Durable Object and R2 storage. */
+	persistDir: string;
 	/** Calls a coordinator's RPC method; throws what it threw. */
 	coordinator<T = unknown>(id: string, method: string, args?: unknown[]): Promise<T>;
 	/** Calls a start gate's RPC method. */
 	gate<T = unknown>(name: string, method: string, args?: unknown[]): Promise<T>;
+	/** Calls a visitor's saved edits' RPC method. */
+	savedEdits<T = unknown>(visitor: string, method: string, args?: unknown[]): Promise<T>;
 	/** start({ id, template, origin, visitor }) with this worker's origin; each sandbox has a visitor of its own unless one is named. */
 	start(id: string, options?: { template?: string; visitor?: string }): Promise<StartReply>;
 	status(id: string, request?: { after?: number; waitMs?: number }): Promise<StatusReply>;
@@ -194,8 +198,10 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars
 		port,
 		engine,
 		stateDir,
+		persistDir,
 		coordinator: (id, method, callArgs = []) => call('/coordinator', { id, method, args: callArgs }),
 		gate: (name, method, callArgs = []) => call('/gate', { name, method, args: callArgs }),
+		savedEdits: (visitor, method, callArgs = []) => call('/saved-edits', { name: `visitor:${visitor}`, method, args: callArgs }),
 		start: (id, { template = 'express', visitor = `visitor-of-${id}` } = {}) =>
 			worker.coordinator(id, 'start', [{ id, template, origin: worker.origin, visitor }]),
 		status: (id, request = {}) => worker.coordinator(id, 'status', [request]),

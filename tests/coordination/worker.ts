@@ -1,11 +1,12 @@
 /**
- * The coordination suite's worker: the app's two Durable Objects — a sandbox's coordinator and the
- * start gates — over the SDK's `Sandbox` with the local engine's containers, and a small door for
+ * The coordination suite's worker: the app's Durable Objects — a sandbox's coordinator, the start
+ * gates and a visitor's saved edits — over the SDK's `Sandbox` with the local engine's containers, and a small door for
  * the tests to call them as the app's routes do:
  *
  *   POST /coordinator { id, method, args? }   calls the coordinator of sandbox `id` (idFromName(id))
  *   POST /gate        { name, method, args? } calls the start gate `name`
- *     both answer { value } or { error: { name, message } }
+ *   POST /saved-edits { name, method, args? } calls the saved edits `name` (`visitor:{id}`)
+ *     all answer { value } or { error: { name, message } }
  *   GET  /ws/{id} (WebSocket upgrade)         the coordinator's status socket, as the app's route hands it over
  *   POST /api-call/{id} (an ApiCall)          the API console's call, as the app's route makes it
  *   GET  /logs/{id}                           the app's logs as they come, as the app's route follows them
@@ -22,7 +23,7 @@
  * that answers 503, both given 2 s to be ready.
  */
 import { SandboxCoordinator } from '../../src/lib/server/durable-objects/coordinator.ts';
-import { API_CALL_PATH, LOGS_PATH, type CoordinatorNamespace, type Namespace, type StartGateApi } from '../../src/lib/server/durable-objects/contract.ts';
+import { API_CALL_PATH, LOGS_PATH, type CoordinatorNamespace, type Namespace, type SavedEditsApi, type StartGateApi } from '../../src/lib/server/durable-objects/contract.ts';
 import { answerPreview, type PreviewEnv } from '../../src/lib/server/preview-route.ts';
 import { isPreviewNamespace } from '../../src/lib/server/sandbox/rules.ts';
 import { templateOf, type Template } from '../../src/lib/server/templates/catalog.ts';
@@ -30,6 +31,7 @@ import { templateOf, type Template } from '../../src/lib/server/templates/catalo
 export { Sandbox } from '../../sandbox/local/workerd/sandbox.ts';
 export { StartGate } from '../../src/lib/server/durable-objects/start-gate.ts';
 export { Capacity } from '../../src/lib/server/durable-objects/capacity.ts';
+export { SavedEdits } from '../../src/lib/server/durable-objects/saved-edits.ts';
 
 /** How long the slow template's server waits before it listens (not exported: a worker's exports are its handlers). */
 const SLOW_LISTEN_SECONDS = 40;
@@ -99,6 +101,7 @@ export class TestCoordinator extends SandboxCoordinator {
 interface Env extends PreviewEnv {
 	Coordinator: CoordinatorNamespace;
 	StartGate: Namespace<StartGateApi>;
+	SavedEdits: Namespace<SavedEditsApi>;
 }
 
 type Callable = Record<string, (...args: unknown[]) => Promise<unknown>>;
@@ -127,15 +130,12 @@ export default {
 			return env.Coordinator.get(env.Coordinator.idFromName(id)).fetch(request);
 		}
 
-		if (request.method !== 'POST' || (url.pathname !== '/coordinator' && url.pathname !== '/gate')) {
-			return new Response('Not found', { status: 404 });
-		}
+		const namespaces: Record<string, Namespace<unknown>> = { '/coordinator': env.Coordinator, '/gate': env.StartGate, '/saved-edits': env.SavedEdits };
+		const namespace = namespaces[url.pathname];
+		if (request.method !== 'POST' || !namespace) return new Response('Not found', { status: 404 });
 		const call = (await request.json()) as { id?: string; name?: string; method: string; args?: unknown[] };
 		try {
-			const stub =
-				url.pathname === '/coordinator'
-					? env.Coordinator.get(env.Coordinator.idFromName(call.id!))
-					: env.StartGate.get(env.StartGate.idFromName(call.name!));
+			const stub = namespace.get(namespace.idFromName(call.id ?? call.name!));
 			const value = await (stub as unknown as Callable)[call.method](...(call.args ?? []));
 			return Response.json({ value: value === undefined ? null : value });
 		} catch (error) {

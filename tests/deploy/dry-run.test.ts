@@ -13,12 +13,13 @@ describe('npm run deploy:check', () => {
 		expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
 		expect(run.stdout).toMatch(/env\.Sandbox \(Sandbox\)\s+Durable Object/);
 		expect(run.stdout).toContain('sandbox/Dockerfile');
+		expect(run.stdout).toMatch(/env\.BACKUP_BUCKET \(sandbox-preview-edits\)\s+R2 Bucket/);
 
 		const bundle = readFileSync('.wrangler/dry-run/worker.js', 'utf8');
 		const exported = [...bundle.matchAll(/^export \{([^}]*)\};/gm)].at(-1)?.[1] ?? '';
 		const names = exported.split(',').map((entry) => entry.trim().split(/\s+as\s+/).at(-1));
 		// Every Durable Object class wrangler.jsonc binds, and the handler.
-		for (const name of ['Sandbox', 'SandboxCoordinator', 'StartGate', 'Capacity', 'default']) expect(names).toContain(name);
+		for (const name of ['Sandbox', 'SandboxCoordinator', 'StartGate', 'Capacity', 'SavedEdits', 'default']) expect(names).toContain(name);
 		// The default export is the entry's handler object, with its fetch.
 		const local = exported.split(',').map((entry) => entry.trim()).find((entry) => entry.endsWith(' as default'))!.split(' ')[0];
 		expect(bundle).toMatch(new RegExp(`var ${local} = \\{\\s*async fetch\\(`));

@@ -10,17 +10,27 @@ import * as v from 'valibot';
 import type { SandboxSnapshot } from '$lib/sandbox-state';
 import { clientNetwork } from './client-network';
 import type { ApiCall } from '$lib/api-console';
-import { API_CALL_PATH, LOGS_PATH, TERMINAL_PATH, REPLACED_REASON, type Admission, type CoordinatorApi, type Namespace, type StartGateApi, type StatusReply, type StatusRequest } from './durable-objects/contract';
+import { API_CALL_PATH, LOGS_PATH, TERMINAL_PATH, REPLACED_REASON, type Admission, type CoordinatorApi, type Namespace, savedEditsName, type SavedEdit, type SavedEditsApi, type StartGateApi, type StatusReply, type StatusRequest } from './durable-objects/contract';
 
 /** The sandbox's coordinator, from the request's platform. */
 export function coordinatorOf(platform: App.Platform | undefined, id: string): CoordinatorApi {
 	return objectOf<CoordinatorApi>(platform, 'Coordinator', id);
 }
 
-function objectOf<Api>(platform: App.Platform | undefined, binding: 'Coordinator' | 'StartGate', name: string): Api {
+function objectOf<Api>(platform: App.Platform | undefined, binding: 'Coordinator' | 'StartGate' | 'SavedEdits', name: string): Api {
 	const namespace = platform?.env[binding] as Namespace<Api> | undefined;
 	if (!namespace) error(503, `No ${binding} Durable Object is bound: run the app with \`npm run dev\`, \`npm run preview\` or \`wrangler deploy\`.`);
 	return namespace.get(namespace.idFromName(name));
+}
+
+/** The visitor's saved edits (saved-edits.ts): what they edited in sandboxes that have stopped since. */
+export async function savedEditsOf(platform: App.Platform | undefined, visitor: string): Promise<SavedEdit[]> {
+	return structuredCopy(await objectOf<SavedEditsApi>(platform, 'SavedEdits', savedEditsName(visitor)).list());
+}
+
+/** Start clean: forgets the visitor's saved edits of `template`. */
+export async function discardSavedEdits(platform: App.Platform | undefined, visitor: string, template: string): Promise<void> {
+	await objectOf<SavedEditsApi>(platform, 'SavedEdits', savedEditsName(visitor)).discard(template);
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * One boot of a sandbox, the same for every template: start its container, copy the template's
  * folder into the app's directory (its installed node_modules linked, not copied), start the app's
- * command, wait until it answers, expose its port. The coordinator runs it (once per sandbox,
+ * command, wait until it answers, expose its port. A new sandbox restores its visitor's saved edits
+ * over the copy (the coordinator's `freshApp`). The coordinator runs it (once per sandbox,
  * however many requests ask) and records its steps. A restart is the same boot in the running
  * container, from stopping the app on: the app's files, edited or not, stay as they are.
  */
@@ -31,6 +32,12 @@ const COMMAND_TIMEOUT_MS = 30_000;
 /** How long a restart lets the app end by itself before it is killed. */
 const STOP_GRACE_MS = 5_000;
 
+/** A step that puts files back over the template's (a visitor's saved edits): its label, and the work. */
+export interface RestoreStep {
+	label: string;
+	restore(): Promise<void>;
+}
+
 export interface BootOptions {
 	sandbox: Sandbox;
 	template: Template;
@@ -42,6 +49,8 @@ export interface BootOptions {
 	progress(label: string): void;
 	/** Called once the container is known to run (until then, the SDK may still be starting one). */
 	containerUp(): void;
+	/** Called once the template's files are copied into a fresh container: what to restore over them, if anything. */
+	freshApp?(): Promise<RestoreStep | null>;
 	/**
 	 * `new`: a fresh container. `recover`: look for the app's process first (a boot resumed after the
 	 * coordinator restarted, or a wake-up). `restart`: stop the app's process and start it again.
@@ -50,7 +59,7 @@ export interface BootOptions {
 }
 
 /** Boots the sandbox and returns its preview URL. */
-export async function boot({ sandbox, template, env = {}, origin, progress, containerUp, mode }: BootOptions): Promise<string> {
+export async function boot({ sandbox, template, env = {}, origin, progress, containerUp, freshApp, mode }: BootOptions): Promise<string> {
 	let server: SandboxProcess | null = null;
 	// A restart finds the app's process (running or ended) in its container; none means the container
 	// went away meanwhile and a fresh one came up: it gets the app as a boot does.
@@ -74,7 +83,16 @@ export async function boot({ sandbox, template, env = {}, origin, progress, cont
 		await containerStarted(sandbox);
 		containerUp();
 		progress('Copying the app into the sandbox');
-		await copyApp(sandbox, template.id);
+		const copied = await copyApp(sandbox, template.id);
+		const restoring = copied ? await freshApp?.() : null;
+		if (restoring) {
+			progress(restoring.label);
+			// The app starts either way: without the edits, it is as the template has it.
+			await restoring.restore().catch((error) => {
+				console.error('[boot] restoring saved edits failed', error);
+				progress('The saved edits could not be restored: starting the app as the template has it');
+			});
+		}
 	}
 	if (!server) {
 		progress(template.start.label);
@@ -165,16 +183,17 @@ async function reachableFromOutside(sandbox: Sandbox, { port, ready }: Template)
  * was installed ahead of time and is read-only. (The ID is a catalog key: lowercase letters and digits.)
  * The copy is made beside the app's directory and moved into place whole, so that a container that
  * has the app already (a boot resumed after its copy, an app that exited and is started again) keeps
- * it as it is, the visitor's edits included, and never half a copy.
+ * it as it is, the visitor's edits included, and never half a copy. True if it copied.
  */
-async function copyApp(sandbox: Sandbox, id: string) {
+async function copyApp(sandbox: Sandbox, id: string): Promise<boolean> {
 	const staging = `${APP_DIR}.copying`;
 	const command =
-		`test -d ${APP_DIR} || { rm -rf ${staging} && mkdir -p ${staging} && cd /templates/${id} && ` +
+		`if test -d ${APP_DIR}; then echo kept; else rm -rf ${staging} && mkdir -p ${staging} && cd /templates/${id} && ` +
 		`find . -mindepth 1 -maxdepth 1 ! -name node_modules ! -name template.json -exec cp -R -t ${staging} {} + && ` +
-		`ln -sfn /templates/${id}/node_modules ${staging}/node_modules && mv ${staging} ${APP_DIR}; }`;
+		`ln -sfn /templates/${id}/node_modules ${staging}/node_modules && mv ${staging} ${APP_DIR} && echo copied; fi`;
 	const result = await sandbox.exec(command, { timeout: COMMAND_TIMEOUT_MS });
 	if (!result.success) throw new Error(`copying the app failed (${result.exitCode}): ${result.stderr.trim()}`);
+	return result.stdout.trim() === 'copied';
 }
 
 async function containerStarted(sandbox: Sandbox) {

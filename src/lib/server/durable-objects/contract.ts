@@ -1,6 +1,6 @@
 /**
- * What the app's routes may ask of the Durable Objects — a sandbox's coordinator (coordinator.ts)
- * and the start gates (start-gate.ts) — and what they ask of each other (capacity.ts), and what
+ * What the app's routes may ask of the Durable Objects — a sandbox's coordinator (coordinator.ts),
+ * the start gates (start-gate.ts) and a visitor's saved edits (saved-edits.ts) — and what they ask of each other (capacity.ts), and what
  * they answer.
  * Routes import these types only: the coordinator itself runs in workerd, and in `vite dev` the
  * routes reach it through wrangler's platform proxy.
@@ -10,6 +10,7 @@
  */
 import type { LogLine } from '../../app-logs';
 import type { SandboxSnapshot } from '../../sandbox-state';
+import type { DirectoryBackup } from '../sandbox/types';
 
 /** What a visitor's sandbox says once their newer one has replaced it (start action, or capacity.ts). */
 export const REPLACED_REASON = 'You started another sandbox, which replaced it.';
@@ -173,6 +174,34 @@ export type Admission = { ok: true } | { ok: false; retryAfterSeconds: number; r
 export interface StartGateApi {
 	admit(limit: StartLimit, live?: LiveLimit): Promise<Admission>;
 	replaceLive(sandboxId: string): Promise<string | null>;
+}
+
+/** The app's files as a visitor's edited sandbox of `template` left them (saved-edits.ts). */
+export interface SavedEdit {
+	template: string;
+	backup: DirectoryBackup;
+	/** Epoch ms. */
+	savedAt: number;
+	/** Epoch ms: forgotten then, unless a later save renews it. */
+	expiresAt: number;
+}
+
+/** The name of a visitor's SavedEdits object. */
+export const savedEditsName = (visitor: string) => `visitor:${visitor}`;
+
+/** A visitor's saved edits (saved-edits.ts), as the coordinators and the routes use them. */
+export interface SavedEditsApi {
+	/**
+	 * Keeps `edit` as the template's, replacing (and deleting) the one before; false, and `edit`
+	 * deleted, if its sandbox started before the visitor last asked to start the template clean.
+	 */
+	keep(edit: SavedEdit, sandboxStartedAt: number): Promise<boolean>;
+	/** The template's saved edits, unless expired. */
+	latest(template: string): Promise<SavedEdit | null>;
+	/** Every template's, unless expired. */
+	list(): Promise<SavedEdit[]>;
+	/** Start clean: forgets (and deletes) the template's saved edits, and refuses those of sandboxes started until now. */
+	discard(template: string): Promise<void>;
 }
 
 export interface Usage {

@@ -34,15 +34,18 @@ import { ApiCallSchema, relayCall } from '../api-console';
 import { followLines, recentLines } from '../app-logs';
 import { diagnose, lastLines, requestLine, restartFailure, serverError } from '../app-problems';
 import type { LogLine } from '../../app-logs';
+import { spokenDuration } from '../../durations';
 import { openSandbox, type SandboxNamespace } from '../sandbox/cloudflare';
 import { SandboxError, type Sandbox } from '../sandbox/types';
 import { MAX_TERMINALS, relayTerminal, TerminalSize } from '../terminal';
 import { APP_DIR, liveClients, parseSourceContent, parseSourcePath, readSource, SourceFileError, writeSource, type EditableSources } from '../source-files';
 import { templateOf, type Template } from '../templates/catalog';
-import { APP_PROCESS_ID, boot, describeFailure, LATE_START_WINDOW_MS, type BootOptions } from './boot';
+import { APP_PROCESS_ID, boot, describeFailure, LATE_START_WINDOW_MS, type BootOptions, type RestoreStep } from './boot';
 import { CAPACITY_NAME, reclaimAfterMs, type CapacityEnv } from './capacity';
+import { MAX_EDITS_BYTES, savedEditsTtlMs, type SavedEditsEnv } from './saved-edits';
 import { issueTicket, redeemTicket, type Tickets } from './preview-tickets';
 import {
+	savedEditsName,
 	API_CALL_PATH,
 	LOGS_PATH,
 	MAX_MESSAGE_BYTES,
@@ -55,6 +58,7 @@ import {
 	type ReadReply,
 	type Refusal,
 	type RestartReply,
+	type SavedEditsApi,
 	type CapacityApi,
 	type Namespace,
 	type StartReply,
@@ -65,9 +69,11 @@ import {
 	type WriteReply
 } from './contract';
 
-export interface CoordinatorEnv extends Pick<CapacityEnv, 'SANDBOX_RECLAIM_AFTER_SECONDS'> {
+export interface CoordinatorEnv extends Pick<CapacityEnv, 'SANDBOX_RECLAIM_AFTER_SECONDS'>, SavedEditsEnv {
 	Sandbox: SandboxNamespace;
 	Capacity: Namespace<CapacityApi>;
+	/** The visitors' saved edits (saved-edits.ts); without it, or without BACKUP_BUCKET, edits are not saved. */
+	SavedEdits?: Namespace<SavedEditsApi>;
 	/** Idle time before a sandbox is destroyed (default 300). */
 	SANDBOX_TTL_SECONDS?: string;
 }
@@ -104,6 +110,11 @@ interface SandboxRecord {
 	/** Bumped on every change of `state`. */
 	version: number;
 	origin: string;
+	/** Whose it is, and since when: their edits are saved for them when it stops (saved-edits.ts). */
+	visitor?: string;
+	startedAt?: number;
+	/** Whether the app's files differ from the template's: edited in the page or a terminal, or restored. */
+	edited?: boolean;
 	lastActiveAt: number;
 	/** After a boot that ended before its container was known to run: until when the SDK may still start one, to be stopped. */
 	sweepUntil?: number;
@@ -168,7 +179,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		// (Two starts of one ID may both have waited for the slot: the first one boots.)
 		if (!this.record || this.record.state.status === 'stopped') {
 			const state: SandboxSnapshot = { id, template, status: 'initializing', steps: [], previewUrl: null, previewAccess: 'private', error: null, problem: null };
-			this.record = { state, version: 1, origin, lastActiveAt: Date.now() };
+			this.record = { state, version: 1, origin, visitor, startedAt: Date.now(), lastActiveAt: Date.now() };
 			if (this.template(template).api) this.record.apiToken = randomToken();
 			await this.save();
 			this.beginBoot('new');
@@ -317,6 +328,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		const record = this.record;
 		if (!record || record.state.status === 'stopped') return;
 		console.log(`[coordinator] stopping ${record.state.id}: ${reason}`);
+		const keepEdits = record.state.status === 'ready' && record.edited === true;
 		this.generation++; // a boot under way stops at its next step
 		Object.assign(record.state, { status: 'stopped', steps: [], previewUrl: null, error: { message: reason, retryable: true }, problem: null });
 		// What the visitor is told is kept a while (their page may ask), then forgotten.
@@ -326,6 +338,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		record.sweepUntil = Math.max(record.sweepUntil ?? 0, Date.now() + AFTER_STOP_SWEEP_MS);
 		await this.changedState();
 		for (const socket of [...this.ctx.getWebSockets(), ...this.terminals]) closeQuietly(socket, 1000, 'sandbox stopped');
+		if (keepEdits) await this.saveEdits(record);
 		await this.destroyContainer();
 		await this.releaseSlot();
 		await this.scheduleAlarm();
@@ -340,6 +353,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	async writeSource(path: string, content: string): Promise<WriteReply> {
 		return this.withSources('The sandbox did not take the file. Try saving again.', async (sandbox, sources, template) => {
 			await writeSource(sandbox, parseSourcePath(sources, path), parseSourceContent(content));
+			await this.edited();
 			return { ok: true, hotReloaded: (await liveClients(sandbox, template)) > 0 };
 		});
 	}
@@ -440,7 +454,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		shell.accept();
 		this.terminals.add(browser);
 		relayTerminal(browser, shell, {
-			onInput: () => void this.touch(),
+			onInput: () => void this.edited(),
 			onClose: () => {
 				this.terminals.delete(browser);
 				// A stopped sandbox's sessions went with its container (a call now would wake another).
@@ -449,6 +463,73 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			}
 		});
 		return new Response(null, { status: 101, webSocket: client });
+	}
+
+	/**
+	 * The app's files may differ from the template's now (a save in the editor, a keystroke in a
+	 * terminal): they are saved for the visitor when the sandbox stops. Counts as use.
+	 */
+	private async edited() {
+		const record = this.record;
+		if (!record) return;
+		if (!record.edited) {
+			record.edited = true;
+			await this.save();
+		}
+		await this.touch();
+	}
+
+	/**
+	 * Backs up the app's files (without node_modules, which the template provides) into the
+	 * visitor's saved edits, for their next start of the template. Too big, or failing, they are
+	 * not kept: the stop goes on either way.
+	 */
+	private async saveEdits(record: SandboxRecord) {
+		const store = this.savedEdits(record);
+		if (!store || !this.env.BACKUP_BUCKET) return;
+		const { id, template } = record.state;
+		const sandbox = this.sandbox(id);
+		try {
+			const size = await sandbox.exec(`du -s -B1 --exclude=node_modules ${APP_DIR}`, { timeout: 10_000 });
+			const bytes = Number.parseInt(size.stdout, 10);
+			if (!size.success || !(bytes <= MAX_EDITS_BYTES)) {
+				console.warn(`[coordinator] the edits of ${id} are not saved: ${size.success ? `${bytes} bytes is over ${MAX_EDITS_BYTES}` : size.stderr}`);
+				return;
+			}
+			const ttlMs = savedEditsTtlMs(this.env);
+			const backup = await sandbox.createBackup({ dir: APP_DIR, excludes: ['node_modules'], ttlSeconds: ttlMs / 1000 });
+			const savedAt = Date.now();
+			const kept = await store.keep({ template, backup: { ...backup }, savedAt, expiresAt: savedAt + ttlMs }, record.startedAt ?? 0);
+			console.log(`[coordinator] the edits of ${id} ${kept ? 'are saved' : 'are not saved: its visitor started the template clean since'}`);
+		} catch (error) {
+			console.error(`[coordinator] saving the edits of ${id} failed`, error);
+		}
+	}
+
+	/**
+	 * A fresh copy of the template is in the container: the app's files are the template's. A new
+	 * sandbox then gets the visitor's saved edits of the template, if they have any.
+	 */
+	private async freshApp(record: SandboxRecord, sandbox: Sandbox, mode: BootOptions['mode']): Promise<RestoreStep | null> {
+		record.edited = false;
+		const store = mode === 'new' ? this.savedEdits(record) : null;
+		const saved = await store?.latest(record.state.template).catch((error) => {
+			console.error('[coordinator] looking for saved edits failed', error);
+			return null;
+		});
+		if (!saved) return null;
+		return {
+			label: `Restoring your edits from ${spokenDuration(Date.now() - saved.savedAt)} ago`,
+			restore: async () => {
+				await sandbox.restoreBackup(saved.backup);
+				record.edited = true; // kept again at the next stop, for as long again
+			}
+		};
+	}
+
+	private savedEdits(record: SandboxRecord): SavedEditsApi | null {
+		const namespace = this.env.SavedEdits;
+		return namespace && record.visitor ? namespace.get(namespace.idFromName(savedEditsName(record.visitor))) : null;
 	}
 
 	/** What the app was given that no line of its output may show. */
@@ -487,7 +568,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		}
 		if (status === 'ready' || status === 'error') {
 			const idleMs = now - record.lastActiveAt;
-			if (idleMs >= this.ttlMs) return this.stop(`It was stopped after ${duration(idleMs)} without use.`);
+			if (idleMs >= this.ttlMs) return this.stop(`It was stopped after ${spokenDuration(idleMs)} without use.`);
 			if (status === 'ready') await this.checkApp(record);
 		}
 		await this.scheduleAlarm();
@@ -550,6 +631,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 				origin: record.origin,
 				mode,
 				containerUp: () => (containerUp = true),
+				freshApp: () => this.freshApp(record, sandbox, mode),
 				progress: (label) => {
 					if (!current()) throw new Error('superseded');
 					this.step(label);
@@ -698,11 +780,6 @@ function refusalCode(data: string | ArrayBuffer): [code: number, reason: string]
 /** 256 random bits, hex. */
 function randomToken(): string {
 	return Array.from(crypto.getRandomValues(new Uint8Array(32)), (byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
-function duration(ms: number): string {
-	const seconds = Math.round(ms / 1000);
-	return seconds < 120 ? `${seconds} seconds` : `${Math.round(seconds / 60)} minutes`;
 }
 
 function sendQuietly(socket: WorkerWebSocket, message: string) {

@@ -16,6 +16,9 @@ export type SandboxNamespace = Parameters<typeof getSandbox>[0];
 /** A call's deadline beyond its own timeout (an exec's, a waitForPort's), and for calls without one. */
 const CALL_DEADLINE_MS = 15_000;
 
+/** A backup or a restore: an archive to make or extract, and carry through the Durable Object. */
+const BACKUP_DEADLINE_MS = 60_000;
+
 /** Runs an SDK call with its errors translated, failing it with EXEC_TIMEOUT past `deadlineMs`. */
 async function translated<T>(work: () => Promise<T>, deadlineMs = CALL_DEADLINE_MS): Promise<T> {
 	let timer: ReturnType<typeof setTimeout> | undefined;
@@ -158,6 +161,17 @@ export function openSandbox(namespace: SandboxNamespace, id: string, { sleepAfte
 			translated(async () => {
 				await sandbox.deleteSession(sessionId);
 			}),
+		// Through the Durable Object and the R2 binding itself (`localBucket`): no R2 credentials, and the
+		// same path on Cloudflare and on this machine. Archives of an app's sources are small.
+		createBackup: ({ dir, excludes, ttlSeconds }) =>
+			translated(async () => {
+				const { id, dir: archived, localBucket } = await sandbox.createBackup({ dir, excludes, ttl: ttlSeconds, localBucket: true });
+				return { id, dir: archived, localBucket };
+			}, BACKUP_DEADLINE_MS),
+		restoreBackup: (backup) =>
+			translated(async () => {
+				await sandbox.restoreBackup(backup);
+			}, BACKUP_DEADLINE_MS),
 		destroy: () => translated(() => sandbox.destroy())
 	};
 }

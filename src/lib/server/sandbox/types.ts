@@ -74,6 +74,14 @@ export interface ExposedPort {
 	status: 'active';
 }
 
+/** A backup of a directory, as the SDK's `createBackup` returns it: what `restoreBackup` takes back. */
+export interface DirectoryBackup {
+	id: string;
+	dir: string;
+	/** Kept in the BACKUP_BUCKET binding itself, not uploaded through presigned URLs. */
+	localBucket?: boolean;
+}
+
 export interface Sandbox {
 	readonly id: string;
 	exec(command: string, options?: ExecOptions): Promise<ExecResult>;
@@ -107,6 +115,13 @@ export interface Sandbox {
 	openTerminal(sessionId: string, options: { cwd: string; cols: number; rows: number }): Promise<WorkerWebSocket>;
 	/** Ends a session: its shell, its terminal, and what runs in them. */
 	deleteSession(sessionId: string): Promise<void>;
+	/**
+	 * Archives `dir` (without what `excludes` names, at any depth) into the BACKUP_BUCKET R2 binding,
+	 * kept for `ttlSeconds`.
+	 */
+	createBackup(options: { dir: string; excludes: string[]; ttlSeconds: number }): Promise<DirectoryBackup>;
+	/** Extracts a backup over its directory: its files come back, files made since stay. */
+	restoreBackup(backup: DirectoryBackup): Promise<void>;
 	/** Stops every process and frees the sandbox's ports and files. */
 	destroy(): Promise<void>;
 }
