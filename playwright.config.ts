@@ -11,7 +11,7 @@ import { chromiumLaunchOptions } from './tests/e2e/chromium.ts';
 const SPECS = {
 	'vite-dev': { testIgnore: /(coordination|session-fixation|capacity)\.spec\.ts/ },
 	worker: { testIgnore: /(coordination|session-fixation|capacity)\.spec\.ts/ },
-	isolates: { testMatch: /(app|editor|no-javascript|coordination|api-console)\.spec\.ts/ },
+	isolates: { testMatch: /(app|editor|no-javascript|coordination|api-console|saved-edits)\.spec\.ts/ },
 	https: { testMatch: /session-fixation\.spec\.ts/ },
 	capacity: { testMatch: /capacity\.spec\.ts/ }
 };

@@ -6,3 +6,8 @@ export function spokenDuration(ms: number): string {
 	if (seconds < 48 * 3600) return `${Math.round(seconds / 3600)} hours`;
 	return `${Math.round(seconds / 86_400)} days`;
 }
+
+/** How long ago something happened, as a person says it: "a moment ago", "12 minutes ago". */
+export function spokenAgo(ms: number): string {
+	return ms < 10_000 ? 'a moment ago' : `${spokenDuration(ms)} ago`;
+}

@@ -2,7 +2,7 @@ import { fail, redirect } from '@sveltejs/kit';
 import * as v from 'valibot';
 import { readForm } from '$lib/server/form';
 import { PreviewHostname } from '$lib/server/sandbox/rules';
-import { spokenDuration } from '$lib/durations';
+import { spokenAgo } from '$lib/durations';
 import { admitStart, clientAddress, coordinatorOf, discardSavedEdits, replaceLiveSandbox, savedEditsOf, structuredCopy } from '$lib/server/sandboxes';
 import { offers, TemplateChoice } from '$lib/server/templates/catalog';
 import { ensureVisitor, newSandboxId } from '$lib/server/visitor';
@@ -17,14 +17,14 @@ const StartForm = v.object({
 	clean: v.optional(v.literal('on', 'clean is a checkbox: "on" or absent'))
 });
 
-/** The templates, each with how long ago the visitor's edits of it were saved, if they were. */
+/** The templates, each with when the visitor's edits of it were saved ("12 minutes ago"), if they were. */
 export const load: PageServerLoad = async ({ locals, platform }) => {
 	const saved = locals.visitor ? await savedEditsOf(platform, locals.visitor) : [];
 	const savedAgo = (template: string) => {
 		const edit = saved.find((entry) => entry.template === template);
-		return edit ? spokenDuration(Date.now() - edit.savedAt) : null;
+		return edit ? spokenAgo(Date.now() - edit.savedAt) : null;
 	};
-	return { templates: offers.map((template) => ({ ...template, editsSavedAgo: savedAgo(template.id) })) };
+	return { templates: offers.map((template) => ({ ...template, editsSaved: savedAgo(template.id) })) };
 };
 
 export const actions: Actions = {

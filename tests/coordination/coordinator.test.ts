@@ -207,7 +207,10 @@ describe("a visitor's edits", () => {
 
 		// Nobody uses it: the TTL stops it, and its edits are saved on the way.
 		await sleep(TTL_MS + 5_000);
-		expect((await worker.status(first))?.state.status).toBe('stopped');
+		expect((await worker.status(first))?.state).toMatchObject({
+			status: 'stopped',
+			error: { message: expect.stringMatching(/without use\. Your edits are saved: starting this template again brings them back\.$/) }
+		});
 		await containerGone(first);
 		expect(await worker.savedEdits(visitor, 'list')).toEqual([expect.objectContaining({ template: 'vue' })]);
 		expect(backupBlobs()).toHaveLength(2); // the archive and the SDK's metadata
@@ -216,7 +219,7 @@ describe("a visitor's edits", () => {
 		await worker.start(second, { template: 'vue', visitor });
 		const restored = await worker.settled(second);
 		expect(restored.status).toBe('ready');
-		expect(restoreStep(restored)).toMatchObject({ label: expect.stringMatching(/^Restoring your edits from \d+ seconds ago$/), state: 'done' });
+		expect(restoreStep(restored)).toMatchObject({ label: expect.stringMatching(/^Restoring your edits from (a moment|\d+ seconds) ago$/), state: 'done' });
 		expect((await worker.coordinator<{ content: string }>(second, 'readSource', ['src/App.vue'])).content).toBe(edited);
 		const served = await worker.preview(new URL('/src/App.vue', restored.previewUrl!).href);
 		expect(served.body).toContain('Edited before it slept');
@@ -233,6 +236,7 @@ describe("a visitor's edits", () => {
 		await worker.savedEdits(visitor, 'discard', ['vue']);
 		expect(await worker.savedEdits(visitor, 'list')).toEqual([]);
 		await worker.coordinator(second, 'stop', ['You stopped it.']);
+		expect((await worker.status(second))?.state.error?.message).toBe('You stopped it.');
 		expect(await worker.savedEdits(visitor, 'list')).toEqual([]);
 		expect(backupBlobs()).toEqual([]);
 		const third = newId('edits');

@@ -48,7 +48,7 @@ export function bootsBeyondOne(output: string): string[] {
 		.map(([id, n]) => `${id}: ${n} boots, ${wakes.get(id) ?? 0} wake-ups, ${restarts.get(id) ?? 0} restarts`);
 }
 
-/** Whether the target answers its home page with 200 (over TLS, whatever its certificate). */
+/** Whether the target answers its home page with 200 within 5 s (over TLS, whatever its certificate). */
 function answersOk(protocol: 'http' | 'https', port: number): Promise<boolean> {
 	return new Promise((resolve) => {
 		const get = protocol === 'https' ? httpsGet : httpGet;
@@ -57,6 +57,9 @@ function answersOk(protocol: 'http' | 'https', port: number): Promise<boolean> {
 			resolve(res.statusCode === 200);
 		});
 		req.on('error', () => resolve(false));
+		// A worker that never became ready (wrangler stays up after an error in the worker) holds the
+		// request open: a try that takes this long has failed.
+		req.setTimeout(5_000, () => req.destroy());
 	});
 }
 

@@ -34,7 +34,7 @@ import { ApiCallSchema, relayCall } from '../api-console';
 import { followLines, recentLines } from '../app-logs';
 import { diagnose, lastLines, requestLine, restartFailure, serverError } from '../app-problems';
 import type { LogLine } from '../../app-logs';
-import { spokenDuration } from '../../durations';
+import { spokenAgo, spokenDuration } from '../../durations';
 import { openSandbox, type SandboxNamespace } from '../sandbox/cloudflare';
 import { SandboxError, type Sandbox } from '../sandbox/types';
 import { MAX_TERMINALS, relayTerminal, TerminalSize } from '../terminal';
@@ -337,8 +337,12 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		// after the destroy below: for a while, any container it has is stopped again.
 		record.sweepUntil = Math.max(record.sweepUntil ?? 0, Date.now() + AFTER_STOP_SWEEP_MS);
 		await this.changedState();
-		for (const socket of [...this.ctx.getWebSockets(), ...this.terminals]) closeQuietly(socket, 1000, 'sandbox stopped');
-		if (keepEdits) await this.saveEdits(record);
+		for (const terminal of this.terminals) closeQuietly(terminal, 1000, 'sandbox stopped');
+		if (keepEdits && (await this.saveEdits(record))) {
+			record.state.error = { message: `${reason} Your edits are saved: starting this template again brings them back.`, retryable: true };
+			await this.changedState();
+		}
+		for (const socket of this.ctx.getWebSockets()) closeQuietly(socket, 1000, 'sandbox stopped');
 		await this.destroyContainer();
 		await this.releaseSlot();
 		await this.scheduleAlarm();
@@ -482,11 +486,11 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	/**
 	 * Backs up the app's files (without node_modules, which the template provides) into the
 	 * visitor's saved edits, for their next start of the template. Too big, or failing, they are
-	 * not kept: the stop goes on either way.
+	 * not kept: the stop goes on either way. True if they were kept.
 	 */
-	private async saveEdits(record: SandboxRecord) {
+	private async saveEdits(record: SandboxRecord): Promise<boolean> {
 		const store = this.savedEdits(record);
-		if (!store || !this.env.BACKUP_BUCKET) return;
+		if (!store || !this.env.BACKUP_BUCKET) return false;
 		const { id, template } = record.state;
 		const sandbox = this.sandbox(id);
 		try {
@@ -494,15 +498,17 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			const bytes = Number.parseInt(size.stdout, 10);
 			if (!size.success || !(bytes <= MAX_EDITS_BYTES)) {
 				console.warn(`[coordinator] the edits of ${id} are not saved: ${size.success ? `${bytes} bytes is over ${MAX_EDITS_BYTES}` : size.stderr}`);
-				return;
+				return false;
 			}
 			const ttlMs = savedEditsTtlMs(this.env);
 			const backup = await sandbox.createBackup({ dir: APP_DIR, excludes: ['node_modules'], ttlSeconds: ttlMs / 1000 });
 			const savedAt = Date.now();
 			const kept = await store.keep({ template, backup: { ...backup }, savedAt, expiresAt: savedAt + ttlMs }, record.startedAt ?? 0);
 			console.log(`[coordinator] the edits of ${id} ${kept ? 'are saved' : 'are not saved: its visitor started the template clean since'}`);
+			return kept;
 		} catch (error) {
 			console.error(`[coordinator] saving the edits of ${id} failed`, error);
+			return false;
 		}
 	}
 
@@ -519,7 +525,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		});
 		if (!saved) return null;
 		return {
-			label: `Restoring your edits from ${spokenDuration(Date.now() - saved.savedAt)} ago`,
+			label: `Restoring your edits from ${spokenAgo(Date.now() - saved.savedAt)}`,
 			restore: async () => {
 				await sandbox.restoreBackup(saved.backup);
 				record.edited = true; // kept again at the next stop, for as long again
