@@ -333,15 +333,16 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		Object.assign(record.state, { status: 'stopped', steps: [], previewUrl: null, error: { message: reason, retryable: true }, problem: null });
 		// What the visitor is told is kept a while (their page may ask), then forgotten.
 		record.forgetAt = Date.now() + STOPPED_RECORD_MS;
+		await this.changedState();
+		for (const terminal of this.terminals) closeQuietly(terminal, 1000, 'sandbox stopped');
+		// (Before the sweep below is set: the alarm would destroy the container mid-backup.)
+		if (keepEdits && (await this.saveEdits(record))) {
+			record.state.error = { message: `${reason} Your edits are saved: starting this template again brings them back.`, retryable: true };
+		}
 		// A call into the sandbox still under way (a boot's, an editor's) would start a fresh container
 		// after the destroy below: for a while, any container it has is stopped again.
 		record.sweepUntil = Math.max(record.sweepUntil ?? 0, Date.now() + AFTER_STOP_SWEEP_MS);
 		await this.changedState();
-		for (const terminal of this.terminals) closeQuietly(terminal, 1000, 'sandbox stopped');
-		if (keepEdits && (await this.saveEdits(record))) {
-			record.state.error = { message: `${reason} Your edits are saved: starting this template again brings them back.`, retryable: true };
-			await this.changedState();
-		}
 		for (const socket of this.ctx.getWebSockets()) closeQuietly(socket, 1000, 'sandbox stopped');
 		await this.destroyContainer();
 		await this.releaseSlot();
