@@ -71,8 +71,7 @@ export async function answerPreview(request: Request, env: PreviewEnv, ctx: Cont
 	const answer = new Response(response.body, response);
 	revalidateAlways(answer.headers);
 	// A navigation with a cookie in its second hour-half gets a fresh one.
-	const navigation = ['document', 'iframe'].includes(request.headers.get('sec-fetch-dest') ?? '');
-	if (cookie === 'renew' && navigation) answer.headers.append('set-cookie', await previewCookie(url, secret));
+	if (cookie === 'renew' && isNavigation(request)) answer.headers.append('set-cookie', await previewCookie(url, secret));
 	return answer;
 }
 
@@ -147,7 +146,7 @@ ${retry ? '<p class="note">This page reloads by itself.</p>' : ''}</body>
  * host every few seconds per isolate); anything else only counts as use (`touch`).
  */
 function report(request: Request, response: Response, host: string, coordinator: CoordinatorApi, ctx: Context) {
-	const navigation = ['document', 'iframe'].includes(request.headers.get('sec-fetch-dest') ?? '');
+	const navigation = isNavigation(request);
 	const answer = { status: response.status, method: request.method, path: new URL(request.url).pathname, navigation };
 	const key = `${host} ${answer.method} ${answer.path}`;
 	const failed = answer.status >= 500;
@@ -190,3 +189,8 @@ const WAKING_PAGE = `<!doctype html>
 <style>body{font-family:system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;color:#5f6070}</style></head>
 <body><p>The sandbox stopped while idle. Waking it up — this page reloads by itself.</p></body>
 </html>`;
+
+/** A page load in a tab or an iframe, not one of its subresources (as the browser says, in `Sec-Fetch-Dest`). */
+function isNavigation(request: Request): boolean {
+	return ['document', 'iframe'].includes(request.headers.get('sec-fetch-dest') ?? '');
+}
