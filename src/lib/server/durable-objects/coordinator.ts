@@ -16,7 +16,7 @@
  *   the alarm looks at it;
  *   the sandbox stays ready for the visitor to mend the app and restart it (`restartApp`), and a
  *   restart the app fails leaves it so too.
- * - One alarm does the timed work (`alarm`, `nextAlarm`): the watchdog during a boot; the idle TTL
+ * - One alarm does the timed work (`alarm`; what is due and when, alarm-schedule.ts): the watchdog during a boot; the idle TTL
  *   after — use (`touch`, `touchPreview`, every status read) moves its deadline, an open socket
  *   alone does not — with a look at the app's process meanwhile, which also renews the SDK's own
  *   idle timer (`sleepAfter`, the safety net); stopping a container the SDK starts late; and
@@ -40,6 +40,7 @@ import { SandboxError, type Sandbox } from '../sandbox/types';
 import { MAX_TERMINALS, relayTerminal, TerminalSize } from '../terminal';
 import { APP_DIR, liveClients, parseSourceContent, parseSourcePath, readSource, SourceFileError, writeSource, type EditableSources } from '../source-files';
 import { templateOf, type Template } from '../templates/catalog';
+import { dueWork, nextAlarm, type Timed } from './alarm-schedule';
 import { APP_PROCESS_ID, boot, describeFailure, LATE_START_WINDOW_MS, type BootOptions, type RestoreStep } from './boot';
 import { CAPACITY_NAME, reclaimAfterMs, type CapacityEnv } from './capacity';
 import { MAX_EDITS_BYTES, savedEditsTtlMs, type SavedEditsEnv } from './saved-edits';
@@ -80,13 +81,6 @@ export interface CoordinatorEnv extends Pick<CapacityEnv, 'SANDBOX_RECLAIM_AFTER
 
 const TtlSeconds = v.pipe(v.optional(v.string(), '300'), v.transform(Number), v.integer(), v.minValue(5), v.maxValue(86_400));
 
-/** How often the watchdog looks at a boot: one that is not running in this object is resumed. */
-const WATCHDOG_MS = 60_000;
-/**
- * The longest between two looks at a ready sandbox's app: well within the SDK's `sleepAfter` (the TTL
- * and a minute), which each look renews.
- */
-const CHECK_INTERVAL_MS = 60_000;
 /** The longest a status read waits for a change. */
 const MAX_WAIT_MS = 10_000;
 /** The longest a waiting status read goes on gathering changes after the first. */
@@ -94,8 +88,6 @@ const MAX_GATHER_MS = 2_000;
 /** Use is written down at most this often (a preview's every request counts). */
 const TOUCH_WRITE_INTERVAL_MS = 2_000;
 
-/** How often a container that may start late is looked for (and stopped). */
-const SWEEP_INTERVAL_MS = 5_000;
 /** How long after a stop a container is still looked for: a call under way at the stop may wake one. */
 const AFTER_STOP_SWEEP_MS = 60_000;
 
@@ -563,21 +555,18 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		const record = this.record;
 		if (!record) return;
 		const now = Date.now();
-		if (record.sweepUntil && now < record.sweepUntil) await this.destroyContainer();
-		const { status, id } = record.state;
-		if (status === 'stopped' && now >= (record.forgetAt ?? 0) && !(record.sweepUntil && now < record.sweepUntil)) {
+		const work = dueWork(timing(record), now, this.ttlMs);
+		if (work.sweep) await this.destroyContainer();
+		if (work.forget) {
 			this.record = null;
 			return this.ctx.storage.deleteAll();
 		}
-		if (status === 'initializing' && !this.booting) {
-			console.log(`[coordinator] resuming the boot of ${id}`);
+		if (work.resumeBoot && !this.booting) {
+			console.log(`[coordinator] resuming the boot of ${record.state.id}`);
 			this.beginBoot(record.bootMode === 'restart' ? 'restart' : 'recover');
 		}
-		if (status === 'ready' || status === 'error') {
-			const idleMs = now - record.lastActiveAt;
-			if (idleMs >= this.ttlMs) return this.stop(`It was stopped after ${spokenDuration(idleMs)} without use.`);
-			if (status === 'ready') await this.checkApp(record);
-		}
+		if (work.idleStop) return this.stop(`It was stopped after ${spokenDuration(now - record.lastActiveAt)} without use.`);
+		if (work.checkApp) await this.checkApp(record);
 		await this.scheduleAlarm();
 	}
 
@@ -601,15 +590,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	private async scheduleAlarm() {
 		const record = this.record;
 		if (!record) return this.ctx.storage.deleteAlarm();
-		const now = Date.now();
-		const due = [];
-		if (record.sweepUntil && now < record.sweepUntil) due.push(now + SWEEP_INTERVAL_MS);
-		const { status } = record.state;
-		if (status === 'initializing') due.push(now + WATCHDOG_MS);
-		if (status === 'stopped') due.push(record.forgetAt ?? now);
-		if (status === 'ready' || status === 'error') due.push(record.lastActiveAt + this.ttlMs);
-		if (status === 'ready') due.push(now + Math.min(CHECK_INTERVAL_MS, this.ttlMs / 2));
-		await this.ctx.storage.setAlarm(Math.min(...due));
+		await this.ctx.storage.setAlarm(nextAlarm(timing(record), Date.now(), this.ttlMs));
 	}
 
 	private beginBoot(mode: BootOptions['mode']) {
@@ -782,6 +763,11 @@ function refusalCode(data: string | ArrayBuffer): [code: number, reason: string]
 	if (bytes > MAX_MESSAGE_BYTES) return [1009, 'Message too big'];
 	if (typeof data === 'string' && data.includes('\uFFFD')) return [1007, 'Invalid UTF-8'];
 	return [1008, 'This socket only sends'];
+}
+
+/** What of a record the alarm's schedule depends on (alarm-schedule.ts). */
+function timing({ state, lastActiveAt, sweepUntil, forgetAt }: SandboxRecord): Timed {
+	return { status: state.status, lastActiveAt, sweepUntil, forgetAt };
 }
 
 /** 256 random bits, hex. */
