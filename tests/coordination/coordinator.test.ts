@@ -246,6 +246,27 @@ describe("a visitor's edits", () => {
 		expect((await worker.coordinator<{ content: string }>(third, 'readSource', ['src/App.vue'])).content).toBe(original);
 		await worker.coordinator(third, 'stop', ['test over']);
 	}, 120_000);
+	it('are not kept when their archive is over 16 MiB, however small the files were when measured', async () => {
+		// The app may write more between the measure and the archive: the archive itself is measured.
+		const visitor = `grower-${Date.now().toString(36)}`;
+		const backupOf = async (id: string, bytes: number) => {
+			await worker.putObject(`backups/${id}/data.sqsh`, new Uint8Array(bytes));
+			await worker.putObject(`backups/${id}/meta.json`, new TextEncoder().encode('{}'));
+			const savedAt = Date.now();
+			return { template: 'vue', backup: { id, dir: '/workspace/app', localBucket: true }, savedAt, expiresAt: savedAt + 60_000 };
+		};
+		const big = await backupOf(`big-${visitor}`, 16 * 1024 * 1024 + 1);
+		// (With the 2 bytes of its metadata.)
+		expect(await worker.savedEdits(visitor, 'keep', [big, Date.now()])).toEqual({ kept: false, reason: 'its archive, 16777219 bytes, is over 16777216' });
+		expect(await worker.savedEdits(visitor, 'list')).toEqual([]);
+		expect(backupBlobs()).toEqual([]);
+
+		const small = await backupOf(`small-${visitor}`, 1024 * 1024);
+		expect(await worker.savedEdits(visitor, 'keep', [small, Date.now()])).toEqual({ kept: true });
+		expect(await worker.savedEdits(visitor, 'list')).toEqual([small]);
+		await worker.savedEdits(visitor, 'discard', ['vue']);
+		expect(backupBlobs()).toEqual([]);
+	});
 });
 
 describe('the status socket', () => {

@@ -45,6 +45,8 @@ export interface CoordinationWorker {
 	gate<T = unknown>(name: string, method: string, args?: unknown[]): Promise<T>;
 	/** Calls a visitor's saved edits' RPC method. */
 	savedEdits<T = unknown>(visitor: string, method: string, args?: unknown[]): Promise<T>;
+	/** Stores an object in the backups' R2 bucket, as the SDK's `createBackup` does. */
+	putObject(key: string, bytes: Uint8Array<ArrayBuffer>): Promise<void>;
 	/** start({ id, template, origin, visitor }) with this worker's origin; each sandbox has a visitor of its own unless one is named. */
 	start(id: string, options?: { template?: string; visitor?: string }): Promise<StartReply>;
 	status(id: string, request?: { after?: number; waitMs?: number }): Promise<StatusReply>;
@@ -202,6 +204,10 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars
 		coordinator: (id, method, callArgs = []) => call('/coordinator', { id, method, args: callArgs }),
 		gate: (name, method, callArgs = []) => call('/gate', { name, method, args: callArgs }),
 		savedEdits: (visitor, method, callArgs = []) => call('/saved-edits', { name: `visitor:${visitor}`, method, args: callArgs }),
+		async putObject(key, bytes) {
+			const response = await fetch(`http://localhost:${port}/r2/${encodeURIComponent(key)}`, { method: 'PUT', body: new Blob([bytes]) });
+			if (!response.ok) throw new Error(`storing ${key}: ${response.status} ${await response.text()}`);
+		},
 		start: (id, { template = 'express', visitor = `visitor-of-${id}` } = {}) =>
 			worker.coordinator(id, 'start', [{ id, template, origin: worker.origin, visitor }]),
 		status: (id, request = {}) => worker.coordinator(id, 'status', [request]),

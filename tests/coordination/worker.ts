@@ -10,6 +10,7 @@
  *   GET  /ws/{id} (WebSocket upgrade)         the coordinator's status socket, as the app's route hands it over
  *   POST /api-call/{id} (an ApiCall)          the API console's call, as the app's route makes it
  *   GET  /logs/{id}                           the app's logs as they come, as the app's route follows them
+ *   PUT  /r2/{key}                            stores the body in the backups' R2 bucket under `key`
  *   any preview host ({port}-{id}-{token}.…)  answered by the app's own preview route (answerPreview)
  *
  * The coordinator is the app's, subclassed only to boot variants of the templates, by the sandbox
@@ -102,6 +103,7 @@ interface Env extends PreviewEnv {
 	Coordinator: CoordinatorNamespace;
 	StartGate: Namespace<StartGateApi>;
 	SavedEdits: Namespace<SavedEditsApi>;
+	BACKUP_BUCKET: { put(key: string, value: ArrayBuffer): Promise<unknown> };
 }
 
 type Callable = Record<string, (...args: unknown[]) => Promise<unknown>>;
@@ -122,6 +124,12 @@ export default {
 		if (logs) {
 			const id = decodeURIComponent(logs[1]);
 			return env.Coordinator.get(env.Coordinator.idFromName(id)).fetch(new Request(`https://coordinator${LOGS_PATH}`));
+		}
+
+		const object = /^\/r2\/(.+)$/.exec(url.pathname);
+		if (object && request.method === 'PUT') {
+			await env.BACKUP_BUCKET.put(decodeURIComponent(object[1]), await request.arrayBuffer());
+			return new Response(null, { status: 204 });
 		}
 
 		const socket = /^\/ws\/([^/]+)$/.exec(url.pathname);

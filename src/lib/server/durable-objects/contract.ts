@@ -186,16 +186,19 @@ export interface SavedEdit {
 	expiresAt: number;
 }
 
+export type KeepOutcome = { kept: true } | { kept: false; reason: string };
+
 /** The name of a visitor's SavedEdits object. */
 export const savedEditsName = (visitor: string) => `visitor:${visitor}`;
 
 /** A visitor's saved edits (saved-edits.ts), as the coordinators and the routes use them. */
 export interface SavedEditsApi {
 	/**
-	 * Keeps `edit` as the template's, replacing (and deleting) the one before; false, and `edit`
-	 * deleted, if its sandbox started before the visitor last asked to start the template clean.
+	 * Keeps `edit` as the template's, replacing (and deleting) the one before. Refused, and `edit`
+	 * deleted, if its archive is over the size limit, or its sandbox started before the visitor last
+	 * asked to start the template clean.
 	 */
-	keep(edit: SavedEdit, sandboxStartedAt: number): Promise<boolean>;
+	keep(edit: SavedEdit, sandboxStartedAt: number): Promise<KeepOutcome>;
 	/** The template's saved edits, unless expired. */
 	latest(template: string): Promise<SavedEdit | null>;
 	/** Every template's, unless expired. */

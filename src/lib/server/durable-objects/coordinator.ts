@@ -29,27 +29,28 @@
  */
 import { DurableObject, type WorkerWebSocket } from 'cloudflare:workers';
 import * as v from 'valibot';
-import { messageFor, type AppProblem, type SandboxSnapshot, type SandboxStatus, type Step } from '../../sandbox-state';
+import { messageFor, type AppProblem, type SandboxSnapshot, type Step } from '../../sandbox-state';
 import { ApiCallSchema, relayCall } from '../api-console';
 import { followLines, recentLines } from '../app-logs';
 import { diagnose, lastLines, requestLine, restartFailure, serverError } from '../app-problems';
 import type { LogLine } from '../../app-logs';
-import { spokenAgo, spokenDuration } from '../../durations';
+import { spokenDuration } from '../../durations';
 import { openSandbox, type SandboxNamespace } from '../sandbox/cloudflare';
 import { SandboxError, type Sandbox } from '../sandbox/types';
-import { MAX_TERMINALS, relayTerminal, TerminalSize } from '../terminal';
+import { Terminals } from '../terminal';
 import { APP_DIR, liveClients, parseSourceContent, parseSourcePath, readSource, SourceFileError, writeSource, type EditableSources } from '../source-files';
 import { templateOf, type Template } from '../templates/catalog';
 import { dueWork, nextAlarm, type Timed } from './alarm-schedule';
 import { APP_PROCESS_ID, boot, describeFailure, LATE_START_WINDOW_MS, type BootOptions, type RestoreStep } from './boot';
 import { CAPACITY_NAME, reclaimAfterMs, type CapacityEnv } from './capacity';
-import { MAX_EDITS_BYTES, savedEditsTtlMs, type SavedEditsEnv } from './saved-edits';
+import { backUpEdits, restoreStep } from './edit-backups';
+import { savedEditsTtlMs, type SavedEditsEnv } from './saved-edits';
+import { closedByBrowser, refuseMessage, StatusFeed } from './status-feed';
 import { issueTicket, redeemTicket, type Tickets } from './preview-tickets';
 import {
 	savedEditsName,
 	API_CALL_PATH,
 	LOGS_PATH,
-	MAX_MESSAGE_BYTES,
 	TERMINAL_PATH,
 	type CoordinatorApi,
 	type PreviewAccess,
@@ -133,17 +134,15 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	/** Bumped by every boot and every stop: a boot that finds it changed has been superseded. */
 	private generation = 0;
 	private lastWrite = 0;
-	private readonly waiters = new Set<() => void>();
-	/** The browsers' ends of the open terminals (not hibernatable: each holds a socket into the container). */
-	private readonly terminals = new Set<WorkerWebSocket>();
-	/** Terminals asked of the sandbox and not yet open: they count against the limit too. */
-	private terminalsOpening = 0;
+	private readonly feed: StatusFeed;
+	private readonly terminals = new Terminals();
 	private readonly ttlMs: number;
 	/** How often a visible tab says it is still open: often enough that neither the TTL nor a reclaim takes its sandbox. */
 	private readonly heartbeatMs: number;
 
 	constructor(ctx: ConstructorParameters<typeof DurableObject<CoordinatorEnv>>[0], env: CoordinatorEnv) {
 		super(ctx, env);
+		this.feed = new StatusFeed(ctx);
 		this.ttlMs = v.parse(TtlSeconds, env.SANDBOX_TTL_SECONDS) * 1000;
 		this.heartbeatMs = Math.max(1_000, Math.min(15_000, this.ttlMs / 3, reclaimAfterMs(env) / 3));
 		void ctx.blockConcurrencyWhile(async () => {
@@ -181,9 +180,9 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 
 	async status({ after, waitMs = 0, gatherMs = 0 }: StatusRequest = {}): Promise<StatusReply> {
 		if (this.record && after === this.record.version && waitMs > 0) {
-			await this.changed(Math.min(waitMs, MAX_WAIT_MS));
+			await this.feed.nextChange(Math.min(waitMs, MAX_WAIT_MS));
 			const until = Date.now() + Math.min(gatherMs, MAX_GATHER_MS);
-			while (this.record?.state.status === 'initializing' && Date.now() < until) await this.changed(until - Date.now());
+			while (this.record?.state.status === 'initializing' && Date.now() < until) await this.feed.nextChange(until - Date.now());
 		}
 		await this.touch();
 		return this.record && { state: this.record.state, version: this.record.version, heartbeatMs: this.heartbeatMs };
@@ -326,7 +325,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		// What the visitor is told is kept a while (their page may ask), then forgotten.
 		record.forgetAt = Date.now() + STOPPED_RECORD_MS;
 		await this.changedState();
-		for (const terminal of this.terminals) closeQuietly(terminal, 1000, 'sandbox stopped');
+		this.terminals.closeAll();
 		// (Before the sweep below is set: the alarm would destroy the container mid-backup.)
 		if (keepEdits && (await this.saveEdits(record))) {
 			record.state.error = { message: `${reason} Your edits are saved: starting this template again brings them back.`, retryable: true };
@@ -335,7 +334,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		// after the destroy below: for a while, any container it has is stopped again.
 		record.sweepUntil = Math.max(record.sweepUntil ?? 0, Date.now() + AFTER_STOP_SWEEP_MS);
 		await this.changedState();
-		for (const socket of this.ctx.getWebSockets()) closeQuietly(socket, 1000, 'sandbox stopped');
+		this.feed.closeAll('sandbox stopped');
 		await this.destroyContainer();
 		await this.releaseSlot();
 		await this.scheduleAlarm();
@@ -357,8 +356,9 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 
 	/**
 	 * Runs an editor operation on a ready sandbox, with the paths and content checked here too (the
-	 * routes check them first; a path ends up in a shell command). A stop while it runs may have been
-	 * undone by its calls, which would start a fresh container: it is stopped again.
+	 * routes check them first; a path ends up in a shell command). One that a stop overtakes is left
+	 * to finish: the stop may be backing up the app's files, and a container its calls wake after the
+	 * stop is swept away by the alarm (`sweepUntil`).
 	 */
 	private async withSources<T extends { ok: true }>(
 		otherwise: string,
@@ -374,9 +374,6 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			if (error instanceof SourceFileError) return { ok: false, status: error.status, message: error.message };
 			console.error('[coordinator] file operation failed', error);
 			return { ok: false, status: 502, message: otherwise };
-		} finally {
-			// (The state may have changed while the operation awaited.)
-			if ((record.state.status as SandboxStatus) === 'stopped') await this.destroyContainer();
 		}
 	}
 
@@ -391,20 +388,15 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return new Response('WebSocket only', { status: 426 });
 		if (path === TERMINAL_PATH) return this.openTerminal(new URL(request.url).searchParams);
 		if (!this.record) return new Response('No such sandbox', { status: 404 });
-		const { 0: client, 1: server } = new WebSocketPair();
-		this.ctx.acceptWebSocket(server);
-		server.send(this.message());
-		return new Response(null, { status: 101, webSocket: client });
+		return this.feed.subscribe(this.message());
 	}
 
-	/** A message from the browser is a protocol violation: that socket is closed, nothing else. */
 	webSocketMessage(socket: WorkerWebSocket, data: string | ArrayBuffer) {
-		closeQuietly(socket, ...refusalCode(data));
+		refuseMessage(socket, data);
 	}
 
 	webSocketClose(socket: WorkerWebSocket, code: number) {
-		// Completes the closing handshake (1005/1006 may not be sent back).
-		closeQuietly(socket, code === 1005 || code === 1006 ? 1000 : code, '');
+		closedByBrowser(socket, code);
 	}
 
 	async recentLogs(): Promise<LogLine[] | null> {
@@ -431,35 +423,10 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	private async openTerminal(query: URLSearchParams): Promise<Response> {
 		const record = this.record;
 		if (record?.state.status !== 'ready') return new Response(notRunning.message, { status: 409 });
-		const size = v.safeParse(TerminalSize, Object.fromEntries(query));
-		if (!size.success) return new Response(`Terminal size: ${size.issues[0].message}`, { status: 400 });
-		if (this.terminals.size + this.terminalsOpening >= MAX_TERMINALS) return new Response(`At most ${MAX_TERMINALS} terminals can be open at once.`, { status: 429 });
-		const sandbox = this.sandbox(record.state.id);
-		const sessionId = `terminal-${crypto.randomUUID()}`;
-		let shell: WorkerWebSocket;
-		this.terminalsOpening++;
-		try {
-			shell = await sandbox.openTerminal(sessionId, { cwd: APP_DIR, ...size.output });
-		} catch (error) {
-			console.error('[coordinator] opening a terminal failed', error);
-			return new Response('The sandbox did not open a terminal. Try again.', { status: 502 });
-		} finally {
-			this.terminalsOpening--;
-		}
-		const { 0: client, 1: browser } = new WebSocketPair();
-		browser.accept();
-		shell.accept();
-		this.terminals.add(browser);
-		relayTerminal(browser, shell, {
+		return this.terminals.open(this.sandbox(record.state.id), query, APP_DIR, {
 			onInput: () => void this.edited(),
-			onClose: () => {
-				this.terminals.delete(browser);
-				// A stopped sandbox's sessions went with its container (a call now would wake another).
-				if (this.record?.state.status === 'stopped') return;
-				sandbox.deleteSession(sessionId).catch((error) => console.warn('[coordinator] ending a terminal session failed', error));
-			}
+			stopped: () => this.record?.state.status === 'stopped'
 		});
-		return new Response(null, { status: 101, webSocket: client });
 	}
 
 	/**
@@ -476,33 +443,12 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		await this.touch();
 	}
 
-	/**
-	 * Backs up the app's files (without node_modules, which the template provides) into the
-	 * visitor's saved edits, for their next start of the template. Too big, or failing, they are
-	 * not kept: the stop goes on either way. True if they were kept.
-	 */
+	/** Saves the app's files for the visitor (edit-backups.ts): true if they were kept. */
 	private async saveEdits(record: SandboxRecord): Promise<boolean> {
 		const store = this.savedEdits(record);
 		if (!store || !this.env.BACKUP_BUCKET) return false;
 		const { id, template } = record.state;
-		const sandbox = this.sandbox(id);
-		try {
-			const size = await sandbox.exec(`du -s -B1 --exclude=node_modules ${APP_DIR}`, { timeout: 10_000 });
-			const bytes = Number.parseInt(size.stdout, 10);
-			if (!size.success || !(bytes <= MAX_EDITS_BYTES)) {
-				console.warn(`[coordinator] the edits of ${id} are not saved: ${size.success ? `${bytes} bytes is over ${MAX_EDITS_BYTES}` : size.stderr}`);
-				return false;
-			}
-			const ttlMs = savedEditsTtlMs(this.env);
-			const backup = await sandbox.createBackup({ dir: APP_DIR, excludes: ['node_modules'], ttlSeconds: ttlMs / 1000 });
-			const savedAt = Date.now();
-			const kept = await store.keep({ template, backup: { ...backup }, savedAt, expiresAt: savedAt + ttlMs }, record.startedAt ?? 0);
-			console.log(`[coordinator] the edits of ${id} ${kept ? 'are saved' : 'are not saved: its visitor started the template clean since'}`);
-			return kept;
-		} catch (error) {
-			console.error(`[coordinator] saving the edits of ${id} failed`, error);
-			return false;
-		}
+		return backUpEdits(this.sandbox(id), store, { id, template, startedAt: record.startedAt ?? 0 }, savedEditsTtlMs(this.env));
 	}
 
 	/**
@@ -512,18 +458,8 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	private async freshApp(record: SandboxRecord, sandbox: Sandbox, mode: BootOptions['mode']): Promise<RestoreStep | null> {
 		record.edited = false;
 		const store = mode === 'new' ? this.savedEdits(record) : null;
-		const saved = await store?.latest(record.state.template).catch((error) => {
-			console.error('[coordinator] looking for saved edits failed', error);
-			return null;
-		});
-		if (!saved) return null;
-		return {
-			label: `Restoring your edits from ${spokenAgo(Date.now() - saved.savedAt)}`,
-			restore: async () => {
-				await sandbox.restoreBackup(saved.backup);
-				record.edited = true; // kept again at the next stop, for as long again
-			}
-		};
+		// Restored, they are kept again at the next stop, for as long again.
+		return store && restoreStep(sandbox, store, record.state.template, () => (record.edited = true));
 	}
 
 	private savedEdits(record: SandboxRecord): SavedEditsApi | null {
@@ -717,9 +653,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	/** Saves a change of state and tells every socket and waiting status read. */
 	private async changedState() {
 		this.record!.version++;
-		const message = this.message();
-		for (const socket of this.ctx.getWebSockets()) sendQuietly(socket, message);
-		this.notifyWaiters();
+		this.feed.publish(this.message());
 		await this.save();
 	}
 
@@ -732,38 +666,9 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		this.lastWrite = Date.now();
 		await this.ctx.storage.put('record', this.record);
 	}
-
-	private changed(waitMs: number): Promise<void> {
-		return new Promise((resolve) => {
-			const done = () => {
-				clearTimeout(timer);
-				this.waiters.delete(done);
-				resolve();
-			};
-			const timer = setTimeout(done, waitMs);
-			this.waiters.add(done);
-		});
-	}
-
-	private notifyWaiters() {
-		for (const waiter of [...this.waiters]) waiter();
-	}
 }
 
 const notRunning = { ok: false, status: 409, message: 'The sandbox is not running right now. Wait until it is ready, then try again.' } as const;
-
-/**
- * The close code for a message from the browser: 1009 when it is over the limit, 1007 when it was
- * not UTF-8, 1008 (policy) for any other. workerd hands text over already decoded, with invalid
- * bytes replaced by U+FFFD — a character this socket's nonexistent protocol has no use for, so it
- * is taken as the sign.
- */
-function refusalCode(data: string | ArrayBuffer): [code: number, reason: string] {
-	const bytes = typeof data === 'string' ? new TextEncoder().encode(data).byteLength : data.byteLength;
-	if (bytes > MAX_MESSAGE_BYTES) return [1009, 'Message too big'];
-	if (typeof data === 'string' && data.includes('\uFFFD')) return [1007, 'Invalid UTF-8'];
-	return [1008, 'This socket only sends'];
-}
 
 /** What of a record the alarm's schedule depends on (alarm-schedule.ts). */
 function timing({ state, lastActiveAt, sweepUntil, forgetAt }: SandboxRecord): Timed {
@@ -773,20 +678,4 @@ function timing({ state, lastActiveAt, sweepUntil, forgetAt }: SandboxRecord): T
 /** 256 random bits, hex. */
 function randomToken(): string {
 	return Array.from(crypto.getRandomValues(new Uint8Array(32)), (byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
-function sendQuietly(socket: WorkerWebSocket, message: string) {
-	try {
-		socket.send(message);
-	} catch {
-		// Closing or closed: its close event tidies up.
-	}
-}
-
-function closeQuietly(socket: WorkerWebSocket, code: number, reason: string) {
-	try {
-		socket.close(code, reason);
-	} catch {
-		// Already closed.
-	}
 }

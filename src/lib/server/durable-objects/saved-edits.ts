@@ -5,18 +5,19 @@
  * next start of that template restores it.
  *
  * Bounded: one backup per template (a newer one replaces it, and the older archive is deleted), of
- * at most MAX_EDITS_BYTES each (the coordinator checks before it backs up). Expiring: a backup
+ * at most MAX_EDITS_BYTES each (the coordinator measures the files before it backs them up; the
+ * archive is measured again here, as the app may have written more meanwhile). Expiring: a backup
  * unused for SAVED_EDITS_DAYS (default 7) is forgotten and its archive deleted, by this object's
  * alarm. "Start clean" forgets a template's backup, and refuses any backup of a sandbox started
  * before it (one that was still running, whose stop comes later).
  */
 import { DurableObject } from 'cloudflare:workers';
 import * as v from 'valibot';
-import type { SavedEdit, SavedEditsApi } from './contract';
+import type { KeepOutcome, SavedEdit, SavedEditsApi } from './contract';
 
 /** The part of workerd's R2 binding this object uses. */
 export interface BackupBucket {
-	list(options: { prefix: string }): Promise<{ objects: { key: string }[] }>;
+	list(options: { prefix: string }): Promise<{ objects: { key: string; size: number }[] }>;
 	delete(keys: string[]): Promise<void>;
 }
 
@@ -52,16 +53,17 @@ export class SavedEdits extends DurableObject<SavedEditsEnv> implements SavedEdi
 		});
 	}
 
-	async keep(edit: SavedEdit, sandboxStartedAt: number): Promise<boolean> {
-		if (sandboxStartedAt < (this.stored.cleanAt[edit.template] ?? 0)) {
+	async keep(edit: SavedEdit, sandboxStartedAt: number): Promise<KeepOutcome> {
+		const refusal = sandboxStartedAt < (this.stored.cleanAt[edit.template] ?? 0) ? 'its visitor started the template clean since' : await this.oversize(edit);
+		if (refusal) {
 			await this.deleteArchive(edit);
-			return false;
+			return { kept: false, reason: refusal };
 		}
 		const replaced = this.stored.edits[edit.template];
 		this.stored.edits[edit.template] = edit;
 		await this.save();
 		if (replaced && replaced.backup.id !== edit.backup.id) await this.deleteArchive(replaced);
-		return true;
+		return { kept: true };
 	}
 
 	async latest(template: string): Promise<SavedEdit | null> {
@@ -106,15 +108,26 @@ export class SavedEdits extends DurableObject<SavedEditsEnv> implements SavedEdi
 		await this.ctx.storage.setAlarm(next);
 	}
 
-	/** The SDK keeps a backup's objects under `backups/{id}/` (the prefix its docs name for R2 lifecycle rules). */
+	/** Why the backup is too big to keep, if it is. */
+	private async oversize(edit: SavedEdit): Promise<string | null> {
+		const objects = await this.objectsOf(edit);
+		if (!objects) return null; // no bucket here: nothing was stored
+		const bytes = objects.reduce((sum, object) => sum + object.size, 0);
+		return bytes > MAX_EDITS_BYTES ? `its archive, ${bytes} bytes, is over ${MAX_EDITS_BYTES}` : null;
+	}
+
 	private async deleteArchive(edit: SavedEdit) {
-		const bucket = this.env.BACKUP_BUCKET;
-		if (!bucket) return;
 		try {
-			const { objects } = await bucket.list({ prefix: `backups/${edit.backup.id}/` });
-			if (objects.length > 0) await bucket.delete(objects.map((object) => object.key));
+			const objects = await this.objectsOf(edit);
+			if (objects && objects.length > 0) await this.env.BACKUP_BUCKET!.delete(objects.map((object) => object.key));
 		} catch (error) {
 			console.error(`[saved-edits] deleting the backup ${edit.backup.id} failed`, error);
 		}
+	}
+
+	/** The SDK keeps a backup's objects under `backups/{id}/` (the prefix its docs name for R2 lifecycle rules). */
+	private async objectsOf(edit: SavedEdit) {
+		const bucket = this.env.BACKUP_BUCKET;
+		return bucket ? (await bucket.list({ prefix: `backups/${edit.backup.id}/` })).objects : null;
 	}
 }
