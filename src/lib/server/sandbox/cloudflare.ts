@@ -121,10 +121,6 @@ export function openSandbox(namespace: SandboxNamespace, id: string, { sleepAfte
 				await sandbox.writeFile(path, content, fileOptions);
 			}),
 		readFile: (path, fileOptions) => translated(async () => ({ content: (await sandbox.readFile(path, fileOptions)).content })),
-		mkdir: (path, mkdirOptions) =>
-			translated(async () => {
-				await sandbox.mkdir(path, mkdirOptions);
-			}),
 		startProcess: (command, processOptions) => translated(async () => processHandle(await sandbox.startProcess(command, processOptions))),
 		getProcess: (processId) =>
 			translated(async () => {
@@ -132,13 +128,11 @@ export function openSandbox(namespace: SandboxNamespace, id: string, { sleepAfte
 				return process && processHandle(process);
 			}),
 		streamProcessLogs: (processId) => translated(() => sandbox.streamProcessLogs(processId)),
-		listProcesses: () => translated(async () => (await sandbox.listProcesses()).map(processInfo)),
 		exposePort: (port, { hostname, token }) =>
 			translated(async () => {
 				const { url } = await sandbox.exposePort(port, { hostname, token });
 				return { url, port };
 			}),
-		unexposePort: (port) => translated(() => sandbox.unexposePort(port)),
 		getExposedPorts: (hostname) =>
 			translated(async () => (await sandbox.getExposedPorts(hostname)).map(({ url, port }) => ({ url, port, status: 'active' as const }))),
 		// The deadline is the answer's head: its body may stream for as long as the caller reads it.

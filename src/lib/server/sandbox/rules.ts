@@ -75,7 +75,7 @@ export const PreviewHostname = v.pipe(
 	v.check(
 		(host) => !host.split(':')[0].endsWith('.workers.dev'),
 		'Preview URLs need a custom domain: *.workers.dev has no wildcard subdomains. Serve the app from a domain ' +
-			'of your own with a wildcard route (see "Deployment" in the README).'
+			'of your own with a wildcard route (see docs/deployment.md).'
 	)
 );
 

@@ -87,7 +87,6 @@ export interface Sandbox {
 	exec(command: string, options?: ExecOptions): Promise<ExecResult>;
 	writeFile(path: string, content: string, options?: { encoding?: 'utf-8' | 'base64' }): Promise<void>;
 	readFile(path: string, options?: { encoding?: 'utf-8' | 'base64' }): Promise<{ content: string }>;
-	mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
 	startProcess(command: string, options?: StartProcessOptions): Promise<SandboxProcess>;
 	/**
 	 * The process's output as Server-Sent Events: what it has written so far, then each write as it
@@ -96,10 +95,8 @@ export interface Sandbox {
 	streamProcessLogs(processId: string): Promise<ReadableStream<Uint8Array>>;
 	/** The process with this ID, or null. */
 	getProcess(processId: string): Promise<SandboxProcess | null>;
-	listProcesses(): Promise<ProcessInfo[]>;
 	/** Exposes `port` at a preview URL under `hostname` (the app's request host, with its port). */
 	exposePort(port: number, options: { hostname: string; token?: string }): Promise<{ url: string; port: number }>;
-	unexposePort(port: number): Promise<void>;
 	getExposedPorts(hostname: string): Promise<ExposedPort[]>;
 	/**
 	 * Sends an HTTP request to `port` inside the sandbox, as a preview request arrives there (at the
