@@ -11,7 +11,7 @@
  *      └──nsenter──▶ the egress rules (egress.ts) and no nested user namespaces, before any of the
  *                    sandbox's code runs
  *
- * What code inside can reach: see the README's "Safety" section. In short, when the runtime is
+ * What code inside can reach: see docs/security.md. In short, when the runtime is
  * root, a sandbox's root is an unprivileged host uid (never host root); bwrap itself starts with
  * an empty environment; /proc's host-global parts are read-only; /workspace is a disk of its own.
  *
