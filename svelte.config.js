@@ -10,8 +10,8 @@ const config = {
 		// which has no containers (they need Docker).
 		adapter: adapter({ config: 'wrangler.adapter.jsonc', platformProxy: { configPath: 'wrangler.adapter.jsonc' } }),
 		typescript: {
-			// Type-check the sandbox runtime along with the app.
-			config: (tsconfig) => ({ ...tsconfig, include: [...tsconfig.include, '../sandbox/**/*.ts'] })
+			// Type-check the engine, the dev tooling and the template catalog along with the app.
+			config: (tsconfig) => ({ ...tsconfig, include: [...tsconfig.include, '../engine/**/*.ts', '../dev/**/*.ts', '../sandbox/**/*.ts'] })
 		}
 	}
 };

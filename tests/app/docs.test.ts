@@ -1,8 +1,8 @@
 /**
  * The docs stay true to the tree: the README is short, every path a doc names exists, and the
  * "Where things live" maps of the README and of the engine's README name every source file of the
- * worker (`src/`) and of the engine (`sandbox/local/`), so that a file added, moved or removed
- * without its line fails here.
+ * worker (`src/`), of the dev tooling (`dev/`) and of the engine (`engine/`), so that a file added,
+ * moved or removed without its line fails here.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -14,7 +14,7 @@ const DOCS = [
 	'docs/architecture.md',
 	'docs/security.md',
 	'docs/deployment.md',
-	'sandbox/local/README.md',
+	'engine/README.md',
 	'sandbox/templates/README.md',
 	'tests/README.md',
 	'tests/bench/README.md'
@@ -80,7 +80,8 @@ describe('the docs', () => {
 
 	it.each([
 		['README.md', 'src'],
-		['sandbox/local/README.md', 'sandbox/local']
+		['README.md', 'dev'],
+		['engine/README.md', 'engine']
 	])('%s maps every file of %s/, and only files that exist', (doc, folder) => {
 		const map = mapOf(doc);
 		expect(map.filter((path) => !existsSync(join(ROOT, path)))).toEqual([]);

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TOKEN_HEADER } from '../../sandbox/local/forwarded-head.ts';
+import { TOKEN_HEADER } from '../../engine/forwarded-head.ts';
 import { NAMED_SERVER, startTestEngine, type TestEngine } from '../helpers/engine.ts';
 import { scratchDir } from '../helpers/host.ts';
 import { freePort } from '../helpers/ports.ts';

@@ -1,10 +1,10 @@
 /**
  * The app's two ways to run, both with the sandbox code in workerd:
  *
- *   dev      `npm run dev` (sandbox/dev.ts): vite dev — SvelteKit in Node — and a companion
+ *   dev      `npm run dev` (dev/dev.ts): vite dev — SvelteKit in Node — and a companion
  *            `wrangler dev` with the Durable Objects, reached through wrangler's platform proxy;
  *            vite dev passes preview hosts to the companion.
- *   preview  `npm run preview` (sandbox/preview.ts): the built worker (SvelteKit and the Durable
+ *   preview  `npm run preview` (dev/preview.ts): the built worker (SvelteKit and the Durable
  *            Objects) in `wrangler dev`, after `vite build`.
  *
  * Both run at once, each on a port of its own picked free (not the e2e suite's 5173 and 8787, so
@@ -22,12 +22,12 @@ import { freePort } from '../helpers/ports.ts';
 export const TARGETS = {
 	dev: {
 		label: 'dev (vite dev + companion workerd)',
-		script: 'sandbox/dev.ts',
+		script: 'dev/dev.ts',
 		args: (port: number) => ['--port', String(port), '--strictPort']
 	},
 	preview: {
 		label: 'preview (workerd)',
-		script: 'sandbox/preview.ts',
+		script: 'dev/preview.ts',
 		// (Both keep their Durable Objects' storage in a directory of their own, outside the project.)
 		args: (port: number) => ['--port', String(port)]
 	}

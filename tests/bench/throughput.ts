@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { Agent } from 'node:http';
-import { TOKEN_HEADER } from '../../sandbox/local/forwarded-head.ts';
+import { TOKEN_HEADER } from '../../engine/forwarded-head.ts';
 import { startTestEngine } from '../helpers/engine.ts';
 import { scratchDir } from '../helpers/host.ts';
 import { freePort } from '../helpers/ports.ts';

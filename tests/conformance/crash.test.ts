@@ -59,8 +59,8 @@ describe('SIGKILL', () => {
 			const workerd = () => liveProcesses().filter((p) => p.cmdline.includes('workerd serve') && p.cmdline.includes(`:${port}`));
 			expect(workerd().length).toBeGreaterThan(0);
 
-			// The process that runs wrangler (sandbox/wrangler-worker.ts), workerd's parent.
-			const wrangler = liveProcesses().find((p) => p.cmdline.includes('sandbox/wrangler-worker.ts') && p.cmdline.includes(`--port ${port}`));
+			// The process that runs wrangler (dev/wrangler-worker.ts), workerd's parent.
+			const wrangler = liveProcesses().find((p) => p.cmdline.includes('dev/wrangler-worker.ts') && p.cmdline.includes(`--port ${port}`));
 			process.kill(wrangler!.pid, 'SIGKILL');
 			await exited;
 			await waitFor(() => processesOf(stateDir).length === 0 && workerd().length === 0, { timeout: 10_000 });

@@ -1,13 +1,13 @@
 /**
  * Runs the conformance worker (worker.ts) in workerd as `npm run preview` runs the app, with
- * sandbox/wrangler-dev.ts: without Docker, the SDK's Durable Object gets its containers from a local
+ * dev/wrangler-dev.ts: without Docker, the SDK's Durable Object gets its containers from a local
  * engine started here; with SANDBOX_CONFORMANCE=docker, from a Docker engine and the real container
  * image (sandbox/Dockerfile), so the same assertions check the engine against the real thing.
  */
 import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { startLocalRuntime, type LocalRuntimeHandle } from '../../sandbox/local/launch.ts';
-import { runWranglerDev } from '../../sandbox/wrangler-dev.ts';
+import { startEngine, type EngineHandle } from '../../engine/launch.ts';
+import { runWranglerDev } from '../../dev/wrangler-dev.ts';
 import { scratchDir } from '../helpers/host.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -31,7 +31,7 @@ export interface ConformanceWorker {
 	 */
 	host: string;
 	/** The engine (null against Docker). */
-	engine: LocalRuntimeHandle | null;
+	engine: EngineHandle | null;
 	stateDir: string | null;
 	call(sandbox: string, method: string, args?: unknown[], extra?: { options?: object; processId?: string }): Promise<CallResult>;
 	/** A request for a preview URL, sent to the worker with the preview host in its Host header. */
@@ -48,7 +48,7 @@ export interface ConformanceOptions {
 export async function startConformanceWorker({ sdkLogLevel = 'debug' }: ConformanceOptions = {}): Promise<ConformanceWorker> {
 	const docker = process.env.SANDBOX_CONFORMANCE === 'docker';
 	const stateDir = docker ? null : scratchDir('conformance-');
-	const engine = stateDir ? await startLocalRuntime({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '8' }, output: 'capture' }) : null;
+	const engine = stateDir ? await startEngine({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '8' }, output: 'capture' }) : null;
 	const port = await freePort();
 	// The SDK's debug log says, among other things, whether the container's version matches its own.
 	const vars: Record<string, string> = { SANDBOX_LOG_LEVEL: sdkLogLevel };

@@ -11,7 +11,7 @@
  */
 import { getSandbox, proxyToSandbox } from '@cloudflare/sandbox';
 
-export { Sandbox } from '../../sandbox/local/workerd/sandbox.ts';
+export { Sandbox } from '../../engine/workerd/sandbox.ts';
 
 interface Env {
 	Sandbox: Parameters<typeof getSandbox>[0];

@@ -1,5 +1,5 @@
 /**
- * The container control server (sandbox/local/control/) as the SDK's Durable Object meets it: a
+ * The container control server (engine/control/) as the SDK's Durable Object meets it: a
  * real child process on the host, driven over real HTTP and SSE, with the request and response
  * shapes of @cloudflare/sandbox 0.12.10's clients. What is checked is what an SDK user would
  * notice: sessions that keep their shell, timeouts that do (or do not) kill, processes, port
@@ -15,7 +15,7 @@ import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.ts';
 
-const SERVER = join(import.meta.dirname, '../../sandbox/local/control/server.ts');
+const SERVER = join(import.meta.dirname, '../../engine/control/server.ts');
 const SESSION = 'sandbox-protocol-test';
 const SESSIONLESS = '__DISABLE_SESSION__';
 

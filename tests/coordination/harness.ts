@@ -1,6 +1,6 @@
 /**
  * Runs the coordination worker (worker.ts) in workerd as `npm run preview` runs the app (with
- * sandbox/wrangler-dev.ts), its sandboxes' containers from a local engine started here (as
+ * dev/wrangler-dev.ts), its sandboxes' containers from a local engine started here (as
  * tests/conformance/harness.ts does), and looks at what users would notice: a coordinator's
  * answers, its status socket, a preview URL served through the worker, and the containers running
  * on this host.
@@ -11,8 +11,8 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { startLocalRuntime, type LocalRuntimeHandle } from '../../sandbox/local/launch.ts';
-import { runWranglerDev, type WranglerDev } from '../../sandbox/wrangler-dev.ts';
+import { startEngine, type EngineHandle } from '../../engine/launch.ts';
+import { runWranglerDev, type WranglerDev } from '../../dev/wrangler-dev.ts';
 import { emptyResult, withPart, type ApiCall, type ConsolePart, type ConsoleResult } from '../../src/lib/api-console.ts';
 import type { LogPart } from '../../src/lib/app-logs.ts';
 import { readJsonLines } from '../../src/lib/json-lines.ts';
@@ -35,7 +35,7 @@ export interface CoordinationWorker {
 	/** `http://localhost:<port>`: the origin sandboxes are started with (preview URLs hang off it). */
 	origin: string;
 	port: number;
-	engine: LocalRuntimeHandle;
+	engine: EngineHandle;
 	stateDir: string;
 	/** Where wrangler keeps this run's Durable Object and R2 storage. */
 	persistDir: string;
@@ -100,7 +100,7 @@ export interface CoordinationOptions {
 
 export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars: extraVars = {} }: CoordinationOptions = {}): Promise<CoordinationWorker> {
 	const stateDir = scratchDir('coordination-');
-	const engine = await startLocalRuntime({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '8', ...engineEnv }, output: 'capture' });
+	const engine = await startEngine({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '8', ...engineEnv }, output: 'capture' });
 	const persistDir = scratchDir('coordination-persist-');
 	const vars: Record<string, string> = {
 		LOCAL_CONTAINER_ENGINE_URL: engine.url,

@@ -29,7 +29,7 @@ import { answerPreview, type PreviewEnv } from '../../src/lib/server/preview-rou
 import { isPreviewNamespace } from '../../src/lib/server/sandbox/rules.ts';
 import { templateOf, type Template } from '../../src/lib/server/templates/catalog.ts';
 
-export { Sandbox } from '../../sandbox/local/workerd/sandbox.ts';
+export { Sandbox } from '../../engine/workerd/sandbox.ts';
 export { StartGate } from '../../src/lib/server/durable-objects/start-gate.ts';
 export { Capacity } from '../../src/lib/server/durable-objects/capacity.ts';
 export { SavedEdits } from '../../src/lib/server/durable-objects/saved-edits.ts';

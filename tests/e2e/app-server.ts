@@ -15,14 +15,14 @@ import { join } from 'node:path';
 import { liveProcesses } from '../helpers/host.ts';
 
 export const TARGETS = {
-	'vite-dev': { port: 5173, command: ['sandbox/dev.ts', '--port', '5173', '--strictPort'] },
-	worker: { port: 8787, command: ['sandbox/preview.ts', '--port', '8787'] },
+	'vite-dev': { port: 5173, command: ['dev/dev.ts', '--port', '5173', '--strictPort'] },
+	worker: { port: 8787, command: ['dev/preview.ts', '--port', '8787'] },
 	isolates: { port: 5180, command: ['tests/e2e/isolates/run.ts', '5180'] },
 	// The worker over TLS (wrangler's self-signed certificate), as Cloudflare serves it, for the specs
 	// that need a real domain layout with secure cookies (session-fixation.spec.ts).
-	https: { port: 8788, command: ['sandbox/preview.ts', '--port', '8788', '--https'] },
+	https: { port: 8788, command: ['dev/preview.ts', '--port', '8788', '--https'] },
 	// The worker with an engine that runs two sandboxes at once, reclaimable after 4 s unused (capacity.spec.ts).
-	capacity: { port: 8789, command: ['sandbox/preview.ts', '--port', '8789'], env: { LOCAL_SANDBOX_MAX: '2', SANDBOX_RECLAIM_AFTER_SECONDS: '4' } }
+	capacity: { port: 8789, command: ['dev/preview.ts', '--port', '8789'], env: { LOCAL_SANDBOX_MAX: '2', SANDBOX_RECLAIM_AFTER_SECONDS: '4' } }
 } as const satisfies Record<string, { port: number; command: string[]; env?: Record<string, string> }>;
 
 /** Where each target is reached: https for the TLS one, whose names Chromium maps to this machine. */
@@ -108,7 +108,7 @@ export async function startTarget(name: keyof typeof TARGETS) {
 		const files = existsSync(stateDir) ? readdirSync(stateDir) : [];
 		rmSync(stateDir, { recursive: true, force: true });
 		const extraBoots = bootsBeyondOne(output);
-		const containersStarted = /\[sandbox-runtime\] container \S+ started/.test(output);
+		const containersStarted = /\[engine\] container \S+ started/.test(output);
 		if (name === 'isolates' && (extraBoots.length > 0 || (containersStarted && !/\[coordinator\] booting/.test(output)))) {
 			throw new Error(`isolates: sandboxes were not booted exactly once:\n${extraBoots.join('\n') || 'no boot was logged'}`);
 		}

@@ -8,7 +8,7 @@
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TOKEN_HEADER } from '../../sandbox/local/forwarded-head.ts';
+import { TOKEN_HEADER } from '../../engine/forwarded-head.ts';
 import { CONTROL_PORT, startTestEngine, type TestContainer, type TestEngine } from '../helpers/engine.ts';
 import { sandboxProcesses } from '../helpers/host.ts';
 

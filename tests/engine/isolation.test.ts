@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DENIED_RANGES, egressRoutes, hostAddresses } from '../../sandbox/local/egress.ts';
+import { DENIED_RANGES, egressRoutes, hostAddresses } from '../../engine/egress.ts';
 import { fetchInside, startTestEngine, type TestContainer, type TestEngine } from '../helpers/engine.ts';
 import { sandboxProcesses } from '../helpers/host.ts';
 

@@ -229,8 +229,8 @@ describe('when the engine dies', () => {
 		// address and secret it hands back, then idles.
 		writeFileSync(
 			script,
-			`import { startLocalRuntime } from ${JSON.stringify(pathToFileURL(join(import.meta.dirname, '../../sandbox/local/launch.ts')).href)};
-			 const { url, secret, child } = await startLocalRuntime({ output: 'capture' });
+			`import { startEngine } from ${JSON.stringify(pathToFileURL(join(import.meta.dirname, '../../engine/launch.ts')).href)};
+			 const { url, secret, child } = await startEngine({ output: 'capture' });
 			 const response = await fetch(url + '/v1/containers/launched', {
 			   method: 'PUT', headers: { authorization: 'Bearer ' + secret, 'content-type': 'application/json' }, body: '{}'
 			 });
@@ -288,7 +288,7 @@ describe('resource limits', () => {
 
 describe('preflight', () => {
 	it('refuses to start without bubblewrap or slirp4netns, naming the packages and the Docker alternative', () => {
-		const result = spawnSync(process.execPath, ['sandbox/local/main.ts'], {
+		const result = spawnSync(process.execPath, ['engine/main.ts'], {
 			env: { ...process.env, PATH: '/nonexistent' },
 			encoding: 'utf8'
 		});

@@ -9,7 +9,7 @@ import { createConnection } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ORIGINAL_HOST_HEADER, TOKEN_HEADER } from '../../sandbox/local/forwarded-head.ts';
+import { ORIGINAL_HOST_HEADER, TOKEN_HEADER } from '../../engine/forwarded-head.ts';
 import { NAMED_SERVER, fetchInside, startTestEngine, type TestContainer, type TestEngine } from '../helpers/engine.ts';
 import { listeningPorts, sandboxProcesses } from '../helpers/host.ts';
 

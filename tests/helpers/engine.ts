@@ -1,5 +1,5 @@
 /**
- * Test helpers around a real container engine (sandbox/local/), driven through its container API
+ * Test helpers around a real container engine (engine/), driven through its container API
  * as workerd's Durable Objects drive it (engine-api.ts): start an engine with its own state
  * directory, start containers by name, open their ports, and run commands inside through each
  * container's control server (the SDK's container protocol on port 3000, see control/).
@@ -7,8 +7,8 @@
  * Commands run sessionless (a fresh `bash -c` each, as `getSandbox(…, { enableDefaultSession:
  * false })` runs them): nothing one test does in a shell carries over to the next.
  */
-import { startLocalRuntime, type LocalRuntimeHandle } from '../../sandbox/local/launch.ts';
-import { TOKEN_HEADER } from '../../sandbox/local/forwarded-head.ts';
+import { startEngine, type EngineHandle } from '../../engine/launch.ts';
+import { TOKEN_HEADER } from '../../engine/forwarded-head.ts';
 import { scratchDir } from './host.ts';
 
 /** The control server's port inside every container. */
@@ -16,7 +16,7 @@ export const CONTROL_PORT = 3000;
 /** The session ID that asks the control server for sessionless execution. */
 const SESSIONLESS = '__DISABLE_SESSION__';
 
-export interface TestEngine extends LocalRuntimeHandle {
+export interface TestEngine extends EngineHandle {
 	stateDir: string;
 	/** A call to the engine's API with its secret, for checks the helpers below would not make. */
 	api(path: string, init?: RequestInit): Promise<Response>;
@@ -62,7 +62,7 @@ export interface OpenPort {
 
 export async function startTestEngine(env: Record<string, string> = {}): Promise<TestEngine> {
 	const stateDir = env.LOCAL_SANDBOX_STATE_DIR ?? scratchDir('engine-');
-	const handle = await startLocalRuntime({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, ...env }, output: 'capture' });
+	const handle = await startEngine({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, ...env }, output: 'capture' });
 	const engine: TestEngine = {
 		...handle,
 		stateDir,

@@ -78,7 +78,7 @@ beforeAll(async () => {
 	stateDir = scratchDir('new-template-state-');
 	const port = await freePort();
 	origin = `http://localhost:${port}`;
-	dev = spawn(process.execPath, ['sandbox/dev.ts', '--port', String(port), '--strictPort'], {
+	dev = spawn(process.execPath, ['dev/dev.ts', '--port', String(port), '--strictPort'], {
 		cwd: copy,
 		env: { ...process.env, LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '2' },
 		stdio: ['ignore', 'pipe', 'pipe']

@@ -2,7 +2,7 @@
  * What a worker in workerd leaves listening on this machine. The `wrangler dev` CLI always opens
  * workerd's runtime inspector, a DevTools socket that takes a WebSocket from any Origin: any page in
  * a local browser, or any local process, could evaluate code inside the worker that holds our
- * secrets. sandbox/wrangler-dev.ts leaves it closed (and the dev registry's debug port too, unless
+ * secrets. dev/wrangler-dev.ts leaves it closed (and the dev registry's debug port too, unless
  * asked): this starts the worker as `npm run preview` does and knocks on every TCP port that its
  * process group listens on. And since every client of `wrangler dev` is this machine, whatever
  * `CF-Connecting-IP` header it sends, the start limits count it as such.
@@ -11,7 +11,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runWranglerDev, type WranglerDev } from '../../sandbox/wrangler-dev.ts';
+import { runWranglerDev, type WranglerDev } from '../../dev/wrangler-dev.ts';
 import { liveProcesses, scratchDir, waitFor, type HostProcess } from '../helpers/host.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -115,7 +115,7 @@ describe('npm run preview: what it opens, and whom it trusts', () => {
 		if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
 		port = await freePort();
 		// A process group of its own (preview.ts and the engine), ended whole in afterAll.
-		preview = spawn(process.execPath, ['sandbox/preview.ts', '--port', String(port)], {
+		preview = spawn(process.execPath, ['dev/preview.ts', '--port', String(port)], {
 			cwd: ROOT,
 			// Two sandboxes at most from one client address (the client-address test below).
 			env: { ...process.env, LOCAL_SANDBOX_STATE_DIR: scratchDir('launcher-preview-'), SANDBOX_ADDRESS_LIVE_SANDBOXES: '2' },

@@ -17,18 +17,18 @@ import { createServer, request as httpRequest, type IncomingMessage } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startLocalRuntime } from '../../../sandbox/local/launch.ts';
-import { freePort, runWranglerDev, waitUntilServing, type WranglerDev } from '../../../sandbox/wrangler-dev.ts';
-import { pipeUpgrade } from '../../../src/lib/server/dev-preview-proxy.ts';
+import { startEngine } from '../../../engine/launch.ts';
+import { freePort, runWranglerDev, waitUntilServing, type WranglerDev } from '../../../dev/wrangler-dev.ts';
+import { pipeUpgrade } from '../../../dev/vite/preview-proxy.ts';
 import { ISOLATE_SETTINGS } from './settings.ts';
 
-const COMPANION = fileURLToPath(new URL('../../../sandbox/dev/wrangler.jsonc', import.meta.url));
+const COMPANION = fileURLToPath(new URL('../../../dev/companion/wrangler.jsonc', import.meta.url));
 const APP = fileURLToPath(new URL('./app.jsonc', import.meta.url));
 const port = Number(process.argv[2]);
 
 const scratch = mkdtempSync(join(tmpdir(), 'sandbox-isolates-'));
 const env = { ...process.env, WRANGLER_REGISTRY_PATH: join(scratch, 'registry') };
-const engine = await startLocalRuntime();
+const engine = await startEngine();
 const workers: WranglerDev[] = [];
 
 async function wranglerDev(config: string, name: string, vars: Record<string, string>): Promise<number> {

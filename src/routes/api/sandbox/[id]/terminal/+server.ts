@@ -1,7 +1,7 @@
 /**
  * A terminal: the browser's WebSocket, handed to the sandbox's coordinator, which joins it to a
  * shell in the sandbox (terminal.ts). Owner only, same origin only. (In `vite dev`, upgrades never
- * reach SvelteKit: the dev server bridges them to the same coordinator, see dev-websockets.ts.)
+ * reach SvelteKit: the dev server bridges them to the same coordinator, see dev/vite/app-sockets.ts.)
  */
 import { requireOwnSandbox } from '$lib/server/access';
 import { sameOrigin } from '$lib/server/same-origin';

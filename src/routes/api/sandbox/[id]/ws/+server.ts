@@ -1,7 +1,7 @@
 /**
  * The sandbox's status WebSocket in workerd: handed to its coordinator, which accepts it with the
  * hibernation API and sends every change of state. (In `vite dev`, upgrades never reach SvelteKit:
- * the dev server bridges them to the same coordinator, see dev-websockets.ts.) This route has no
+ * the dev server bridges them to the same coordinator, see dev/vite/app-sockets.ts.) This route has no
  * +page beside it on purpose: SvelteKit would rebuild the response to add `Vary: Accept`, which a
  * 101 does not survive.
  */

@@ -11,7 +11,7 @@
  *      └──nsenter──▶ the egress rules (egress.ts) and no nested user namespaces, before any of the
  *                    sandbox's code runs
  *
- * What code inside can reach: see docs/security.md. In short, when the runtime is
+ * What code inside can reach: see docs/security.md. In short, when the engine is
  * root, a sandbox's root is an unprivileged host uid (never host root); bwrap itself starts with
  * an empty environment; /proc's host-global parts are read-only; /workspace is a disk of its own.
  *
@@ -34,7 +34,8 @@ import { RuntimeError } from './errors.ts';
 import type { Programs } from './programs.ts';
 import { HOST_TOOLS_ENV, runTool } from './host-tools.ts';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
+/** The project's templates (sandbox/templates/), mounted where the container image has them. */
+const TEMPLATES_DIR = fileURLToPath(new URL('../sandbox/templates', import.meta.url));
 const CONTROL_READY = 'control server ready';
 /** The descriptor bwrap reads the container's environment variables from (see bwrapArgs). */
 const ENV_ARGS_FD = 4;
@@ -64,7 +65,7 @@ interface Sources {
 }
 
 function hostSources(programs: Programs): Sources {
-	return { node: dirname(process.execPath), program: programs.controlServer, templates: join(HERE, '..', 'templates') };
+	return { node: dirname(process.execPath), program: programs.controlServer, templates: TEMPLATES_DIR };
 }
 
 /**
@@ -122,7 +123,7 @@ export class Container {
 	private childPid = 0;
 	private pidNamespace = '';
 	private stopping = false;
-	/** Set once boot finished: only then is an exit news for the runtime (a failed boot is reported by start()). */
+	/** Set once boot finished: only then is an exit news for the engine (a failed boot is reported by start()). */
 	private started = false;
 	private readonly bwrapExited: Promise<void>;
 	private markBwrapExited!: () => void;
@@ -221,7 +222,7 @@ export class Container {
 					// (no capabilities, an empty root) once it is set up.
 					['--enable-sandbox', '--netns-type=path', `/proc/${childPid}/ns/net`];
 		const args = ['--configure', '--mtu=65520', '--disable-host-loopback'];
-		// fd 4 stays open as long as this process lives: when the runtime dies,
+		// fd 4 stays open as long as this process lives: when the engine dies,
 		// even by SIGKILL, slirp4netns sees it close and exits.
 		args.push('--ready-fd=3', '--exit-fd=4', ...target, 'tap0');
 		const slirp = spawn('slirp4netns', args, {
@@ -244,7 +245,7 @@ export class Container {
 	 * From outside, with the rights over the sandbox's namespaces that its own processes lack: sets
 	 * the egress routes in its network namespace, and forbids user namespaces inside it (their
 	 * capabilities are a common first step of kernel exploits, and would be the way to a network
-	 * namespace without these routes). The runtime is root here, or the user namespace's owner.
+	 * namespace without these routes). The engine is root here, or the user namespace's owner.
 	 */
 	private seal(childPid: number, networked: boolean): Promise<void> {
 		const script = 'echo 0 > /proc/sys/user/max_user_namespaces && exec ip -batch -';
@@ -392,7 +393,7 @@ function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPo
 		args.push('--ro-bind-try', file, file);
 	}
 	args.push('--ro-bind', paths.resolvConf, '/etc/resolv.conf', '--ro-bind', paths.hosts, '/etc/hosts');
-	// The runtime's own Node (24, like the container image's) is the sandbox's `node`.
+	// The engine's own Node (24, like the container image's) is the sandbox's `node`.
 	args.push('--ro-bind', sources.node, '/opt/node/bin');
 	const script = '/opt/sandbox-control/server.mjs';
 	args.push('--ro-bind', sources.program, script);

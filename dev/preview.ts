@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startLocalRuntime, type LocalRuntimeHandle } from './local/launch.ts';
+import { startEngine, type EngineHandle } from '../engine/launch.ts';
 import { runWranglerDev } from './wrangler-dev.ts';
 
 const CONFIG = fileURLToPath(new URL('../wrangler.jsonc', import.meta.url));
@@ -60,12 +60,12 @@ const SETTINGS = [
 for (const name of SETTINGS) {
 	if (process.env[name]) vars[name] = process.env[name];
 }
-let engine: LocalRuntimeHandle | undefined;
+let engine: EngineHandle | undefined;
 if (hasDocker) {
 	console.log('[preview] Docker engine found: sandboxes run in real containers');
 } else {
 	console.log('[preview] no Docker engine: containers come from the local engine (bubblewrap)');
-	engine = await startLocalRuntime();
+	engine = await startEngine();
 	vars.LOCAL_CONTAINER_ENGINE_URL = engine.url;
 	vars.LOCAL_CONTAINER_ENGINE_SECRET = engine.secret;
 	// The coordinators count what the engine can run, unless told otherwise.

@@ -1,5 +1,5 @@
 /**
- * Each runtime process is a "run" with a key that survives in the names of
+ * Each engine process is a "run" with a key that survives in the names of
  * what it leaves on disk (workspaces, cgroups). A later run can tell from the
  * key whether its owner is still alive, and clean up after one that crashed.
  */

@@ -5,4 +5,4 @@
  * of this (the deploy check asserts it).
  */
 export { default, Capacity, SandboxCoordinator, SavedEdits, StartGate } from '../src/worker.ts';
-export { Sandbox } from './local/workerd/sandbox.ts';
+export { Sandbox } from '../engine/workerd/sandbox.ts';

@@ -1,6 +1,6 @@
 /**
  * Running the host's system tools for a sandbox (mkfs.ext4, nsenter, …): with an environment of
- * their own — nothing of the runtime's reaches them, nor through them a sandbox.
+ * their own — nothing of the engine's reaches them, nor through them a sandbox.
  */
 import { spawn } from 'node:child_process';
 

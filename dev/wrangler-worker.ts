@@ -14,7 +14,7 @@
  *
  * Started by wrangler-dev.ts, which owns its process group; settings come as flags, secrets only in
  * the file --env-file names (never on a command line, which any local user can read in /proc).
- *   node sandbox/wrangler-worker.ts --config <path> [--entry <path>] [--name <name>] [--ip <ip>]
+ *   node dev/wrangler-worker.ts --config <path> [--entry <path>] [--name <name>] [--ip <ip>]
  *     [--port <n>] [--https] --persist <dir> --env-file <path> [--containers] [--dev-registry <dir>] [--watch]
  */
 import { parseArgs } from 'node:util';

@@ -1,7 +1,7 @@
 /**
  * Memory, CPU and process-count limits per sandbox through cgroups, where the
  * host lets us create them (root on cgroup v1, or v2 with a writable tree).
- * Limits are best effort: when they cannot be applied, the runtime says so at
+ * Limits are best effort: when they cannot be applied, the engine says so at
  * start and in /v1/health, and runs without them.
  */
 import { existsSync } from 'node:fs';

@@ -8,7 +8,7 @@ import { Sandbox as SdkSandbox } from '@cloudflare/sandbox';
 import { EngineContainer } from './engine-container.ts';
 
 interface EngineEnv {
-	/** Set by `npm run preview` and the tests (see sandbox/preview.ts). */
+	/** Set by `npm run preview` and the tests (see dev/preview.ts). */
 	LOCAL_CONTAINER_ENGINE_URL?: string;
 	LOCAL_CONTAINER_ENGINE_SECRET?: string;
 }

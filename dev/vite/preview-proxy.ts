@@ -1,6 +1,6 @@
 /**
  * `vite dev` only: passes requests for preview hosts, WebSocket upgrades included, to the
- * companion worker that `npm run dev` runs in workerd (sandbox/dev/companion.ts), which answers
+ * companion worker that `npm run dev` runs in workerd (dev/companion/companion.ts), which answers
  * them with the same code as the deployed worker. Bytes pass through untouched, Host included:
  * the preview route reads the sandbox and token from it.
  */
@@ -8,7 +8,7 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 
-/** The companion's address, set by sandbox/dev.ts. */
+/** The companion's address, set by dev/dev.ts. */
 export function companionUrl(): URL {
 	const url = process.env.SANDBOX_DEV_COMPANION_URL;
 	if (!url) throw new Error('SANDBOX_DEV_COMPANION_URL is not set: start the app with `npm run dev`');

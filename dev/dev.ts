@@ -2,7 +2,7 @@
  * `npm run dev`: SvelteKit's hot reload for the app's own pages in `vite dev`, with every sandbox
  * operation and every preview host in workerd, through the same worker code as production. It runs
  *   1. the local container engine (bubblewrap; no Docker needed),
- *   2. the companion worker (sandbox/dev/companion.ts) in `wrangler dev`: the Durable Objects — the
+ *   2. the companion worker (dev/companion/companion.ts) in `wrangler dev`: the Durable Objects — the
  *      SDK's `Sandbox` and our coordinator — and the preview route,
  *   3. `vite dev`, whose platform proxy binds the companion's coordinators (wrangler.adapter.jsonc)
  *      and whose dev server plugin passes preview hosts to the companion (vite.config.ts),
@@ -14,11 +14,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeCatalog } from './catalog.ts';
-import { startLocalRuntime, type LocalRuntimeHandle } from './local/launch.ts';
+import { writeCatalog } from '../sandbox/catalog.ts';
+import { startEngine, type EngineHandle } from '../engine/launch.ts';
 import { freePort, runWranglerDev, waitUntilServing, type WranglerDev } from './wrangler-dev.ts';
 
-const COMPANION_CONFIG = fileURLToPath(new URL('./dev/wrangler.jsonc', import.meta.url));
+const COMPANION_CONFIG = fileURLToPath(new URL('./companion/wrangler.jsonc', import.meta.url));
 const VITE = fileURLToPath(new URL('../node_modules/vite/bin/vite.js', import.meta.url));
 
 // This run's own dev registry (how the platform proxy finds the companion) and Durable Object
@@ -29,7 +29,7 @@ const env = { ...process.env, WRANGLER_REGISTRY_PATH: join(scratch, 'registry') 
 // route) take one key: this run's, unless one is given.
 const sessionSecret = process.env.SESSION_SECRET ?? randomBytes(32).toString('base64url');
 
-let engine: LocalRuntimeHandle | undefined;
+let engine: EngineHandle | undefined;
 let companion: WranglerDev | undefined;
 let vite: ChildProcess | undefined;
 
@@ -48,7 +48,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 try {
 	// The companion bundles the catalog: from the template folders as they are now.
 	writeCatalog();
-	engine = await startLocalRuntime();
+	engine = await startEngine();
 } catch (error) {
 	console.error(`[dev] ${(error as Error).message}`);
 	await shutDown(1);

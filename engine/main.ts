@@ -3,8 +3,8 @@
  * workerd's container API. The SDK's `Sandbox` Durable Objects, in workerd, start, signal, destroy
  * and reach their containers through it (workerd/engine-container.ts over engine-api.ts); each
  * container runs the control server (control/), as Cloudflare's container image does.
- * `npm run dev` and `npm run preview` start it through launch.ts (startLocalRuntime), as do the
- * tests; `npm run sandbox` runs it on its own.
+ * `npm run dev` and `npm run preview` start it through launch.ts (startEngine), as do the
+ * tests; `npm run engine` runs it on its own.
  *
  * Configuration (environment):
  *   LOCAL_SANDBOX_SECRET      bearer secret for API calls (generated and printed when unset)
@@ -57,12 +57,12 @@ function machineCapacity(memoryMb: number): number {
 	return Math.max(1, Math.min(byMemory, availableParallelism() * 4, 64));
 }
 
-const log = (message: string) => console.log(`[sandbox-runtime] ${message}`);
+const log = (message: string) => console.log(`[engine] ${message}`);
 /** Root maps each sandbox to an unprivileged host uid; a normal user's sandboxes run as that user. */
 const asRoot = process.getuid?.() === 0;
 
 function fail(message: string): never {
-	console.error(`[sandbox-runtime] ${message}`);
+	console.error(`[engine] ${message}`);
 	process.exit(1);
 }
 
@@ -73,7 +73,7 @@ function preflight() {
 	if (missing.length > 0) {
 		fail(
 			`cannot start: ${missing.join(' and ')} not found.\n` +
-				'The local sandbox runtime isolates each sandbox with bubblewrap and slirp4netns (Linux only):\n' +
+				'The local container engine isolates each sandbox with bubblewrap and slirp4netns (Linux only):\n' +
 				'  Debian/Ubuntu: sudo apt-get install bubblewrap slirp4netns\n' +
 				'  Fedora:        sudo dnf install bubblewrap slirp4netns\n' +
 				'  Arch:          sudo pacman -S bubblewrap slirp4netns\n' +

@@ -1,5 +1,5 @@
 /**
- * The companion worker of `npm run dev` (sandbox/dev.ts runs it with `wrangler dev`): the app's
+ * The companion worker of `npm run dev` (dev/dev.ts runs it with `wrangler dev`): the app's
  * Durable Objects and preview route in workerd, for the app's pages in `vite dev` to reach through
  * wrangler's platform proxy. The same code as the deployed worker (src/worker.ts) but SvelteKit,
  * with the SDK's `Sandbox` getting its containers from the local engine.
@@ -12,7 +12,7 @@ export { SandboxCoordinator } from '../../src/lib/server/durable-objects/coordin
 export { StartGate } from '../../src/lib/server/durable-objects/start-gate.ts';
 export { Capacity } from '../../src/lib/server/durable-objects/capacity.ts';
 export { SavedEdits } from '../../src/lib/server/durable-objects/saved-edits.ts';
-export { Sandbox } from '../local/workerd/sandbox.ts';
+export { Sandbox } from '../../engine/workerd/sandbox.ts';
 
 export default {
 	async fetch(request: Request, env: PreviewEnv & { APP_HOSTS?: string }, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {

@@ -8,9 +8,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { MAX_MESSAGE_BYTES, TERMINAL_PATH, type CoordinatorNamespace } from './durable-objects/contract';
-import { sameOrigin } from './same-origin';
-import { ownedSandbox, readVisitor } from './visitor';
+import { MAX_MESSAGE_BYTES, TERMINAL_PATH, type CoordinatorNamespace } from '../../src/lib/server/durable-objects/contract.ts';
+import { sameOrigin } from '../../src/lib/server/same-origin.ts';
+import { ownedSandbox, readVisitor } from '../../src/lib/server/visitor.ts';
 
 /** The coordinator's end of the socket, as the platform proxy hands it over. */
 interface ProxiedWebSocket {

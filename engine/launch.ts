@@ -16,27 +16,27 @@ import { fileURLToPath } from 'node:url';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
 
-export interface LocalRuntimeHandle {
+export interface EngineHandle {
 	url: string;
 	secret: string;
 	/** How many containers it runs at once (LOCAL_SANDBOX_MAX, or what it sized to the machine). */
 	maxContainers: number;
-	/** The runtime's process, e.g. to kill it in a crash test. */
+	/** The engine's process, e.g. to kill it in a crash test. */
 	child: ChildProcess;
-	/** Everything the runtime printed (when started with `output: 'capture'`). */
+	/** Everything the engine printed (when started with `output: 'capture'`). */
 	output: () => string;
-	/** Stops the runtime (SIGTERM) and waits until it has cleaned up and exited. */
+	/** Stops the engine (SIGTERM) and waits until it has cleaned up and exited. */
 	stop(): Promise<void>;
 }
 
 export interface StartOptions {
-	/** Extra runtime configuration (LOCAL_SANDBOX_MAX, …). */
+	/** Extra engine configuration (LOCAL_SANDBOX_MAX, …). */
 	env?: Record<string, string>;
-	/** `inherit` shows the runtime's log in this terminal; `capture` keeps it for `output()`. */
+	/** `inherit` shows the engine's log in this terminal; `capture` keeps it for `output()`. */
 	output?: 'inherit' | 'capture';
 }
 
-export async function startLocalRuntime({ env = {}, output = 'inherit' }: StartOptions = {}): Promise<LocalRuntimeHandle> {
+export async function startEngine({ env = {}, output = 'inherit' }: StartOptions = {}): Promise<EngineHandle> {
 	const secret = randomBytes(32).toString('base64url');
 	const child = spawn(process.execPath, [MAIN], {
 		env: { ...process.env, ...env, LOCAL_SANDBOX_SECRET: secret, LOCAL_SANDBOX_READY_FD: '3' },
@@ -56,8 +56,8 @@ export async function startLocalRuntime({ env = {}, output = 'inherit' }: StartO
 	});
 
 	const channel = child.stdio[3] as Socket;
-	// The channel carries only the ready line: how it ends when the runtime goes is of no interest
-	// (the runtime's exit is), but an unheard 'error' on it would be thrown.
+	// The channel carries only the ready line: how it ends when the engine goes is of no interest
+	// (the engine's exit is), but an unheard 'error' on it would be thrown.
 	channel.on('error', () => {});
 	const { url, maxContainers } = await new Promise<{ url: string; maxContainers: number }>((resolve, reject) => {
 		createInterface({ input: channel }).once('line', (line) => resolve(JSON.parse(line)));
