@@ -34,8 +34,8 @@ function scratchCopy(): string {
 		cpSync(join(ROOT, file), join(dir, file));
 	}
 	symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-	for (const id of readdirSync(join(ROOT, 'sandbox/templates'))) {
-		symlinkSync(join(ROOT, 'sandbox/templates', id, 'node_modules'), join(dir, 'sandbox/templates', id, 'node_modules'));
+	for (const template of readdirSync(join(ROOT, 'sandbox/templates'), { withFileTypes: true }).filter((entry) => entry.isDirectory())) {
+		symlinkSync(join(ROOT, 'sandbox/templates', template.name, 'node_modules'), join(dir, 'sandbox/templates', template.name, 'node_modules'));
 	}
 	return dir;
 }
