@@ -241,7 +241,7 @@ test.describe('malformed requests', () => {
 		);
 		expect(answer.status).toBe(400);
 		expect(answer.body).toContain('Preview URLs need a custom domain');
-		expect(answer.body).toContain('Deployment');
+		expect(answer.body).toContain('docs/deployment.md');
 		// No visitor, no sandbox: the refusal came before either was made.
 		expect(answer.body).not.toContain('/sandbox/');
 	});
