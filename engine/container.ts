@@ -11,7 +11,8 @@
  *      └──nsenter──▶ the egress rules (egress.ts) and no nested user namespaces, before any of the
  *                    sandbox's code runs
  *
- * What code inside can reach: see docs/security.md. In short, when the engine is
+ * The command that launches it, with bwrap's profile of it, is launch-command.ts's. What code inside
+ * can reach: see docs/security.md. In short, when the engine is
  * root, a sandbox's root is an unprivileged host uid (never host root); bwrap itself starts with
  * an empty environment; /proc's host-global parts are read-only; /workspace is a disk of its own.
  *
@@ -21,57 +22,21 @@
  * port forwarder when its IPC channel does.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { copyDisk } from './disk.ts';
 import { RuntimeError } from './errors.ts';
 import type { Programs } from './programs.ts';
 import { HOST_TOOLS_ENV, runTool } from './host-tools.ts';
+import { ENV_ARGS_FD, envArgs, launchCommand } from './launch-command.ts';
+import { childrenOf, liveProcesses, pidNamespaceOf } from './proc.ts';
 
-/** The project's templates (sandbox/templates/), mounted where the container image has them. */
-const TEMPLATES_DIR = fileURLToPath(new URL('../sandbox/templates', import.meta.url));
 const CONTROL_READY = 'control server ready';
-/** The descriptor bwrap reads the container's environment variables from (see bwrapArgs). */
-const ENV_ARGS_FD = 4;
 const START_TIMEOUT_MS = 15_000;
-const TRUST_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR'];
 
-/**
- * Runs as the sandbox's first process: joins its cgroups, so that everything below counts against
- * the limits from its first instruction; as root, in a mount namespace of the sandbox's own, mounts
- * the disk image (its root given to the sandbox's uid) and binds the host's sources into the
- * sandbox's directory (where that uid can reach them, wherever the project lives); then becomes
- * the rest of its arguments.
- *   sh -c LAUNCH sh <cgroup.procs>... -- [<image> <mount point> <uid>] [<source> <target>]... -- <command>...
- */
-const LAUNCH = [
-	'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift',
-	'if [ "$1" != -- ]; then mount -o loop,nosuid,nodev "$1" "$2" && rmdir "$2/lost+found" && chown "$3:$3" "$2" || exit 125; shift 3; fi',
-	'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 125; shift 2; done; shift',
-	'exec "$@"'
-].join('\n');
-
-/** What bwrap mounts read-only into every sandbox: its Node, the control server, the templates. */
-interface Sources {
-	node: string;
-	program: string;
-	templates: string;
-}
-
-function hostSources(programs: Programs): Sources {
-	return { node: dirname(process.execPath), program: programs.controlServer, templates: TEMPLATES_DIR };
-}
-
-/**
- * How the container's control server runs: with the container's environment variables, and with
- * outbound network only if asked (workerd's `start({ env, enableInternet })`).
- */
 export interface StartSpec {
 	env: Record<string, string>;
 	enableInternet: boolean;
@@ -146,34 +111,11 @@ export class Container {
 	}
 
 	private async boot() {
-		const { paths, cgroupProcs, isolation } = this.options;
+		const { paths } = this.options;
 		await mkdir(paths.dir, { recursive: true, mode: 0o700 });
 		// Which sandbox this directory holds, for people (and tests) looking at the host.
 		await writeFile(join(paths.dir, 'id'), `${this.options.id}\n`);
-		let command: string[];
-		if (!isolation.asRoot) {
-			// Nothing to mount; /workspace is a tmpfs (see disk.ts).
-			const bwrap = bwrapArgs(paths, hostSources(this.options.programs), { tmpfsBytes: isolation.tmpfsBytes });
-			command = ['/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', '--', 'bwrap', ...bwrap];
-		} else {
-			const { hostUid } = isolation;
-			await chown(paths.dir, hostUid, hostUid);
-			const workspace = join(paths.dir, 'workspace');
-			const image = join(paths.dir, 'disk.img');
-			const staged: Sources = { node: join(paths.dir, 'node'), program: join(paths.dir, 'program.mjs'), templates: join(paths.dir, 'templates') };
-			// A bind's mount point is of its source's kind: the program is a file, the rest directories.
-			for (const dir of [workspace, staged.node, staged.templates]) await mkdir(dir);
-			await writeFile(staged.program, '');
-			await copyDisk(isolation.diskTemplate, image);
-			const sources = hostSources(this.options.programs);
-			const binds = (Object.keys(staged) as (keyof Sources)[]).flatMap((name) => [sources[name], staged[name]]);
-			const user = [`--reuid=${hostUid}`, `--regid=${hostUid}`, '--clear-groups', '--'];
-			const bwrap = bwrapArgs(paths, staged, { mountPoint: workspace });
-			command = [
-				'unshare', '--mount', '--propagation=private', '/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', image, workspace, String(hostUid), ...binds,
-				'--', 'setpriv', ...user, 'bwrap', ...bwrap
-			];
-		}
+		const command = await launchCommand(this.options);
 		const bwrap = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'], env: HOST_TOOLS_ENV, cwd: '/' });
 		this.bwrap = bwrap;
 		const envPipe = bwrap.stdio[ENV_ARGS_FD] as Writable;
@@ -371,77 +313,6 @@ export class Container {
 	}
 }
 
-/**
- * The bwrap profile: the container's layout, with only /workspace and /tmp writable. Root inside
- * (as in the container image) is the user bwrap runs as outside. /workspace is the mounted disk
- * image, or a tmpfs of the quota's size.
- */
-function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPoint: string } | { tmpfsBytes: number }): string[] {
-	// A user namespace always (bwrap's --unshare-all only tries one), so that root inside is the
-	// outside user, not root; not bwrap's --disable-userns, whose nested namespace would show a
-	// "0 0" uid_map inside and keep slirp4netns and nsenter out (seal() forbids them instead).
-	const args = ['--unshare-all', '--unshare-user', '--uid', '0', '--gid', '0'];
-	args.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--info-fd', '3');
-	args.push('--hostname', 'sandbox', '--ro-bind', '/usr', '/usr');
-	// Merged-/usr systems link /bin, /lib… into /usr; others have real directories.
-	for (const dir of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
-		const stat = lstatSync(dir, { throwIfNoEntry: false });
-		if (stat?.isSymbolicLink()) args.push('--symlink', readlinkSync(dir), dir);
-		else if (stat?.isDirectory()) args.push('--ro-bind', dir, dir);
-	}
-	for (const file of ['/etc/ssl', '/etc/ca-certificates', '/etc/alternatives', '/etc/passwd', '/etc/group', '/etc/nsswitch.conf', '/etc/localtime']) {
-		args.push('--ro-bind-try', file, file);
-	}
-	args.push('--ro-bind', paths.resolvConf, '/etc/resolv.conf', '--ro-bind', paths.hosts, '/etc/hosts');
-	// The engine's own Node (24, like the container image's) is the sandbox's `node`.
-	args.push('--ro-bind', sources.node, '/opt/node/bin');
-	const script = '/opt/sandbox-control/server.mjs';
-	args.push('--ro-bind', sources.program, script);
-	// The template apps with their dependencies installed, where the container image puts them.
-	args.push('--ro-bind', sources.templates, '/templates');
-	args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
-	// What /proc shows of the whole machine stays read-only (core_pattern, sysrq, …), whoever asks.
-	args.push('--ro-bind', '/proc/sys', '/proc/sys');
-	for (const entry of ['/proc/sysrq-trigger', '/proc/irq', '/proc/bus', '/proc/fs']) args.push('--ro-bind-try', entry, entry);
-	if ('mountPoint' in workspace) args.push('--bind', workspace.mountPoint, '/workspace');
-	else args.push('--size', String(workspace.tmpfsBytes), '--tmpfs', '/workspace');
-	args.push('--chdir', '/workspace');
-	args.push('--clearenv');
-	const env: Record<string, string> = {
-		PATH: '/opt/node/bin:/usr/local/bin:/usr/bin:/bin',
-		HOME: '/workspace',
-		LANG: 'C.UTF-8',
-		TMPDIR: '/tmp',
-		HOSTNAME: 'sandbox',
-		// Keep npm's cache out of the app's files.
-		npm_config_cache: '/tmp/.npm',
-		npm_config_update_notifier: 'false'
-	};
-	// Trust what the host trusts: a machine behind a TLS-inspecting proxy names
-	// its CA bundle here, and `npm install` inside would fail without it.
-	for (const name of TRUST_VARIABLES) {
-		const path = process.env[name];
-		if (!path?.startsWith('/')) continue;
-		if (!path.startsWith('/etc/ssl/') && !path.startsWith('/usr/')) args.push('--ro-bind-try', path, path);
-		env[name] = path;
-	}
-	for (const [name, value] of Object.entries(env)) args.push('--setenv', name, value);
-	// The container's own variables (from its start; often API keys) come on top, as in an image's
-	// environment — read by bwrap from a pipe (fd 4), not from its command line, which any local
-	// user can read in /proc.
-	args.push('--args', String(ENV_ARGS_FD));
-	args.push('/opt/node/bin/node', script);
-	return args;
-}
-
-/** bwrap's NUL-separated `--setenv` arguments for the container's own variables. */
-function envArgs(env: Record<string, string>): string {
-	return Object.entries(env)
-		.flatMap(([name, value]) => ['--setenv', name, value])
-		.map((arg) => `${arg}\0`)
-		.join('');
-}
-
 function readAll(stream: Readable): Promise<string> {
 	return new Promise((resolve, reject) => {
 		let text = '';
@@ -452,36 +323,12 @@ function readAll(stream: Readable): Promise<string> {
 	});
 }
 
-/** The host PIDs of a process's children. */
-function childrenOf(pid: number): number[] {
-	try {
-		return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
-	} catch {
-		return [];
-	}
-}
-
 /** Waits (up to 5 s) until no process is left in the given PID namespace. */
 async function waitUntilEmpty(namespace: string) {
-	for (let i = 0; i < 100 && processesIn(namespace) > 0; i++) {
+	const processesIn = () => liveProcesses().filter((process) => pidNamespaceOf(process.pid) === namespace).length;
+	for (let i = 0; i < 100 && processesIn() > 0; i++) {
 		await new Promise((resolve) => setTimeout(resolve, 50));
 	}
-}
-
-/** Live processes in the PID namespace. Zombies don't count: they hold nothing and wait for init to reap them. */
-function processesIn(namespace: string): number {
-	let count = 0;
-	for (const entry of readdirSync('/proc')) {
-		if (!/^\d+$/.test(entry)) continue;
-		try {
-			if (readlinkSync(`/proc/${entry}/ns/pid`) !== namespace) continue;
-			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-			if (stat[stat.lastIndexOf(')') + 2] !== 'Z') count++;
-		} catch {
-			// The process exited while we looked.
-		}
-	}
-	return count;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -4,8 +4,8 @@
  * (npm → node → esbuild …), not only the shell.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import { liveProcesses } from '../proc.ts';
 
 export const SHELL = '/bin/bash';
 /** How long a process group has to exit after SIGTERM before it gets SIGKILL (the real server's grace). */
@@ -40,25 +40,7 @@ export function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
  * whoever reaps orphans (bwrap in a sandbox, but some inits take seconds), and it holds nothing.
  */
 export function groupExists(pid: number): boolean {
-	if (!signalGroup(pid, 0)) return false;
-	let entries: string[];
-	try {
-		entries = readdirSync('/proc');
-	} catch {
-		return true;
-	}
-	for (const entry of entries) {
-		if (!/^\d+$/.test(entry)) continue;
-		try {
-			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-			// After the command name (which may hold spaces and parentheses): state, ppid, pgrp, …
-			const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-			if (Number(pgrp) === pid && state !== 'Z') return true;
-		} catch {
-			// The process has just gone.
-		}
-	}
-	return false;
+	return signalGroup(pid, 0) && liveProcesses().some((process) => process.pgid === pid);
 }
 
 /**

@@ -8,7 +8,8 @@
  * that connects again sees the screen it left (the real server's replay).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
+import { childrenOf, processStats } from '../proc.ts';
 import { exitCodeOf, signalGroup } from './process-groups.ts';
 
 /** The real server's replay buffer. */
@@ -155,28 +156,6 @@ export class Pty {
 			}
 		}
 	}
-}
-
-/** Each process's parent and session, from /proc/<pid>/stat (the fields after the command name). */
-function processStats(): { pid: number; ppid: number; session: number }[] {
-	const stats = [];
-	for (const entry of readdirSync('/proc')) {
-		if (!/^\d+$/.test(entry)) continue;
-		try {
-			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-			const [, ppid, , session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-			stats.push({ pid: Number(entry), ppid: Number(ppid), session: Number(session) });
-		} catch {
-			// The process has just gone.
-		}
-	}
-	return stats;
-}
-
-function childrenOf(pid: number): number[] {
-	return processStats()
-		.filter((stat) => stat.ppid === pid)
-		.map((stat) => stat.pid);
 }
 
 function sessionMembers(leader: number): number[] {

@@ -3,31 +3,12 @@
  * sandbox's bwrap (and everything in it), its slirp4netns and its port forwarder. Used to check
  * that a round left none behind for the next to compete with.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { cmdlineOf, liveProcesses } from '../../engine/proc.ts';
 
 const SANDBOX_PROCESS = /bwrap|slirp4netns|port-forwarder/;
 
-interface HostProcess {
-	pid: number;
-	parent: number;
-	cmdline: string;
-}
-
-function hostProcesses(): HostProcess[] {
-	const found: HostProcess[] = [];
-	for (const entry of readdirSync('/proc')) {
-		if (!/^\d+$/.test(entry)) continue;
-		try {
-			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-			const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-			if (state === 'Z') continue;
-			const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
-			found.push({ pid: Number(entry), parent: Number(parent), cmdline });
-		} catch {
-			// Gone while we looked.
-		}
-	}
-	return found;
+function hostProcesses(): { pid: number; parent: number; cmdline: string }[] {
+	return liveProcesses().map(({ pid, ppid }) => ({ pid, parent: ppid, cmdline: cmdlineOf(pid) }));
 }
 
 /** How many sandbox processes descend from this one. */

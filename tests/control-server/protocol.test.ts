@@ -6,13 +6,14 @@
  * watches, log streams, files and the protocol's errors.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cmdlineOf, liveProcesses } from '../../engine/proc.ts';
 import { freePort } from '../helpers/ports.ts';
 
 const SERVER = join(import.meta.dirname, '../../engine/control/server.ts');
@@ -463,18 +464,9 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, tim
 
 /** Processes of a group that still run (zombies waiting for a slow reaper hold nothing and do not count). */
 function liveMembersOfGroup(pgid: number): number[] {
-	return readdirSync('/proc')
-		.filter((entry) => /^\d+$/.test(entry))
-		.filter((entry) => {
-			try {
-				const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-				const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-				return Number(pgrp) === pgid && state !== 'Z';
-			} catch {
-				return false;
-			}
-		})
-		.map(Number);
+	return liveProcesses()
+		.filter((process) => process.pgid === pgid)
+		.map((process) => process.pid);
 }
 
 /** A terminal socket: what it has shown so far, its JSON messages, and how it closed. */
@@ -509,16 +501,9 @@ async function openTerminal(sessionId: string, query: Record<string, string> = {
 
 /** The test's `sleep 31337` and `sleep 31338`, while they run. */
 function sleepers(): number[] {
-	return readdirSync('/proc')
-		.filter((entry) => /^\d+$/.test(entry))
-		.filter((entry) => {
-			try {
-				return /^sleep\0(31337|31338)\0$/.test(readFileSync(`/proc/${entry}/cmdline`, 'utf8'));
-			} catch {
-				return false;
-			}
-		})
-		.map(Number);
+	return liveProcesses()
+		.map((process) => process.pid)
+		.filter((pid) => /^sleep (31337|31338)$/.test(cmdlineOf(pid)));
 }
 
 function sleep(ms: number) {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { expect, type APIRequestContext, type Page } from '@playwright/test';
+import { childrenOf } from '../../engine/proc.ts';
 import { liveProcesses } from '../helpers/host.ts';
 
 export const VUE_APP = readFileSync('sandbox/templates/vue/src/App.vue', 'utf8');
@@ -70,8 +71,7 @@ export function containerOf(id: string): { bwrap: number; inside: number } {
 	for (const p of liveProcesses()) {
 		const dir = /^bwrap .*?(\S+\/sandboxes\/\d+)\//.exec(p.cmdline)?.[1];
 		if (!dir || readFileSync(join(dir, 'id'), 'utf8').trim() !== id) continue;
-		const [inside] = readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim().split(' ');
-		return { bwrap: p.pid, inside: Number(inside) };
+		return { bwrap: p.pid, inside: childrenOf(p.pid)[0] };
 	}
 	throw new Error(`no container for ${id}`);
 }

@@ -3,9 +3,10 @@
  * runtime left running or listening (/proc, ss). Nothing here talks to a runtime's API.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cmdlineOf, liveProcesses as engineLiveProcesses, pidNamespaceOf } from '../../engine/proc.ts';
 
 /**
  * A fresh directory inside the suite's scratch directory (see global-setup.ts), which a runtime
@@ -26,27 +27,9 @@ export interface HostProcess {
 	pidNamespace: string;
 }
 
-/** Live (non-zombie) processes on the host. */
+/** Live (non-zombie) processes on the host, with their command lines and PID namespaces. */
 export function liveProcesses(): HostProcess[] {
-	const result = [];
-	for (const entry of readdirSync('/proc')) {
-		if (!/^\d+$/.test(entry)) continue;
-		try {
-			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-			const [state, ppid, pgid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-			if (state === 'Z') continue;
-			result.push({
-				pid: Number(entry),
-				ppid: Number(ppid),
-				pgid: Number(pgid),
-				cmdline: readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim(),
-				pidNamespace: readlinkSync(`/proc/${entry}/ns/pid`)
-			});
-		} catch {
-			// Gone while we looked.
-		}
-	}
-	return result;
+	return engineLiveProcesses().map(({ pid, ppid, pgid }) => ({ pid, ppid, pgid, cmdline: cmdlineOf(pid), pidNamespace: pidNamespaceOf(pid) ?? '' }));
 }
 
 /**
