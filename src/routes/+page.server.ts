@@ -3,7 +3,7 @@ import * as v from 'valibot';
 import { readForm } from '$lib/server/form';
 import { PreviewHostname } from '$lib/server/sandbox/rules';
 import { spokenAgo } from '$lib/durations';
-import { admitStart, clientAddress, coordinatorOf, discardSavedEdits, replaceLiveSandbox, savedEditsOf, structuredCopy } from '$lib/server/sandboxes';
+import { clientAddress, savedEditsOf, startSandbox } from '$lib/server/sandboxes';
 import { offers, TemplateChoice } from '$lib/server/templates/catalog';
 import { ensureVisitor, newSandboxId } from '$lib/server/visitor';
 import type { Actions, PageServerLoad } from './$types';
@@ -45,28 +45,20 @@ export const actions: Actions = {
 
 		const visitor = await ensureVisitor(request, cookies, url);
 		const id = await newSandboxId(visitor, form.output.template);
-		const admission = await admitStart(platform, visitor, clientAddress(getClientAddress), id);
-		if (!admission.ok) {
-			setHeaders({ 'retry-after': String(admission.retryAfterSeconds) });
-			return fail(429, {
-				error:
-					admission.reason === 'live'
-						? 'Too many sandboxes are running from your network right now. Stop one you no longer use (an idle one stops by itself after a few minutes), then try again.'
-						: `Too many sandboxes started in a short time. Please try again in ${admission.retryAfterSeconds} s.`
-			});
-		}
-		if (form.output.clean) await discardSavedEdits(platform, visitor, form.output.template);
-		// Both, or the visitor has two live sandboxes: finished even if the browser goes away meanwhile.
-		const started = (async () => {
-			const reply = structuredCopy(await coordinatorOf(platform, id).start({ id, template: form.output.template, origin: url.origin, visitor }));
-			if (reply.ok) await replaceLiveSandbox(platform, visitor, id);
-			return reply;
-		})();
+		const { template, clean } = form.output;
+		// Finished even if the browser goes away meanwhile: or the visitor would have two live sandboxes.
+		const started = startSandbox(platform, { id, template, origin: url.origin, visitor, address: clientAddress(getClientAddress), clean: clean === 'on' });
 		platform?.ctx.waitUntil(started);
 		const reply = await started;
 		if (!reply.ok) {
 			setHeaders({ 'retry-after': String(reply.retryAfterSeconds) });
-			return fail(reply.status, { error: reply.message });
+			if ('status' in reply) return fail(reply.status, { error: reply.message });
+			return fail(429, {
+				error:
+					reply.reason === 'live'
+						? 'Too many sandboxes are running from your network right now. Stop one you no longer use (an idle one stops by itself after a few minutes), then try again.'
+						: `Too many sandboxes started in a short time. Please try again in ${reply.retryAfterSeconds} s.`
+			});
 		}
 		redirect(303, `/sandbox/${id}`);
 	}

@@ -339,6 +339,31 @@ describe('the start gate', () => {
 		expect(await worker.gate(name, 'admit', [limit])).toEqual({ ok: true });
 	});
 
+	it("makes a visitor's start in one call: within their limit, replacing (and stopping) their previous sandbox", async () => {
+		const visitor = newId('one-call');
+		const limits = { perVisitor: 2, perNetwork: 30, liveAtNetwork: 3 };
+		const start = (id: string) =>
+			worker.gate<{ ok: boolean; reason?: string }>(`visitor:${visitor}`, 'start', [
+				{ id, template: 'express', origin: worker.origin, visitor, network: `net-${visitor}`, limits, clean: false }
+			]);
+		const [first, second, third] = [newId('first'), newId('second'), newId('third')];
+
+		expect(await start(first)).toEqual({ ok: true });
+		expect(await worker.settled(first)).toMatchObject({ status: 'ready' });
+		expect(await start(second)).toEqual({ ok: true });
+		expect((await worker.status(first))?.state.status).toBe('stopped');
+		await containerGone(first);
+		const ready = await worker.settled(second);
+		expect(ready).toMatchObject({ status: 'ready' });
+		await servesExpress(ready.previewUrl!, second);
+
+		// Past the visitor's limit: refused, and nothing started or stopped.
+		expect(await start(third)).toMatchObject({ ok: false, reason: 'rate' });
+		expect(await worker.status(third)).toBeNull();
+		expect((await worker.status(second))?.state.status).toBe('ready');
+		await worker.coordinator(second, 'stop', ['test over']);
+	});
+
 	it('remembers the live sandbox, answering the one each replaces', async () => {
 		const name = `visitor:${newId('live')}`;
 		expect(await worker.gate(name, 'replaceLive', ['a'])).toBeNull();

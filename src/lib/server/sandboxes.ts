@@ -10,7 +10,22 @@ import * as v from 'valibot';
 import type { SandboxSnapshot } from '$lib/sandbox-state';
 import { clientNetwork } from './client-network';
 import type { ApiCall } from '$lib/api-console';
-import { API_CALL_PATH, LOGS_PATH, TERMINAL_PATH, REPLACED_REASON, type Admission, type CoordinatorApi, type Namespace, savedEditsName, type SavedEdit, type SavedEditsApi, type StartGateApi, type StatusReply, type StatusRequest } from './durable-objects/contract';
+import {
+	API_CALL_PATH,
+	LOGS_PATH,
+	TERMINAL_PATH,
+	savedEditsName,
+	visitorGateName,
+	type CoordinatorApi,
+	type GatedStart,
+	type GatedStartReply,
+	type Namespace,
+	type SavedEdit,
+	type SavedEditsApi,
+	type StartGateApi,
+	type StatusReply,
+	type StatusRequest
+} from './durable-objects/contract';
 
 /** The sandbox's coordinator, from the request's platform. */
 export function coordinatorOf(platform: App.Platform | undefined, id: string): CoordinatorApi {
@@ -26,11 +41,6 @@ function objectOf<Api>(platform: App.Platform | undefined, binding: 'Coordinator
 /** The visitor's saved edits (saved-edits.ts): what they edited in sandboxes that have stopped since. */
 export async function savedEditsOf(platform: App.Platform | undefined, visitor: string): Promise<SavedEdit[]> {
 	return structuredCopy(await objectOf<SavedEditsApi>(platform, 'SavedEdits', savedEditsName(visitor)).list());
-}
-
-/** Start clean: forgets the visitor's saved edits of `template`. */
-export async function discardSavedEdits(platform: App.Platform | undefined, visitor: string, template: string): Promise<void> {
-	await objectOf<SavedEditsApi>(platform, 'SavedEdits', savedEditsName(visitor)).discard(template);
 }
 
 /**
@@ -57,27 +67,21 @@ export function clientAddress(getClientAddress: () => string): string {
 }
 
 /**
- * Lets the start of `sandboxId` through the visitor's gate, then the client address's (a refused
- * start counts on neither beyond the first), or says why not and when to retry.
+ * Starts a sandbox for the visitor, through their start gate (one call: see `StartGateApi.start`),
+ * within the start limits, replacing their previous sandbox; `clean` forgets their saved edits of
+ * the template first.
  */
-export async function admitStart(platform: App.Platform | undefined, visitor: string, address: string, sandboxId: string): Promise<Admission> {
-	const perVisitor = v.parse(Limit('10'), env.SANDBOX_VISITOR_STARTS_PER_MINUTE);
-	const perAddress = v.parse(Limit('30'), env.SANDBOX_ADDRESS_STARTS_PER_MINUTE);
-	const liveAtAddress = v.parse(Limit('3'), env.SANDBOX_ADDRESS_LIVE_SANDBOXES);
-	const byVisitor = await objectOf<StartGateApi>(platform, 'StartGate', `visitor:${visitor}`).admit({ starts: perVisitor, perMs: 60_000 });
-	if (!byVisitor.ok) return structuredCopy(byVisitor);
-	const byAddress = objectOf<StartGateApi>(platform, 'StartGate', `address:${clientNetwork(address)}`);
-	return structuredCopy(await byAddress.admit({ starts: perAddress, perMs: 60_000 }, { max: liveAtAddress, visitor, sandboxId }));
-}
-
-
-/**
- * Makes `id` the visitor's one live sandbox and stops the one it replaces. Run after the new one
- * has started: of two starts racing, each gets a different predecessor to stop, and one is left.
- */
-export async function replaceLiveSandbox(platform: App.Platform | undefined, visitor: string, id: string): Promise<void> {
-	const previous = await objectOf<StartGateApi>(platform, 'StartGate', `visitor:${visitor}`).replaceLive(id);
-	if (previous) await coordinatorOf(platform, previous).stop(REPLACED_REASON);
+export async function startSandbox(
+	platform: App.Platform | undefined,
+	{ address, ...request }: Omit<GatedStart, 'network' | 'limits'> & { address: string }
+): Promise<GatedStartReply> {
+	const limits = {
+		perVisitor: v.parse(Limit('10'), env.SANDBOX_VISITOR_STARTS_PER_MINUTE),
+		perNetwork: v.parse(Limit('30'), env.SANDBOX_ADDRESS_STARTS_PER_MINUTE),
+		liveAtNetwork: v.parse(Limit('3'), env.SANDBOX_ADDRESS_LIVE_SANDBOXES)
+	};
+	const gate = objectOf<StartGateApi>(platform, 'StartGate', visitorGateName(request.visitor));
+	return structuredCopy(await gate.start({ ...request, network: clientNetwork(address), limits }));
 }
 
 /**

@@ -170,11 +170,34 @@ export interface LiveLimit {
 /** `rate`: too many starts in the window; `live`: too many sandboxes running from this address. */
 export type Admission = { ok: true } | { ok: false; retryAfterSeconds: number; reason: 'rate' | 'live' };
 
-/** The start gate's RPC surface (start-gate.ts): one per visitor, and one per client address. */
+/** A visitor's start, as their gate makes it (`StartGateApi.start`). */
+export interface GatedStart extends StartRequest {
+	/** The client's network (client-network.ts): its address gate counts the starts from there. */
+	network: string;
+	/** Starts per minute by the visitor and from the network, and sandboxes running at once from the network. */
+	limits: { perVisitor: number; perNetwork: number; liveAtNetwork: number };
+	/** Without the visitor's saved edits of the template, which are forgotten first. */
+	clean: boolean;
+}
+
+/** Started (and the visitor's previous sandbox stopped), or refused: by a start limit (429) or for want of room (503). */
+export type GatedStartReply = { ok: true } | Exclude<Admission, { ok: true }> | Busy;
+
+/** The start gate's RPC surface (start-gate.ts): one per visitor, and one per client network. */
 export interface StartGateApi {
+	/**
+	 * On the visitor's gate: the whole start in one call (from `vite dev`, each call crosses the
+	 * platform proxy). The visitor's limit, then the network's, then the start clean, the
+	 * coordinator's start, and the visitor's previous sandbox stopped.
+	 */
+	start(request: GatedStart): Promise<GatedStartReply>;
 	admit(limit: StartLimit, live?: LiveLimit): Promise<Admission>;
 	replaceLive(sandboxId: string): Promise<string | null>;
 }
+
+/** The names of a visitor's start gate, and of a client network's. */
+export const visitorGateName = (visitor: string) => `visitor:${visitor}`;
+export const networkGateName = (network: string) => `address:${network}`;
 
 /** The app's files as a visitor's edited sandbox of `template` left them (saved-edits.ts). */
 export interface SavedEdit {

@@ -1,13 +1,35 @@
 /**
  * The gate a start passes: one Durable Object per visitor (`visitor:{id}`) and one per client
- * address (`address:{ip}`). It counts recent starts, so that nobody can start sandboxes faster
- * than a person would (each is a container, and capacity is shared); it remembers the visitor's
- * live sandbox, so that starting another one replaces it: capacity counts visitors, not clicks;
- * and an address's gate caps the sandboxes running from that address at once, so that a client
- * that drops its cookie before every start (a new visitor each time) cannot take every slot.
+ * network (`address:{IPv4 address, or IPv6 /64}`). The visitor's gate makes the whole start
+ * (`start`), asking the network's gate, the visitor's saved edits and the coordinators as it goes.
+ * It counts recent starts, so that nobody can start sandboxes faster than a person would (each is
+ * a container, and capacity is shared); it remembers the visitor's live sandbox, so that starting
+ * another one replaces it: capacity counts visitors, not clicks; and a network's gate caps the
+ * sandboxes running from that network at once, so that a client that drops its cookie before every
+ * start (a new visitor each time) cannot take every slot.
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { Admission, CoordinatorNamespace, LiveLimit, StartGateApi, StartLimit } from './contract';
+import {
+	networkGateName,
+	REPLACED_REASON,
+	savedEditsName,
+	visitorGateName,
+	type Admission,
+	type CoordinatorNamespace,
+	type GatedStart,
+	type GatedStartReply,
+	type LiveLimit,
+	type Namespace,
+	type SavedEditsApi,
+	type StartGateApi,
+	type StartLimit
+} from './contract';
+
+interface StartGateEnv {
+	Coordinator: CoordinatorNamespace;
+	StartGate: Namespace<StartGateApi>;
+	SavedEdits?: Namespace<SavedEditsApi>;
+}
 
 /** A sandbox started from this gate's address, and by whom. */
 interface LiveEntry {
@@ -17,21 +39,43 @@ interface LiveEntry {
 
 /** When the live cap refuses: a running sandbox frees its slot when it is stopped or idles out. */
 const LIVE_RETRY_AFTER_SECONDS = 60;
+/** The start limits' window. */
+const MINUTE_MS = 60_000;
 
-export class StartGate extends DurableObject<{ Coordinator: CoordinatorNamespace }> implements StartGateApi {
+export class StartGate extends DurableObject<StartGateEnv> implements StartGateApi {
 	/** Start times (epoch ms) within the longest window asked about, oldest first. */
 	private starts: number[] = [];
 	private live: string | null = null;
 	/** An address gate's sandboxes that were running when last looked at, one per visitor. */
 	private running: LiveEntry[] = [];
 
-	constructor(ctx: ConstructorParameters<typeof DurableObject>[0], env: { Coordinator: CoordinatorNamespace }) {
+	constructor(ctx: ConstructorParameters<typeof DurableObject>[0], env: StartGateEnv) {
 		super(ctx, env);
 		void ctx.blockConcurrencyWhile(async () => {
 			this.starts = (await ctx.storage.get<number[]>('starts')) ?? [];
 			this.live = (await ctx.storage.get<string>('live')) ?? null;
 			this.running = (await ctx.storage.get<LiveEntry[]>('running')) ?? [];
 		});
+	}
+
+	async start({ network, limits, clean, ...request }: GatedStart): Promise<GatedStartReply> {
+		const { id, template, visitor } = request;
+		if (this.ctx.id.name !== undefined && this.ctx.id.name !== visitorGateName(visitor)) {
+			throw new Error(`a start for ${visitor} at the gate ${this.ctx.id.name}`);
+		}
+		const byVisitor = await this.admit({ starts: limits.perVisitor, perMs: MINUTE_MS });
+		if (!byVisitor.ok) return byVisitor;
+		const networkGate = this.env.StartGate.get(this.env.StartGate.idFromName(networkGateName(network)));
+		const byNetwork = await networkGate.admit({ starts: limits.perNetwork, perMs: MINUTE_MS }, { max: limits.liveAtNetwork, visitor, sandboxId: id });
+		if (!byNetwork.ok) return byNetwork;
+		const savedEdits = this.env.SavedEdits;
+		if (clean && savedEdits) await savedEdits.get(savedEdits.idFromName(savedEditsName(visitor))).discard(template);
+		const started = await this.coordinator(id).start(request);
+		if (!started.ok) return started;
+		// After the start: of two racing starts, each stops a different predecessor, and one is left.
+		const previous = await this.replaceLive(id);
+		if (previous) await this.coordinator(previous).stop(REPLACED_REASON);
+		return { ok: true };
 	}
 
 	/**
@@ -72,10 +116,11 @@ export class StartGate extends DurableObject<{ Coordinator: CoordinatorNamespace
 	}
 
 	private async stillRunning(entries: LiveEntry[]): Promise<LiveEntry[]> {
-		const coordinators = this.env.Coordinator;
-		const running = await Promise.all(
-			entries.map((entry) => coordinators.get(coordinators.idFromName(entry.sandboxId)).isRunning().catch(() => true))
-		);
+		const running = await Promise.all(entries.map((entry) => this.coordinator(entry.sandboxId).isRunning().catch(() => true)));
 		return entries.filter((_, i) => running[i]);
+	}
+
+	private coordinator(sandboxId: string) {
+		return this.env.Coordinator.get(this.env.Coordinator.idFromName(sandboxId));
 	}
 }
