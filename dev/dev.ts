@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeCatalog } from '../sandbox/catalog.ts';
 import { startEngine, type EngineHandle } from '../engine/launch.ts';
-import { freePort, runWranglerDev, waitUntilServing, type WranglerDev } from './wrangler-dev.ts';
+import { runWranglerDev, type WranglerDev } from './wrangler-dev.ts';
 
 const COMPANION_CONFIG = fileURLToPath(new URL('./companion/wrangler.jsonc', import.meta.url));
 const VITE = fileURLToPath(new URL('../node_modules/vite/bin/vite.js', import.meta.url));
@@ -53,7 +53,6 @@ try {
 	console.error(`[dev] ${(error as Error).message}`);
 	await shutDown(1);
 }
-const port = await freePort();
 const vars: Record<string, string> = {
 	LOCAL_CONTAINER_ENGINE_URL: engine!.url,
 	LOCAL_CONTAINER_ENGINE_SECRET: engine!.secret,
@@ -68,7 +67,7 @@ for (const name of ['APP_HOSTS', 'SANDBOX_TTL_SECONDS', 'SANDBOX_RECLAIM_AFTER_S
 companion = runWranglerDev({
 	config: COMPANION_CONFIG,
 	ip: '127.0.0.1',
-	port,
+	port: 0,
 	persist: join(scratch, 'state'),
 	enableContainers: false,
 	// vite dev's platform proxy binds the companion's Durable Objects from another process.
@@ -78,12 +77,11 @@ companion = runWranglerDev({
 	vars,
 	env
 });
-const companionUrl = `http://127.0.0.1:${port}`;
-
+let companionUrl: string;
 try {
-	await waitUntilServing(companionUrl, companion.exited, 'the companion worker (wrangler dev)');
+	companionUrl = (await companion.ready).origin;
 } catch (error) {
-	console.error(`[dev] ${(error as Error).message}`);
+	console.error(`[dev] the companion worker did not start: ${(error as Error).message}`);
 	await shutDown(1);
 }
 
@@ -91,7 +89,7 @@ vite = spawn(process.execPath, [VITE, 'dev', ...process.argv.slice(2)], {
 	stdio: 'inherit',
 	env: {
 		...env,
-		SANDBOX_DEV_COMPANION_URL: companionUrl,
+		SANDBOX_DEV_COMPANION_URL: companionUrl!,
 		SESSION_SECRET: sessionSecret,
 		// Every visitor here is you, from this machine: the cap per client address, meant for a shared
 		// deployment, would stop your fourth browser window. The engine's capacity bounds it instead.

@@ -9,7 +9,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +22,10 @@ export interface WranglerDevOptions {
 	entry?: string;
 	/** The worker's name, when not the configuration's (the name the dev registry knows it by). */
 	name?: string;
-	/** Where it listens; wrangler's defaults (localhost, 8787 or the next free port) when not given. */
+	/**
+	 * Where it listens; wrangler's defaults (localhost, 8787 or the next free port) when not given.
+	 * Port 0: one the system picks as the worker binds it (`ready` says which), so no race for it.
+	 */
 	ip?: string;
 	port?: number;
 	/** Serves https, with wrangler's self-signed certificate. */
@@ -48,6 +50,8 @@ export interface WranglerDevOptions {
 
 export interface WranglerDev {
 	child: ChildProcess;
+	/** Resolves with the worker's URL once it serves; rejects if it exits first. */
+	ready: Promise<URL>;
 	/** Resolves with the worker process's exit code once it and its process group are gone. */
 	exited: Promise<number>;
 	/** Stops the worker (SIGTERM; SIGKILL to its group after 10 s), then whatever of its group is left. */
@@ -72,7 +76,8 @@ export function runWranglerDev(options: WranglerDevOptions): WranglerDev {
 	if (options.devRegistry) args.push('--dev-registry', registry!);
 	if (options.watch) args.push('--watch');
 	// No stdin: the process is in a group of its own, and a read from the terminal would stop it.
-	const child = spawn(process.execPath, args, { stdio: ['ignore', stdio, stdio], env, detached: true });
+	// The IPC channel carries one message: the URL, once the worker serves.
+	const child = spawn(process.execPath, args, { stdio: ['ignore', stdio, stdio, 'ipc'], env, detached: true });
 	const exited = new Promise<number>((resolve) => {
 		child.once('exit', (code) => resolve(code ?? 1));
 		child.once('error', (error) => {
@@ -88,8 +93,15 @@ export function runWranglerDev(options: WranglerDevOptions): WranglerDev {
 		rmSync(dir, { recursive: true, force: true });
 		return code;
 	});
+	const ready = new Promise<URL>((resolve, reject) => {
+		child.once('message', (message: { ready?: string }) => (message.ready ? resolve(new URL(message.ready)) : reject(new Error(`unexpected message from the worker process: ${JSON.stringify(message)}`))));
+		void exited.then((code) => reject(new Error(`wrangler dev exited (${code}) before the worker served`)));
+	});
+	// Unobserved, a failed start still surfaces through `exited`.
+	ready.catch(() => {});
 	return {
 		child,
+		ready,
 		exited,
 		stop() {
 			if (child.exitCode === null && child.signalCode === null) {
@@ -107,27 +119,4 @@ export function runWranglerDev(options: WranglerDevOptions): WranglerDev {
 			return exited;
 		}
 	};
-}
-
-/** Resolves once `url` answers at all (any status), or rejects when `exited` settles first. */
-export async function waitUntilServing(url: string, exited: Promise<unknown>, what: string): Promise<void> {
-	let gone = false;
-	void exited.then(() => (gone = true));
-	for (const started = Date.now(); Date.now() - started < 120_000; ) {
-		if (gone) throw new Error(`${what} exited during start`);
-		if (await fetch(url).then(() => true, () => false)) return;
-		await new Promise((resolve) => setTimeout(resolve, 200));
-	}
-	throw new Error(`${what} did not start within 120 s`);
-}
-
-/** A port on 127.0.0.1 for a worker to listen on: free a moment ago (another process may take it meanwhile). */
-export function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer().listen(0, '127.0.0.1', () => {
-			const { port } = server.address() as { port: number };
-			server.close(() => resolve(port));
-		});
-		server.on('error', reject);
-	});
 }

@@ -13,7 +13,8 @@
  *   switch) says otherwise.
  *
  * Started by wrangler-dev.ts, which owns its process group; settings come as flags, secrets only in
- * the file --env-file names (never on a command line, which any local user can read in /proc).
+ * the file --env-file names (never on a command line, which any local user can read in /proc). Once
+ * the worker serves, it sends its URL over the IPC channel wrangler-dev.ts opened.
  *   node dev/wrangler-worker.ts --config <path> [--entry <path>] [--name <name>] [--ip <ip>]
  *     [--port <n>] [--https] --persist <dir> --env-file <path> [--containers] [--dev-registry <dir>] [--watch]
  */
@@ -95,6 +96,9 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 try {
 	await worker.ready;
 	ready = true;
+	// Where it listens (the port may have been 0: the system's pick), to wrangler-dev.ts.
+	process.send?.({ ready: String(await worker.url) });
+	process.disconnect?.();
 } catch (error) {
 	fail(error);
 }

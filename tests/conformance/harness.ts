@@ -9,7 +9,6 @@ import { fileURLToPath } from 'node:url';
 import { startEngine, type EngineHandle } from '../../engine/launch.ts';
 import { runWranglerDev } from '../../dev/wrangler-dev.ts';
 import { scratchDir } from '../helpers/host.ts';
-import { freePort } from '../helpers/ports.ts';
 
 const CONFIG = fileURLToPath(new URL('./wrangler.jsonc', import.meta.url));
 
@@ -49,14 +48,13 @@ export async function startConformanceWorker({ sdkLogLevel = 'debug' }: Conforma
 	const docker = process.env.SANDBOX_CONFORMANCE === 'docker';
 	const stateDir = docker ? null : scratchDir('conformance-');
 	const engine = stateDir ? await startEngine({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '8' }, output: 'capture' }) : null;
-	const port = await freePort();
 	// The SDK's debug log says, among other things, whether the container's version matches its own.
 	const vars: Record<string, string> = { SANDBOX_LOG_LEVEL: sdkLogLevel };
 	if (engine) Object.assign(vars, { LOCAL_CONTAINER_ENGINE_URL: engine.url, LOCAL_CONTAINER_ENGINE_SECRET: engine.secret });
 	const wrangler = runWranglerDev({
 		config: CONFIG,
 		ip: '127.0.0.1',
-		port,
+		port: 0,
 		// Durable Object storage of this run only: no tokens or state from an earlier one.
 		persist: scratchDir('conformance-persist-'),
 		enableContainers: !engine,
@@ -68,22 +66,18 @@ export async function startConformanceWorker({ sdkLogLevel = 'debug' }: Conforma
 	let log = '';
 	wrangler.child.stdout!.on('data', (chunk) => (log += chunk));
 	wrangler.child.stderr!.on('data', (chunk) => (log += chunk));
-	let exited = false;
-	void wrangler.exited.then(() => (exited = true));
-	const base = `http://127.0.0.1:${port}`;
-
 	const stop = async () => {
 		await wrangler.stop();
 		await engine?.stop();
 	};
-	for (let attempt = 0; ; attempt++) {
-		if (exited || attempt > 240) {
-			await stop();
-			throw new Error(`wrangler dev did not start:\n${log}`);
-		}
-		if (await fetch(`${base}/`).then((r) => r.status === 404, () => false)) break;
-		await new Promise((resolve) => setTimeout(resolve, 250));
+	let port: number;
+	try {
+		port = Number((await wrangler.ready).port);
+	} catch (error) {
+		await stop();
+		throw new Error(`${(error as Error).message}:\n${log}`);
 	}
+	const base = `http://127.0.0.1:${port}`;
 
 	return {
 		host: `localhost:${port}`,

@@ -12,14 +12,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { startEngine, type EngineHandle } from '../../engine/launch.ts';
-import { runWranglerDev, type WranglerDev } from '../../dev/wrangler-dev.ts';
+import { runWranglerDev } from '../../dev/wrangler-dev.ts';
 import { emptyResult, withPart, type ApiCall, type ConsolePart, type ConsoleResult } from '../../src/lib/api-console.ts';
 import type { LogPart } from '../../src/lib/app-logs.ts';
 import { readJsonLines } from '../../src/lib/json-lines.ts';
 import type { SandboxSnapshot, ServerMessage } from '../../src/lib/sandbox-state.ts';
 import type { StartReply, StatusReply } from '../../src/lib/server/durable-objects/contract.ts';
 import { liveProcesses, scratchDir, type HostProcess } from '../helpers/host.ts';
-import { freePort } from '../helpers/ports.ts';
 
 const CONFIG = fileURLToPath(new URL('./wrangler.jsonc', import.meta.url));
 
@@ -114,32 +113,25 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars
 	const sockets = new Set<WebSocket>();
 	/** Preview host → its preview cookie (`name=value`). */
 	const previewCookies = new Map<string, string>();
-	let wrangler: WranglerDev;
-	let log = '';
-	let port = 0;
 
-	/** Starts the worker on a port free a moment ago; another process may take it meanwhile (see below). */
-	const launch = async () => {
-		port = await freePort();
-		// The worker as it is at the start, never reloaded (the launcher does not watch its files):
-		// a reload would restart every Durable Object, ending boots and dropping sockets, and others
-		// edit src/ while this suite runs.
-		wrangler = runWranglerDev({
-			config: CONFIG,
-			ip: '127.0.0.1',
-			port,
-			// Durable Object storage of this run only.
-			persist: persistDir,
-			enableContainers: false,
-			devRegistry: false,
-			vars,
-			env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-			stdio: 'pipe'
-		});
-		log = '';
-		wrangler.child.stdout!.on('data', (chunk) => (log += chunk));
-		wrangler.child.stderr!.on('data', (chunk) => (log += chunk));
-	};
+	// The worker as it is at the start, never reloaded (the launcher does not watch its files): a
+	// reload would restart every Durable Object, ending boots and dropping sockets, and others edit
+	// src/ while this suite runs.
+	const wrangler = runWranglerDev({
+		config: CONFIG,
+		ip: '127.0.0.1',
+		port: 0,
+		// Durable Object storage of this run only.
+		persist: persistDir,
+		enableContainers: false,
+		devRegistry: false,
+		vars,
+		env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+		stdio: 'pipe'
+	});
+	let log = '';
+	wrangler.child.stdout!.on('data', (chunk) => (log += chunk));
+	wrangler.child.stderr!.on('data', (chunk) => (log += chunk));
 
 	const stop = async () => {
 		for (const ws of sockets) ws.terminate();
@@ -149,24 +141,12 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars
 		if (process.env.COORDINATION_LOG) appendFileSync(process.env.COORDINATION_LOG, `--- worker ---\n${log}\n--- engine ---\n${engine.output()}`);
 	};
 
-	await launch();
-	for (let attempt = 0, launches = 1; ; attempt++) {
-		const gone = wrangler!.child.exitCode !== null;
-		// A port taken between freePort() and the worker's listen (the engine's forwards listen on ports
-		// the kernel picks): again, on another port.
-		if (gone && /Address already in use/.test(log) && launches < 3) {
-			await wrangler!.exited;
-			await launch();
-			launches++;
-			continue;
-		}
-		if (gone || attempt > 240) {
-			await stop();
-			throw new Error(`wrangler dev did not start:\n${log}\n${engine.output()}`);
-		}
-		// With a deadline: whoever took the port may accept and never answer.
-		if (await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status === 404, () => false)) break;
-		await new Promise((resolve) => setTimeout(resolve, 250));
+	let port: number;
+	try {
+		port = Number((await wrangler.ready).port);
+	} catch (error) {
+		await stop();
+		throw new Error(`${(error as Error).message}:\n${log}\n${engine.output()}`);
 	}
 	const base = `http://127.0.0.1:${port}`;
 

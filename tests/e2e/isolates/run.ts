@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEngine } from '../../../engine/launch.ts';
-import { freePort, runWranglerDev, waitUntilServing, type WranglerDev } from '../../../dev/wrangler-dev.ts';
+import { runWranglerDev, type WranglerDev } from '../../../dev/wrangler-dev.ts';
 import { pipeUpgrade } from '../../../dev/vite/preview-proxy.ts';
 import { ISOLATE_SETTINGS } from './settings.ts';
 
@@ -32,12 +32,10 @@ const engine = await startEngine();
 const workers: WranglerDev[] = [];
 
 async function wranglerDev(config: string, name: string, vars: Record<string, string>): Promise<number> {
-	const httpPort = await freePort();
 	// In the dev registry, all three: the isolates bind the companion's Durable Objects (`script_name`).
-	const worker = runWranglerDev({ config, name, ip: '127.0.0.1', port: httpPort, persist: join(scratch, name), enableContainers: false, devRegistry: true, vars, env });
+	const worker = runWranglerDev({ config, name, ip: '127.0.0.1', port: 0, persist: join(scratch, name), enableContainers: false, devRegistry: true, vars, env });
 	workers.push(worker);
-	await waitUntilServing(`http://127.0.0.1:${httpPort}/`, worker.exited, name);
-	return httpPort;
+	return Number((await worker.ready).port);
 }
 
 async function stop(code: number): Promise<never> {
