@@ -5,7 +5,7 @@
  *   2. the companion worker (dev/companion/companion.ts) in `wrangler dev`: the Durable Objects — the
  *      SDK's `Sandbox` and our coordinator — and the preview route,
  *   3. `vite dev`, whose platform proxy binds the companion's coordinators (wrangler.adapter.jsonc)
- *      and whose dev server plugin passes preview hosts to the companion (vite.config.ts),
+ *      and whose dev server plugin passes preview hosts to the companion (dev/vite/plugins.ts),
  * and stops all three together. Extra arguments go to `vite dev` (e.g. `npm run dev -- --port 5174`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -84,6 +84,8 @@ try {
 	console.error(`[dev] the companion worker did not start: ${(error as Error).message}`);
 	await shutDown(1);
 }
+// (From this process's start: the bench reads it to tell where a launch's time goes.)
+console.log(`[dev] the engine and the companion worker are up after ${Math.round(performance.now())} ms; starting vite dev`);
 
 vite = spawn(process.execPath, [VITE, 'dev', ...process.argv.slice(2)], {
 	stdio: 'inherit',

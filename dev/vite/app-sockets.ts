@@ -1,6 +1,6 @@
 /**
  * `vite dev` only: upgrade requests never reach SvelteKit in Node, so the dev server plugin
- * (vite.config.ts) hands the WebSocket routes here — the status socket and the terminal. It checks
+ * (plugins.ts) hands the WebSocket routes here — the status socket and the terminal. It checks
  * the request as the workerd routes do, then joins the browser's socket (`ws`) to one from the
  * sandbox's coordinator, reached through wrangler's platform proxy: the same Durable Object, and
  * the same messages, as in workerd.

@@ -2,9 +2,10 @@
  * `vite dev` only: makes the dev server treat a malformed request head as the production path
  * does (workerd strips userinfo from the Host, serves an absolute-form target as its path and
  * answers a missing Host with 400; SvelteKit's server answers a malformed percent-encoding with
- * 400; two Host lines, or a port past 65535, are 400 too). Node passes target and Host through as sent, and SvelteKit's dev middleware builds
- * `http://{Host}{target}` from them and decodes the path — so each of these was a 500.
- * vite.config.ts runs this ahead of every middleware and upgrade listener.
+ * 400; two Host lines, or a port past 65535, are 400 too). Node passes target and Host through as
+ * sent, and SvelteKit's dev middleware builds `http://{Host}{target}` from them and decodes the
+ * path — so each of these was a 500. The dev server plugin (plugins.ts) runs this ahead of every
+ * middleware and upgrade listener.
  */
 import type { IncomingMessage } from 'node:http';
 import * as v from 'valibot';

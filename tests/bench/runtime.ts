@@ -1,6 +1,8 @@
 /**
  * npm run bench — prints p50/p95 (milliseconds unless said otherwise), section by section:
  *
+ *   launch      `npm run dev` and `npm run preview` (after its build): the command → the start page
+ *               served, and for dev how much of it the engine and the companion worker take.
  *   exec        Cold start: `node server.js` spawned on the host versus in a new container of the
  *               local engine (over its container API) to the first byte through its forwarded port,
  *               and their ratio; then a new container → its first exec('true') through the SDK in
@@ -15,18 +17,19 @@
  *   capacity    A machine with room for two sandboxes, and a third visitor: the "busy" answer while
  *               both are in use, and the preview reclaiming one that went unused.
  *
- * app, throughput, visitors and capacity run on both ways to run the app at once (targets.ts), taking turns
+ * launch, app, throughput, visitors and capacity run on both ways to run the app at once (targets.ts), taking turns
  * run by run, and print them side by side with the ratio dev / preview:
  *   dev      `npm run dev`: vite dev + the companion `wrangler dev` with the Durable Objects
  *   preview  `npm run preview`: the built worker in `wrangler dev`
  *
- *   BENCH_RUNS=12              runs per measurement of exec and app (default 10)
+ *   BENCH_RUNS=12              runs per measurement of exec and app (default 10; launch: half as many)
  *   BENCH_ONLY=exec,visitors   these sections only (default: all, in the order above)
  *   BENCH_VISITORS=1,5         the visitors' rounds (default 1,5,10,20)
  */
 import { benchApp } from './app.ts';
 import { benchCapacity } from './capacity.ts';
 import { benchColdStart } from './cold-start.ts';
+import { benchLaunch } from './launch.ts';
 import { benchSdkExec } from './sdk-exec.ts';
 import { groupHeader, pairHeader, printTable, type Row } from './stats.ts';
 import { TARGETS } from './targets.ts';
@@ -38,6 +41,10 @@ const MS: Row = ['(milliseconds)', 'p50', 'p95'];
 const PATHS = `dev = ${TARGETS.dev.label}; preview = ${TARGETS.preview.label}`;
 
 const SECTIONS: Record<string, () => Promise<void>> = {
+	async launch() {
+		const runs = Math.ceil(RUNS / 2);
+		printTable(`Launching the app — ${runs} launches each (preview: after its vite build, not counted)\n${PATHS}`, pairHeader(), await benchLaunch(runs));
+	},
 	async exec() {
 		const rows = [...(await benchColdStart(RUNS)), ...(await benchSdkExec(RUNS))];
 		printTable(`Cold start — ${RUNS} runs each, Node ${process.versions.node}`, MS, rows);

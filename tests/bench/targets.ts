@@ -59,6 +59,8 @@ export interface Target {
 	name: TargetName;
 	port: number;
 	origin: string;
+	/** From the spawn of its command to its start page served (200). */
+	launchMs: number;
 	/** Everything it printed so far. */
 	output(): string;
 }
@@ -70,11 +72,12 @@ export interface TargetOptions {
 }
 
 /** Starts a target; resolves once its home page answers 200. */
-async function startTarget(name: TargetName, { sandboxMax = SANDBOX_MAX, env = {} }: TargetOptions): Promise<{ target: Target; stop(): Promise<void> }> {
+export async function startTarget(name: TargetName, { sandboxMax = SANDBOX_MAX, env = {} }: TargetOptions): Promise<{ target: Target; stop(): Promise<void> }> {
 	if (name === 'preview') buildOnce();
 	const { script, args } = TARGETS[name];
 	const port = await freePort();
 	const stateDir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
+	const spawnedAt = performance.now();
 	const app = spawn(process.execPath, [script, ...args(port)], {
 		env: { ...process.env, ...SETTINGS, ...env, LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: String(sandboxMax) },
 		stdio: ['ignore', 'pipe', 'pipe']
@@ -106,9 +109,10 @@ async function startTarget(name: TargetName, { sandboxMax = SANDBOX_MAX, env = {
 			throw new Error(`${TARGETS[name].label} ${failure}:\n${output.slice(-4000)}`);
 		}
 		if (await fetch(`${origin}/`).then((r) => r.ok, () => false)) break;
-		await new Promise((resolve) => setTimeout(resolve, 250));
+		await new Promise((resolve) => setTimeout(resolve, 50));
 	}
-	return { target: { name, port, origin, output: () => output }, stop };
+	const launchMs = performance.now() - spawnedAt;
+	return { target: { name, port, origin, launchMs, output: () => output }, stop };
 }
 
 /**
