@@ -6,11 +6,12 @@
  *      SDK's `Sandbox` and our coordinator — and the preview route,
  *   3. `vite dev`, whose platform proxy binds the companion's coordinators (wrangler.adapter.jsonc)
  *      and whose dev server plugin passes preview hosts to the companion (dev/vite/plugins.ts),
- * and stops all three together. Extra arguments go to `vite dev` (e.g. `npm run dev -- --port 5174`).
+ * the last two starting together, and stops all three together. Extra arguments go to `vite dev`
+ * (e.g. `npm run dev -- --port 5174`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,32 +78,35 @@ companion = runWranglerDev({
 	vars,
 	env
 });
-let companionUrl: string;
-try {
-	companionUrl = (await companion.ready).origin;
-} catch (error) {
-	console.error(`[dev] the companion worker did not start: ${(error as Error).message}`);
-	await shutDown(1);
-}
-// (From this process's start: the bench reads it to tell where a launch's time goes.)
-console.log(`[dev] the engine and the companion worker are up after ${Math.round(performance.now())} ms; starting vite dev`);
-
+// vite dev starts meanwhile (its platform proxy finds the companion through the dev registry once
+// it is there); it reads the companion's address, for preview hosts, from this file.
+const companionUrlFile = join(scratch, 'companion-url');
 vite = spawn(process.execPath, [VITE, 'dev', ...process.argv.slice(2)], {
 	stdio: 'inherit',
 	env: {
 		...env,
-		SANDBOX_DEV_COMPANION_URL: companionUrl!,
+		SANDBOX_DEV_COMPANION_URL_FILE: companionUrlFile,
 		SESSION_SECRET: sessionSecret,
 		// Every visitor here is you, from this machine: the cap per client address, meant for a shared
 		// deployment, would stop your fourth browser window. The engine's capacity bounds it instead.
 		SANDBOX_ADDRESS_LIVE_SANDBOXES: process.env.SANDBOX_ADDRESS_LIVE_SANDBOXES ?? String(engine!.maxContainers)
 	}
 });
+void companion.ready.then(
+	(url) => {
+		writeFileSync(companionUrlFile, url.origin);
+		// (From this process's start: the bench reads it to tell where a launch's time goes.)
+		console.log(`[dev] the engine and the companion worker are up after ${Math.round(performance.now())} ms`);
+	},
+	(error: Error) => console.error(`[dev] the companion worker did not start: ${error.message}`)
+);
 const running = vite;
+let failed = false;
 for (const [what, exited] of [['the companion worker', companion.exited], ['the container engine', new Promise((r) => engine!.child.once('exit', r))]] as const) {
 	void exited.then(() => {
 		if (running.exitCode !== null) return;
 		console.error(`[dev] ${what} exited; stopping vite`);
+		failed = true;
 		running.kill('SIGTERM');
 	});
 }
@@ -113,4 +117,4 @@ const code = await new Promise<number>((resolve) => {
 		resolve(1);
 	});
 });
-await shutDown(code);
+await shutDown(failed ? 1 : code);

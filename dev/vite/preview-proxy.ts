@@ -4,19 +4,30 @@
  * them with the same code as the deployed worker. Bytes pass through untouched, Host included:
  * the preview route reads the sandbox and token from it.
  */
+import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 
-/** The companion's address, set by dev/dev.ts. */
-export function companionUrl(): URL {
-	const url = process.env.SANDBOX_DEV_COMPANION_URL;
-	if (!url) throw new Error('SANDBOX_DEV_COMPANION_URL is not set: start the app with `npm run dev`');
-	return new URL(url);
+/**
+ * The companion's address: dev/dev.ts starts vite dev while the companion is still starting, and
+ * writes the address to the file it names here once the companion serves. Null until then.
+ */
+function companionUrl(): URL | null {
+	const file = process.env.SANDBOX_DEV_COMPANION_URL_FILE;
+	if (!file) throw new Error('SANDBOX_DEV_COMPANION_URL_FILE is not set: start the app with `npm run dev`');
+	try {
+		return new URL(readFileSync(file, 'utf8'));
+	} catch {
+		return null;
+	}
 }
+
+const STARTING = JSON.stringify({ error: 'The preview is not reachable yet: npm run dev is still starting', code: 'PREVIEW_UNAVAILABLE' });
 
 export function forwardPreviewRequest(req: IncomingMessage, res: ServerResponse) {
 	const companion = companionUrl();
+	if (!companion) return void res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end(STARTING);
 	const upstream = httpRequest(
 		{ host: companion.hostname, port: companion.port, method: req.method, path: req.url, headers: req.headers },
 		(response) => {
@@ -35,6 +46,7 @@ export function forwardPreviewRequest(req: IncomingMessage, res: ServerResponse)
 
 export function forwardPreviewUpgrade(req: IncomingMessage, client: Duplex, head: Buffer) {
 	const companion = companionUrl();
+	if (!companion) return void client.end(`HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(STARTING)}\r\nconnection: close\r\n\r\n${STARTING}`);
 	const headers: string[] = [];
 	for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
 	pipeUpgrade({ host: companion.hostname, port: Number(companion.port) }, req, headers, client, head);

@@ -7,7 +7,7 @@
 import { pairRow, type Row } from './stats.ts';
 import { startTarget, TARGET_NAMES, type TargetName } from './targets.ts';
 
-/** `npm run dev` says when the engine and the companion serve (dev/dev.ts); the rest is vite dev's. */
+/** `npm run dev` says when the engine and the companion serve (dev/dev.ts); vite dev starts alongside. */
 const COMPANION_UP = /\[dev\] the engine and the companion worker are up after (\d+) ms/;
 
 export async function benchLaunch(runs: number): Promise<Row[]> {
@@ -25,6 +25,6 @@ export async function benchLaunch(runs: number): Promise<Row[]> {
 	}
 	return [
 		pairRow('command → start page served (200)', launch.dev, launch.preview),
-		pairRow('  of which the engine and the companion worker up (dev)', companionUp, [])
+		pairRow('  the engine and the companion worker up, meanwhile (dev)', companionUp, [])
 	];
 }
