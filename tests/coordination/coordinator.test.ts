@@ -8,7 +8,7 @@
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxSnapshot } from '../../src/lib/sandbox-state.ts';
-import type { StartReply, StatusReply } from '../../src/lib/server/durable-objects/contract.ts';
+import { REPLACED_REASON, type StartReply, type StatusReply } from '../../src/lib/server/durable-objects/contract.ts';
 import { waitFor } from '../helpers/host.ts';
 import { sleep, startCoordinationWorker, TTL_MS, type CoordinationWorker } from './harness.ts';
 
@@ -361,6 +361,25 @@ describe('the start gate', () => {
 		expect(await start(third)).toMatchObject({ ok: false, reason: 'rate' });
 		expect(await worker.status(third)).toBeNull();
 		expect((await worker.status(second))?.state.status).toBe('ready');
+		await worker.coordinator(second, 'stop', ['test over']);
+	});
+
+	it("after a double click, one sandbox is left running: the visitor's second", async () => {
+		const visitor = newId('double');
+		const limits = { perVisitor: 5, perNetwork: 30, liveAtNetwork: 3 };
+		const start = (id: string) =>
+			worker.gate<{ ok: boolean }>(`visitor:${visitor}`, 'start', [
+				{ id, template: 'express', origin: worker.origin, visitor, network: `net-${visitor}`, limits, clean: false }
+			]);
+		const [first, second] = [newId('first'), newId('second')];
+
+		const firstStart = start(first);
+		await new Promise((resolve) => setTimeout(resolve, 20));
+		expect(await Promise.all([firstStart, start(second)])).toEqual([{ ok: true }, { ok: true }]);
+
+		expect((await worker.status(first))?.state).toMatchObject({ status: 'stopped', error: { message: REPLACED_REASON } });
+		await containerGone(first);
+		expect(await worker.settled(second)).toMatchObject({ status: 'ready' });
 		await worker.coordinator(second, 'stop', ['test over']);
 	});
 

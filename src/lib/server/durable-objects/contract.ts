@@ -49,7 +49,7 @@ export interface StatusRequest {
  */
 export type StatusReply = { state: SandboxSnapshot; version: number; heartbeatMs: number } | null;
 
-/** A start refused because every sandbox the deployment may run is in use. */
+/** A start refused because every sandbox the deployment may run is in use, or one that failed midway: try again later. */
 export interface Busy {
 	ok: false;
 	status: 503;

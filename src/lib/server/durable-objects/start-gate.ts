@@ -22,7 +22,8 @@ import {
 	type Namespace,
 	type SavedEditsApi,
 	type StartGateApi,
-	type StartLimit
+	type StartLimit,
+	type StartReply
 } from './contract';
 
 interface StartGateEnv {
@@ -39,6 +40,8 @@ interface LiveEntry {
 
 /** When the live cap refuses: a running sandbox frees its slot when it is stopped or idles out. */
 const LIVE_RETRY_AFTER_SECONDS = 60;
+/** The state page's reason when a start failed midway. */
+const FAILED_START_REASON = 'Its start failed midway.';
 /** The start limits' window. */
 const MINUTE_MS = 60_000;
 
@@ -48,6 +51,8 @@ export class StartGate extends DurableObject<StartGateEnv> implements StartGateA
 	private live: string | null = null;
 	/** An address gate's sandboxes that were running when last looked at, one per visitor. */
 	private running: LiveEntry[] = [];
+	/** The visitor's newest start that got past the limits (memory only: a tie-break between starts in flight). */
+	private newest: string | null = null;
 
 	constructor(ctx: ConstructorParameters<typeof DurableObject>[0], env: StartGateEnv) {
 		super(ctx, env);
@@ -70,12 +75,34 @@ export class StartGate extends DurableObject<StartGateEnv> implements StartGateA
 		if (!byNetwork.ok) return byNetwork;
 		const savedEdits = this.env.SavedEdits;
 		if (clean && savedEdits) await savedEdits.get(savedEdits.idFromName(savedEditsName(visitor))).discard(template);
-		const started = await this.coordinator(id).start(request);
+		// The visitor's newest start wins, whichever finishes first: after a double click, the page
+		// shows the second one.
+		this.newest = id;
+		let started: StartReply;
+		try {
+			started = await this.coordinator(id).start(request);
+		} catch (error) {
+			// Every answer is a value (contract.ts): what began of this start is stopped, and the visitor told.
+			console.error(`[start-gate] the start of ${id} failed: ${(error as Error).message}`);
+			await this.stopQuietly(id, FAILED_START_REASON);
+			return { ok: false, status: 503, message: 'The sandbox could not be started. Please try again.', retryAfterSeconds: 5 };
+		}
 		if (!started.ok) return started;
+		if (this.newest !== id) {
+			await this.stopQuietly(id, REPLACED_REASON);
+			return { ok: true };
+		}
 		// After the start: of two racing starts, each stops a different predecessor, and one is left.
 		const previous = await this.replaceLive(id);
-		if (previous) await this.coordinator(previous).stop(REPLACED_REASON);
+		if (previous) await this.stopQuietly(previous, REPLACED_REASON);
 		return { ok: true };
+	}
+
+	/** Stops a sandbox as part of a start that has happened: a failure is logged, not the start's. */
+	private async stopQuietly(sandboxId: string, reason: string) {
+		await this.coordinator(sandboxId)
+			.stop(reason)
+			.catch((error: Error) => console.error(`[start-gate] stopping ${sandboxId}: ${error.message}`));
 	}
 
 	/**
