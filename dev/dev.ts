@@ -11,7 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +78,7 @@ companion = runWranglerDev({
 	vars,
 	env
 });
+let failed = false;
 // vite dev starts meanwhile (its platform proxy finds the companion through the dev registry once
 // it is there); it reads the companion's address, for preview hosts, from this file.
 const companionUrlFile = join(scratch, 'companion-url');
@@ -94,17 +95,25 @@ vite = spawn(process.execPath, [VITE, 'dev', ...process.argv.slice(2)], {
 });
 void companion.ready.then(
 	(url) => {
-		writeFileSync(companionUrlFile, url.origin);
+		try {
+			// Whole or not at all: written aside, then renamed into place.
+			writeFileSync(`${companionUrlFile}.part`, url.origin);
+			renameSync(`${companionUrlFile}.part`, companionUrlFile);
+		} catch (error) {
+			console.error(`[dev] cannot tell vite dev where the companion worker is: ${(error as Error).message}`);
+			failed = true;
+			vite!.kill('SIGTERM');
+			return;
+		}
 		// (From this process's start: the bench reads it to tell where a launch's time goes.)
 		console.log(`[dev] the engine and the companion worker are up after ${Math.round(performance.now())} ms`);
 	},
 	(error: Error) => console.error(`[dev] the companion worker did not start: ${error.message}`)
 );
 const running = vite;
-let failed = false;
 for (const [what, exited] of [['the companion worker', companion.exited], ['the container engine', new Promise((r) => engine!.child.once('exit', r))]] as const) {
 	void exited.then(() => {
-		if (running.exitCode !== null) return;
+		if (running.exitCode !== null || running.signalCode !== null) return;
 		console.error(`[dev] ${what} exited; stopping vite`);
 		failed = true;
 		running.kill('SIGTERM');

@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const WORKER = fileURLToPath(new URL('./wrangler-worker.ts', import.meta.url));
+/** How long a worker may take to serve: wrangler's bundling and workerd's start, on a busy machine. */
+const READY_TIMEOUT_MS = 120_000;
 
 export interface WranglerDevOptions {
 	/** The wrangler configuration file. */
@@ -50,7 +52,7 @@ export interface WranglerDevOptions {
 
 export interface WranglerDev {
 	child: ChildProcess;
-	/** Resolves with the worker's URL once it serves; rejects if it exits first. */
+	/** Resolves with the worker's URL once it serves; rejects if it exits first, or is stopped after 120 s without. */
 	ready: Promise<URL>;
 	/** Resolves with the worker process's exit code once it and its process group are gone. */
 	exited: Promise<number>;
@@ -96,10 +98,17 @@ export function runWranglerDev(options: WranglerDevOptions): WranglerDev {
 	const ready = new Promise<URL>((resolve, reject) => {
 		child.once('message', (message: { ready?: string }) => (message.ready ? resolve(new URL(message.ready)) : reject(new Error(`unexpected message from the worker process: ${JSON.stringify(message)}`))));
 		void exited.then((code) => reject(new Error(`wrangler dev exited (${code}) before the worker served`)));
+		// One that hangs (wrangler can stay up after an error in the worker) is stopped.
+		const deadline = setTimeout(() => {
+			reject(new Error(`wrangler dev did not serve the worker within ${READY_TIMEOUT_MS / 1000} s`));
+			void handle.stop();
+		}, READY_TIMEOUT_MS);
+		void exited.then(() => clearTimeout(deadline));
+		child.once('message', () => clearTimeout(deadline));
 	});
 	// Unobserved, a failed start still surfaces through `exited`.
 	ready.catch(() => {});
-	return {
+	const handle: WranglerDev = {
 		child,
 		ready,
 		exited,
@@ -119,4 +128,5 @@ export function runWranglerDev(options: WranglerDevOptions): WranglerDev {
 			return exited;
 		}
 	};
+	return handle;
 }

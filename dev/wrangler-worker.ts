@@ -97,8 +97,8 @@ try {
 	await worker.ready;
 	ready = true;
 	// Where it listens (the port may have been 0: the system's pick), to wrangler-dev.ts.
-	process.send?.({ ready: String(await worker.url) });
-	process.disconnect?.();
+	const url = String(await worker.url);
+	process.send?.({ ready: url }, () => process.disconnect?.());
 } catch (error) {
 	fail(error);
 }

@@ -9,7 +9,7 @@ import type { Plugin, ViteDevServer } from 'vite';
 import { TEMPLATES_DIR, writeCatalog } from '../../sandbox/catalog.ts';
 import type { CoordinatorNamespace } from '../../src/lib/server/durable-objects/contract.ts';
 import { isPreviewNamespace } from '../../src/lib/server/sandbox/rules.ts';
-import { forwardPreviewRequest, forwardPreviewUpgrade } from './preview-proxy.ts';
+import { companionReady, forwardPreviewRequest, forwardPreviewUpgrade } from './preview-proxy.ts';
 import { normalizeRequestHead } from './request-head.ts';
 
 /** `vite dev` only: a template folder added, removed or with its manifest changed updates the catalog. */
@@ -64,7 +64,13 @@ export function sandboxDevServer(): Plugin {
 				httpServer.on('request', (req, res) => {
 					const problem = normalizeRequestHead(req);
 					if (problem) return res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(problem);
-					for (const listener of viteRequestListeners) listener.call(httpServer, req, res);
+					// Until the companion serves, neither the app's Durable Objects nor the previews are there: wait.
+					companionReady().then(
+						() => {
+							for (const listener of viteRequestListeners) listener.call(httpServer, req, res);
+						},
+						(error: Error) => res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end(error.message)
+					);
 				});
 			}
 
@@ -96,9 +102,15 @@ export function sandboxDevServer(): Plugin {
 					const problem = normalizeRequestHead(req);
 					if (problem) return refuseUpgrade(socket, '400 Bad Request', problem);
 					if (isPreviewNamespace(req.headers.host!)) {
-						forwardPreviewUpgrade(req, socket, head);
+						void companionReady().then(
+							() => forwardPreviewUpgrade(req, socket, head),
+							(error: Error) => refuseUpgrade(socket, '503 Service Unavailable', error.message)
+						);
 					} else if (/^\/api\/sandbox\/[^/?]+\/(?:ws|terminal)(?:\?|$)/.test(req.url ?? '')) {
-						void acceptAppSocket(server, platformEnv, req, socket, head);
+						void companionReady().then(
+							() => acceptAppSocket(server, platformEnv, req, socket, head),
+							(error: Error) => refuseUpgrade(socket, '503 Service Unavailable', error.message)
+						);
 					} else {
 						for (const listener of viteListeners) listener.call(httpServer, req, socket, head);
 					}

@@ -9,27 +9,38 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 
+let companion: URL | undefined;
+
 /**
- * The companion's address: dev/dev.ts starts vite dev while the companion is still starting, and
- * writes the address to the file it names here once the companion serves. Null until then.
+ * The companion's address, once it serves: dev/dev.ts starts vite dev alongside it, and writes the
+ * address to the file named here when it serves (whole: written aside and renamed).
  */
-function companionUrl(): URL | null {
+export async function companionReady(timeoutMs = 120_000): Promise<URL> {
 	const file = process.env.SANDBOX_DEV_COMPANION_URL_FILE;
 	if (!file) throw new Error('SANDBOX_DEV_COMPANION_URL_FILE is not set: start the app with `npm run dev`');
-	try {
-		return new URL(readFileSync(file, 'utf8'));
-	} catch {
-		return null;
+	const deadline = Date.now() + timeoutMs;
+	while (!companion) {
+		try {
+			companion = new URL(readFileSync(file, 'utf8'));
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+			if (Date.now() > deadline) throw new Error(`the companion worker did not start within ${timeoutMs / 1000} s`);
+			await new Promise((resolve) => setTimeout(resolve, 50));
+		}
 	}
+	return companion;
 }
 
-const STARTING = JSON.stringify({ error: 'The preview is not reachable yet: npm run dev is still starting', code: 'PREVIEW_UNAVAILABLE' });
+/** The companion's address, for a request that waited for `companionReady` (plugins.ts holds every request until then). */
+function companionUrl(): URL {
+	if (!companion) throw new Error('the companion worker is not up yet: wait for companionReady()');
+	return companion;
+}
 
 export function forwardPreviewRequest(req: IncomingMessage, res: ServerResponse) {
-	const companion = companionUrl();
-	if (!companion) return void res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end(STARTING);
+	const { hostname, port } = companionUrl();
 	const upstream = httpRequest(
-		{ host: companion.hostname, port: companion.port, method: req.method, path: req.url, headers: req.headers },
+		{ host: hostname, port, method: req.method, path: req.url, headers: req.headers },
 		(response) => {
 			res.writeHead(response.statusCode ?? 502, response.statusMessage, response.rawHeaders);
 			response.pipe(res);
@@ -45,11 +56,10 @@ export function forwardPreviewRequest(req: IncomingMessage, res: ServerResponse)
 }
 
 export function forwardPreviewUpgrade(req: IncomingMessage, client: Duplex, head: Buffer) {
-	const companion = companionUrl();
-	if (!companion) return void client.end(`HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(STARTING)}\r\nconnection: close\r\n\r\n${STARTING}`);
+	const { hostname, port } = companionUrl();
 	const headers: string[] = [];
 	for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-	pipeUpgrade({ host: companion.hostname, port: Number(companion.port) }, req, headers, client, head);
+	pipeUpgrade({ host: hostname, port: Number(port) }, req, headers, client, head);
 }
 
 /**
