@@ -12,12 +12,11 @@
  *   boot when it is loaded again (the alarm is the watchdog), finding the app's process if it runs.
  * - A boot's errors are final: the visitor starts a fresh sandbox. A running sandbox's app may fail
  *   on its own (it exits, stops listening, answers 500): that is its `problem` (app-problems.ts),
- *   found when the preview reaches no server or the app answers 5xx, and (an app that exited) when
- *   the alarm looks at it;
- *   the sandbox stays ready for the visitor to mend the app and restart it (`restartApp`), and a
- *   restart the app fails leaves it so too.
- * - One alarm does the timed work (`alarm`; what is due and when, alarm-schedule.ts): the watchdog during a boot; the idle TTL
- *   after — use (`touch`, `touchPreview`, every status read) moves its deadline, an open socket
+ *   found when the preview reaches no server or the app answers 5xx (preview-keeper.ts), and (an
+ *   app that exited) when the alarm looks at it; the sandbox stays ready for the visitor to mend
+ *   the app (app-tools.ts) and restart it (`restartApp`), and a restart the app fails leaves it so too.
+ * - One alarm does the timed work (`alarm`; what is due and when, alarm-schedule.ts): the watchdog
+ *   during a boot; the idle TTL after — use (`touch`, `touchPreview`, every status read) moves its deadline, an open socket
  *   alone does not — with a look at the app's process meanwhile, which also renews the SDK's own
  *   idle timer (`sleepAfter`, the safety net); stopping a container the SDK starts late; and
  *   forgetting a stopped sandbox.
@@ -29,24 +28,22 @@
  */
 import { DurableObject, type WorkerWebSocket } from 'cloudflare:workers';
 import * as v from 'valibot';
-import { messageFor, type AppProblem, type SandboxSnapshot, type Step } from '../../sandbox-state';
-import { ApiCallSchema, relayCall } from '../api-console';
-import { followLines, recentLines } from '../app-logs';
-import { diagnose, lastLines, requestLine, restartFailure, serverError } from '../app-problems';
+import { messageFor, type SandboxSnapshot } from '../../sandbox-state';
+import { diagnose, lastLines, restartFailure } from '../app-problems';
 import type { LogLine } from '../../app-logs';
 import { spokenDuration } from '../../durations';
 import { openSandbox, type SandboxNamespace } from '../sandbox/cloudflare';
 import { SandboxError, type Sandbox } from '../sandbox/types';
-import { Terminals } from '../terminal';
-import { APP_DIR, liveClients, parseSourceContent, parseSourcePath, readSource, SourceFileError, writeSource, type EditableSources } from '../source-files';
 import { templateOf, type Template } from '../templates/catalog';
-import { dueWork, nextAlarm, type Timed } from './alarm-schedule';
+import { dueWork, nextAlarm } from './alarm-schedule';
+import { AppTools, NOT_RUNNING, type ReadyApp } from './app-tools';
 import { APP_PROCESS_ID, boot, describeFailure, LATE_START_WINDOW_MS, type BootOptions, type RestoreStep } from './boot';
 import { CAPACITY_NAME, reclaimAfterMs, type CapacityEnv } from './capacity';
 import { backUpEdits, restoreStep } from './edit-backups';
 import { savedEditsTtlMs, type SavedEditsEnv } from './saved-edits';
 import { closedByBrowser, refuseMessage, StatusFeed } from './status-feed';
-import { issueTicket, redeemTicket, type Tickets } from './preview-tickets';
+import { PreviewKeeper } from './preview-keeper';
+import { beginStep, endBoot, newRecord, secretsOf, stoppedState, timing, type SandboxRecord } from './sandbox-record';
 import {
 	savedEditsName,
 	API_CALL_PATH,
@@ -58,7 +55,6 @@ import {
 	type PreviewDiagnosis,
 	type PreviewTicketReply,
 	type ReadReply,
-	type Refusal,
 	type RestartReply,
 	type SavedEditsApi,
 	type CapacityApi,
@@ -92,40 +88,8 @@ const TOUCH_WRITE_INTERVAL_MS = 2_000;
 /** How long after a stop a container is still looked for: a call under way at the stop may wake one. */
 const AFTER_STOP_SWEEP_MS = 60_000;
 
-/** How long a diagnosis of an unreachable app answers the preview's requests before it is made again. */
-const DIAGNOSIS_REUSE_MS = 10_000;
-
 /** How long a stopped sandbox's record stays, so that its page can say why it stopped. */
 const STOPPED_RECORD_MS = 24 * 3600_000;
-
-interface SandboxRecord {
-	state: SandboxSnapshot;
-	/** Bumped on every change of `state`. */
-	version: number;
-	origin: string;
-	/** Whose it is, and since when: their edits are saved for them when it stops (saved-edits.ts). */
-	visitor?: string;
-	startedAt?: number;
-	/** Whether the app's files differ from the template's: edited in the page or a terminal, or restored. */
-	edited?: boolean;
-	lastActiveAt: number;
-	/** After a boot that ended before its container was known to run: until when the SDK may still start one, to be stopped. */
-	sweepUntil?: number;
-	/** When a stopped sandbox's record is forgotten. */
-	forgetAt?: number;
-	/** How the current (or last) boot began: a restart resumed after this object restarts is a restart still. */
-	bootMode?: BootOptions['mode'];
-	/** The preview's host (`{port}-{id}-{token}.{app host}`) once issued: it outlives wake-ups, as the token does. */
-	previewHost?: string;
-	/** Unredeemed one-time tickets into the preview (preview-tickets.ts). */
-	tickets?: Tickets;
-	/**
-	 * The bearer token of a template with an API (its manifest's `api`): minted here, given to the
-	 * app's process, sent by the console. It leaves this object for nothing else (the app's process
-	 * has it in its environment, which its visitor's terminal can read: the visitor owns the app).
-	 */
-	apiToken?: string;
-}
 
 export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements CoordinatorApi {
 	private record: SandboxRecord | null = null;
@@ -135,7 +99,16 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	private generation = 0;
 	private lastWrite = 0;
 	private readonly feed: StatusFeed;
-	private readonly terminals = new Terminals();
+	private readonly tools = new AppTools(() => this.readyApp());
+	private readonly preview = new PreviewKeeper({
+		record: () => this.record,
+		generation: () => this.generation,
+		sandbox: (record) => this.sandbox(record.state.id),
+		port: (record) => this.template(record.state.template).port,
+		touch: () => this.touch(),
+		save: () => this.save(),
+		changedState: () => this.changedState()
+	});
 	private readonly ttlMs: number;
 	/** How often a visible tab says it is still open: often enough that neither the TTL nor a reclaim takes its sandbox. */
 	private readonly heartbeatMs: number;
@@ -169,9 +142,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		}
 		// (Two starts of one ID may both have waited for the slot: the first one boots.)
 		if (!this.record || this.record.state.status === 'stopped') {
-			const state: SandboxSnapshot = { id, template, status: 'initializing', steps: [], previewUrl: null, previewAccess: 'private', error: null, problem: null };
-			this.record = { state, version: 1, origin, visitor, startedAt: Date.now(), lastActiveAt: Date.now() };
-			if (this.template(template).api) this.record.apiToken = randomToken();
+			this.record = newRecord({ id, template, origin, visitor, api: Boolean(this.template(template).api), now: Date.now() });
 			await this.save();
 			this.beginBoot('new');
 		}
@@ -194,9 +165,8 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		if (this.record.lastActiveAt - this.lastWrite > TOUCH_WRITE_INTERVAL_MS) await this.save();
 	}
 
-	async touchPreview(host: string): Promise<void> {
-		const previewUrl = this.record?.state.previewUrl;
-		if (previewUrl && new URL(previewUrl).host === host.toLowerCase()) await this.touch();
+	touchPreview(host: string): Promise<void> {
+		return this.preview.touch(host);
 	}
 
 	async isRunning(): Promise<boolean> {
@@ -216,39 +186,20 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		return true;
 	}
 
-	async issuePreviewTicket(): Promise<PreviewTicketReply> {
-		const record = this.record;
-		const status = record?.state.status;
-		if (!record?.previewHost || (status !== 'ready' && status !== 'initializing')) {
-			return { ok: false, status: 409, message: 'The sandbox has no preview right now: it is not running.' };
-		}
-		const { ticket, tickets } = issueTicket(record.tickets);
-		record.tickets = tickets;
-		await this.touch();
-		await this.save();
-		return { ok: true, previewUrl: `${new URL(record.origin).protocol}//${record.previewHost}/`, ticket };
+	issuePreviewTicket(): Promise<PreviewTicketReply> {
+		return this.preview.issueTicket();
 	}
 
-	async redeemPreviewTicket(host: string, ticket: string): Promise<boolean> {
-		const record = this.record;
-		if (!record?.previewHost || record.previewHost !== host.toLowerCase() || !record.tickets) return false;
-		const { valid, tickets } = redeemTicket(record.tickets, ticket);
-		record.tickets = tickets;
-		await this.save();
-		return valid;
+	redeemPreviewTicket(host: string, ticket: string): Promise<boolean> {
+		return this.preview.redeemTicket(host, ticket);
 	}
 
 	async previewAccessOf(host: string): Promise<PreviewAccess | null> {
-		const record = this.record;
-		return record?.previewHost === host.toLowerCase() ? record.state.previewAccess : null;
+		return this.preview.accessOf(host);
 	}
 
-	async setPreviewAccess(access: PreviewAccess): Promise<void> {
-		const record = this.record;
-		if (!record || record.state.previewAccess === access) return;
-		record.state.previewAccess = access;
-		await this.touch();
-		await this.changedState();
+	setPreviewAccess(access: PreviewAccess): Promise<void> {
+		return this.preview.setAccess(access);
 	}
 
 	async revive(): Promise<boolean> {
@@ -265,7 +216,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 
 	async restartApp(): Promise<RestartReply> {
 		const record = this.record;
-		if (record?.state.status !== 'ready') return notRunning;
+		if (record?.state.status !== 'ready') return NOT_RUNNING;
 		console.log(`[coordinator] restarting the app of ${record.state.id}`);
 		record.lastActiveAt = Date.now();
 		// The preview URL stays: the page keeps its terminal and editor open through the restart.
@@ -275,44 +226,12 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		return { ok: true };
 	}
 
-	async diagnosePreview(host: string): Promise<PreviewDiagnosis> {
-		const record = this.record;
-		if (!record || record.previewHost !== host.toLowerCase()) return { message: 'This preview does not exist.', log: [], retry: false };
-		const { status, steps, error } = record.state;
-		if (status === 'initializing') return { message: `The app is starting: ${steps.at(-1)?.label ?? 'Starting the sandbox'}…`, log: [], retry: true };
-		if (status !== 'ready') return { message: error?.message ?? 'The sandbox is not running.', log: [], retry: false };
-		// A page load is many requests: one look inside the sandbox answers them all.
-		const known = record.state.problem;
-		if (known && known.kind !== 'server-error' && Date.now() - known.at < DIAGNOSIS_REUSE_MS) return { message: known.message, log: known.log, retry: true };
-		const generation = this.generation;
-		const problem = await diagnose(this.sandbox(record.state.id), this.template(record.state.template).port, this.secrets(record)).catch((error) => {
-			console.warn('[coordinator] diagnosing the preview failed', error);
-			return null;
-		});
-		if (!problem) return { message: 'The preview could not reach the app just now, though it runs and listens.', log: [], retry: true };
-		await this.setProblem(record, generation, problem);
-		return { message: problem.message, log: problem.log, retry: true };
+	diagnosePreview(host: string): Promise<PreviewDiagnosis> {
+		return this.preview.diagnose(host);
 	}
 
-	async previewAnswered(host: string, answer: PreviewAnswer): Promise<void> {
-		const record = this.record;
-		if (!record || record.previewHost !== host.toLowerCase()) return;
-		await this.touch();
-		if (record.state.status !== 'ready') return;
-		const problem = record.state.problem;
-		const generation = this.generation;
-		if (answer.status >= 500) {
-			await this.setProblem(record, generation, await serverError(this.sandbox(record.state.id), this.secrets(record), answer));
-		} else if (problem && (answer.navigation || problem.request === requestLine(answer))) {
-			await this.setProblem(record, generation, null); // the app answers a page again, or what it failed
-		}
-	}
-
-	/** Records what became of the app, unless the run it was seen in has since been replaced (a restart, a stop). */
-	private async setProblem(record: SandboxRecord, generation: number, problem: AppProblem | null) {
-		if (this.record !== record || this.generation !== generation || record.state.status !== 'ready') return;
-		record.state.problem = problem;
-		await this.changedState();
+	previewAnswered(host: string, answer: PreviewAnswer): Promise<void> {
+		return this.preview.answered(host, answer);
 	}
 
 	async stop(reason: string): Promise<void> {
@@ -321,11 +240,11 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		console.log(`[coordinator] stopping ${record.state.id}: ${reason}`);
 		const keepEdits = record.state.status === 'ready' && record.edited === true;
 		this.generation++; // a boot under way stops at its next step
-		Object.assign(record.state, { status: 'stopped', steps: [], previewUrl: null, error: { message: reason, retryable: true }, problem: null });
+		stoppedState(record.state, reason);
 		// What the visitor is told is kept a while (their page may ask), then forgotten.
 		record.forgetAt = Date.now() + STOPPED_RECORD_MS;
 		await this.changedState();
-		this.terminals.closeAll();
+		this.tools.closeTerminals();
 		// (Before the sweep below is set: the alarm would destroy the container mid-backup.)
 		if (keepEdits && (await this.saveEdits(record))) {
 			record.state.error = { message: `${reason} Your edits are saved: starting this template again brings them back.`, retryable: true };
@@ -340,41 +259,16 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		await this.scheduleAlarm();
 	}
 
-	async readSource(path: string): Promise<ReadReply> {
-		return this.withSources(`${path} could not be read from the sandbox.`, async (sandbox, sources) => {
-			return { ok: true, content: await readSource(sandbox, parseSourcePath(sources, path)) };
-		});
+	readSource(path: string): Promise<ReadReply> {
+		return this.tools.readSource(path);
 	}
 
-	async writeSource(path: string, content: string): Promise<WriteReply> {
-		return this.withSources('The sandbox did not take the file. Try saving again.', async (sandbox, sources, template) => {
-			await writeSource(sandbox, parseSourcePath(sources, path), parseSourceContent(content));
-			await this.edited();
-			return { ok: true, hotReloaded: (await liveClients(sandbox, template)) > 0 };
-		});
+	writeSource(path: string, content: string): Promise<WriteReply> {
+		return this.tools.writeSource(path, content);
 	}
 
-	/**
-	 * Runs an editor operation on a ready sandbox, with the paths and content checked here too (the
-	 * routes check them first; a path ends up in a shell command). One that a stop overtakes is left
-	 * to finish: the stop may be backing up the app's files, and a container its calls wake after the
-	 * stop is swept away by the alarm (`sweepUntil`).
-	 */
-	private async withSources<T extends { ok: true }>(
-		otherwise: string,
-		operation: (sandbox: Sandbox, sources: EditableSources, template: Template) => Promise<T>
-	): Promise<T | Refusal> {
-		const record = this.record;
-		const template = record ? this.template(record.state.template) : null;
-		if (record?.state.status !== 'ready' || !template?.editor) return notRunning;
-		await this.touch();
-		try {
-			return await operation(this.sandbox(record.state.id), template.editor, template);
-		} catch (error) {
-			if (error instanceof SourceFileError) return { ok: false, status: error.status, message: error.message };
-			console.error('[coordinator] file operation failed', error);
-			return { ok: false, status: 502, message: otherwise };
-		}
+	recentLogs(): Promise<LogLine[] | null> {
+		return this.tools.recentLogs();
 	}
 
 	/**
@@ -383,10 +277,10 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	 */
 	async fetch(request: Request): Promise<Response> {
 		const path = new URL(request.url).pathname;
-		if (request.method === 'POST' && path === API_CALL_PATH) return this.callApi(request);
-		if (request.method === 'GET' && path === LOGS_PATH && request.headers.get('upgrade') === null) return this.followLogs();
+		if (request.method === 'POST' && path === API_CALL_PATH) return this.tools.callApi(request);
+		if (request.method === 'GET' && path === LOGS_PATH && request.headers.get('upgrade') === null) return this.tools.followLogs();
 		if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return new Response('WebSocket only', { status: 426 });
-		if (path === TERMINAL_PATH) return this.openTerminal(new URL(request.url).searchParams);
+		if (path === TERMINAL_PATH) return this.tools.openTerminal(new URL(request.url).searchParams);
 		if (!this.record) return new Response('No such sandbox', { status: 404 });
 		return this.feed.subscribe(this.message());
 	}
@@ -399,34 +293,19 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		closedByBrowser(socket, code);
 	}
 
-	async recentLogs(): Promise<LogLine[] | null> {
+	/** The app, lent to the visitor's tools (app-tools.ts) while the sandbox is ready. */
+	private readyApp(): ReadyApp | null {
 		const record = this.record;
 		if (record?.state.status !== 'ready') return null;
-		return recentLines(this.sandbox(record.state.id), this.secrets(record)).catch((error) => {
-			console.warn('[coordinator] reading the logs failed', error);
-			return [];
-		});
-	}
-
-	/** The app's logs as they come (app-logs.ts): not counted as use, like an open status socket. */
-	private followLogs(): Response {
-		const record = this.record;
-		if (record?.state.status !== 'ready') return Response.json({ message: notRunning.message }, { status: 409 });
-		const parts = followLines(this.sandbox(record.state.id), this.secrets(record));
-		return new Response(parts, { headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' } });
-	}
-
-	/**
-	 * A shell in the sandbox's app directory, in a session of its own that ends when either side
-	 * closes. Keystrokes count as use; an open terminal alone does not, like an open status socket.
-	 */
-	private async openTerminal(query: URLSearchParams): Promise<Response> {
-		const record = this.record;
-		if (record?.state.status !== 'ready') return new Response(notRunning.message, { status: 409 });
-		return this.terminals.open(this.sandbox(record.state.id), query, APP_DIR, {
-			onInput: () => void this.edited(),
+		return {
+			sandbox: this.sandbox(record.state.id),
+			template: this.template(record.state.template),
+			secrets: secretsOf(record),
+			apiToken: record.apiToken,
+			used: () => this.touch(),
+			edited: () => this.edited(),
 			stopped: () => this.record?.state.status === 'stopped'
-		});
+		};
 	}
 
 	/**
@@ -467,25 +346,6 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		return namespace && record.visitor ? namespace.get(namespace.idFromName(savedEditsName(record.visitor))) : null;
 	}
 
-	/** What the app was given that no line of its output may show. */
-	private secrets(record: SandboxRecord): string[] {
-		return record.apiToken ? [record.apiToken] : [];
-	}
-
-	/** Makes the console's call inside the sandbox, with its token (api-console.ts); the answer streams as parts. */
-	private async callApi(request: Request): Promise<Response> {
-		const record = this.record;
-		const template = record ? this.template(record.state.template) : null;
-		if (!record || !template?.api) return Response.json({ message: 'This sandbox has no API console.' }, { status: 404 });
-		if (record.state.status !== 'ready') return Response.json({ message: notRunning.message }, { status: 409 });
-		const call = v.safeParse(ApiCallSchema, await request.json().catch(() => null));
-		if (!call.success) return Response.json({ message: call.issues[0].message }, { status: 400 });
-		await this.touch();
-		const sandbox = this.sandbox(record.state.id);
-		const parts = relayCall({ sandbox, port: template.port, token: record.apiToken, call: call.output });
-		return new Response(parts, { headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' } });
-	}
-
 	/** The timed work: whatever is due now, then the next alarm (see the class comment). */
 	async alarm() {
 		const record = this.record;
@@ -519,7 +379,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		if (!process) return void (await this.revive());
 		if (record.state.problem?.kind === 'exited') return;
 		const generation = this.generation;
-		await this.setProblem(record, generation, await diagnose(sandbox, this.template(record.state.template).port, this.secrets(record)));
+		await this.preview.setProblem(record, generation, await diagnose(sandbox, this.template(record.state.template).port, secretsOf(record)));
 	}
 
 	/** When the alarm is next due, from the record alone (so that nothing can overwrite a deadline). */
@@ -570,7 +430,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			if (!containerUp) record.sweepUntil = Date.now() + LATE_START_WINDOW_MS;
 			// A restart that the app failed leaves the sandbox running, with the app's files as they
 			// are: the visitor reads why on the page, mends them and restarts again.
-			const problem = mode === 'restart' && current() ? await restartFailure(sandbox, this.secrets(record), error, describeFailure(error).message) : null;
+			const problem = mode === 'restart' && current() ? await restartFailure(sandbox, secretsOf(record), error, describeFailure(error).message) : null;
 			if (problem && current()) {
 				console.warn(`[coordinator] the app of ${id} failed to restart: ${problem.message}`);
 				await this.finish({ status: 'ready', problem });
@@ -595,7 +455,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	private async evidence(sandbox: Sandbox, record: SandboxRecord, error: unknown): Promise<LogLine[] | undefined> {
 		const appsFault = ['PROCESS_EXITED_BEFORE_READY', 'PROCESS_READY_TIMEOUT', 'LOOPBACK_ONLY'];
 		if (!(error instanceof SandboxError) || !appsFault.includes(error.code)) return undefined;
-		return lastLines(sandbox, this.secrets(record));
+		return lastLines(sandbox, secretsOf(record));
 	}
 
 	/** The template a sandbox boots (a test's subclass may boot one of its own). */
@@ -630,24 +490,13 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	}
 
 	private step(label: string) {
-		const now = Date.now();
-		this.closeActiveStep('done', now);
-		this.record!.state.steps.push({ label, state: 'active', startedAt: now, durationMs: null });
+		beginStep(this.record!.state, label, Date.now());
 		this.changedState().catch((error) => console.error('[coordinator] saving a step failed', error));
 	}
 
 	private async finish(outcome: Partial<SandboxSnapshot>) {
-		this.closeActiveStep(outcome.status === 'error' || outcome.problem ? 'failed' : 'done', Date.now());
-		Object.assign(this.record!.state, outcome);
+		endBoot(this.record!.state, outcome, Date.now());
 		await this.changedState();
-	}
-
-	private closeActiveStep(state: Step['state'], now: number) {
-		const active = this.record!.state.steps.at(-1);
-		if (active?.state === 'active') {
-			active.state = state;
-			active.durationMs = now - active.startedAt;
-		}
 	}
 
 	/** Saves a change of state and tells every socket and waiting status read. */
@@ -666,16 +515,4 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		this.lastWrite = Date.now();
 		await this.ctx.storage.put('record', this.record);
 	}
-}
-
-const notRunning = { ok: false, status: 409, message: 'The sandbox is not running right now. Wait until it is ready, then try again.' } as const;
-
-/** What of a record the alarm's schedule depends on (alarm-schedule.ts). */
-function timing({ state, lastActiveAt, sweepUntil, forgetAt }: SandboxRecord): Timed {
-	return { status: state.status, lastActiveAt, sweepUntil, forgetAt };
-}
-
-/** 256 random bits, hex. */
-function randomToken(): string {
-	return Array.from(crypto.getRandomValues(new Uint8Array(32)), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
