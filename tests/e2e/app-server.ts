@@ -122,20 +122,20 @@ export async function startTarget(name: keyof typeof TARGETS) {
 export default async function setup() {
 	const build = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build'], { encoding: 'utf8' });
 	if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
-	const stops: (() => Promise<void>)[] = [];
-	try {
-		for (const name of Object.keys(TARGETS) as (keyof typeof TARGETS)[]) stops.push(await startTarget(name));
-	} catch (error) {
+	// All at once: each spends most of its start waiting on its workerd.
+	const starts = await Promise.allSettled((Object.keys(TARGETS) as (keyof typeof TARGETS)[]).map(startTarget));
+	const stops = starts.flatMap((start) => (start.status === 'fulfilled' ? [start.value] : []));
+	const failed = starts.find((start): start is PromiseRejectedResult => start.status === 'rejected');
+	if (failed) {
 		await stopAll(stops).catch((failure) => console.error(failure));
-		throw error;
+		throw failed.reason;
 	}
 	return () => stopAll(stops);
 }
 
 /** Stops every target, even after one of them fails its checks; then says what failed. */
 async function stopAll(stops: (() => Promise<void>)[]) {
-	const failures: unknown[] = [];
-	for (const stop of stops) await stop().catch((failure) => failures.push(failure));
+	const failures = (await Promise.allSettled(stops.map((stop) => stop()))).flatMap((stop) => (stop.status === 'rejected' ? [stop.reason] : []));
 	if (failures.length === 1) throw failures[0];
 	if (failures.length > 1) throw new AggregateError(failures, failures.map(String).join('\n'));
 }
