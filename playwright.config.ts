@@ -27,7 +27,9 @@ export default defineConfig({
 	// no sandbox outlived them.
 	globalSetup: './tests/e2e/app-server.ts',
 	use: {
-		trace: 'retain-on-failure',
+		// The DOM snapshots of a failed test, without the screencast: filming every test cost a fifth of
+		// its time on two cores.
+		trace: { mode: 'retain-on-failure', screenshots: false },
 		// *.sandbox.test: an app host other than localhost, resolved to this machine (app.spec.ts).
 		launchOptions: chromiumLaunchOptions(['--host-resolver-rules=MAP *.sandbox.test 127.0.0.1, MAP sandbox.test 127.0.0.1'])
 	},
