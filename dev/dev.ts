@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeCatalog } from '../sandbox/catalog.ts';
 import { startEngine, type EngineHandle } from '../engine/launch.ts';
+import { COMPANION, DEPLOYED_CONFIG } from './worker-config.ts';
 import { runWranglerDev, type WranglerDev } from './wrangler-dev.ts';
 
-const COMPANION_CONFIG = fileURLToPath(new URL('./companion/wrangler.jsonc', import.meta.url));
 const VITE = fileURLToPath(new URL('../node_modules/vite/bin/vite.js', import.meta.url));
 
 // This run's own dev registry (how the platform proxy finds the companion) and Durable Object
@@ -66,7 +66,8 @@ for (const name of ['APP_HOSTS', 'SANDBOX_TTL_SECONDS', 'SANDBOX_RECLAIM_AFTER_S
 	if (process.env[name]) vars[name] = process.env[name];
 }
 companion = runWranglerDev({
-	config: COMPANION_CONFIG,
+	config: DEPLOYED_CONFIG,
+	derive: COMPANION,
 	ip: '127.0.0.1',
 	port: 0,
 	persist: join(scratch, 'state'),

@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { WorkerDerivation } from './worker-config.ts';
 
 const WORKER = fileURLToPath(new URL('./wrangler-worker.ts', import.meta.url));
 /** How long a worker may take to serve: wrangler's bundling and workerd's start, on a busy machine. */
@@ -20,6 +21,8 @@ const READY_TIMEOUT_MS = 120_000;
 export interface WranglerDevOptions {
 	/** The wrangler configuration file. */
 	config: string;
+	/** Runs a worker derived from `config` (worker-config.ts) rather than the one it configures. */
+	derive?: WorkerDerivation;
 	/** The worker's entry, when not the configuration's `main`. */
 	entry?: string;
 	/** The worker's name, when not the configuration's (the name the dev registry knows it by). */
@@ -77,6 +80,7 @@ export function runWranglerDev(options: WranglerDevOptions): WranglerDev {
 	if (options.enableContainers) args.push('--containers');
 	if (options.devRegistry) args.push('--dev-registry', registry!);
 	if (options.watch) args.push('--watch');
+	if (options.derive) args.push('--derive', JSON.stringify(options.derive));
 	// No stdin: the process is in a group of its own, and a read from the terminal would stop it.
 	// The IPC channel carries one message: the URL, once the worker serves.
 	const child = spawn(process.execPath, args, { stdio: ['ignore', stdio, stdio, 'ipc'], env, detached: true });

@@ -17,9 +17,13 @@
  * the worker serves, it sends its URL over the IPC channel wrangler-dev.ts opened.
  *   node dev/wrangler-worker.ts --config <path> [--entry <path>] [--name <name>] [--ip <ip>]
  *     [--port <n>] [--https] --persist <dir> --env-file <path> [--containers] [--dev-registry <dir>] [--watch]
+ *     [--derive <WorkerDerivation as JSON>]
  */
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { unstable_startWorker } from 'wrangler';
+import { experimental_readRawConfig, unstable_startWorker } from 'wrangler';
+import { deriveConfig, type RawConfig } from './worker-config.ts';
 
 /** Says why the worker could not start, and ends this process (wrangler-dev.ts then ends the group). */
 function fail(error: unknown): never {
@@ -43,7 +47,8 @@ const flags = (() => {
 				'env-file': { type: 'string' },
 				containers: { type: 'boolean', default: false },
 				'dev-registry': { type: 'string' },
-				watch: { type: 'boolean', default: false }
+				watch: { type: 'boolean', default: false },
+				derive: { type: 'string' }
 			},
 			strict: true
 		}).values;
@@ -54,10 +59,19 @@ const flags = (() => {
 
 // The explorer is on by default in wrangler; its own switch still turns it on.
 process.env.X_LOCAL_EXPLORER ??= 'false';
+/** With --derive, a worker derived from the configuration (worker-config.ts), written beside the env file. */
+function configFile(): string | undefined {
+	if (!flags.derive) return flags.config;
+	const { rawConfig, configPath } = experimental_readRawConfig({ config: flags.config });
+	const derived = join(dirname(flags['env-file']!), 'wrangler.json');
+	writeFileSync(derived, JSON.stringify(deriveConfig(rawConfig as RawConfig, JSON.parse(flags.derive), dirname(configPath!))));
+	return derived;
+}
+
 let worker: Awaited<ReturnType<typeof unstable_startWorker>>;
 try {
 	worker = await unstable_startWorker({
-		config: flags.config,
+		config: configFile(),
 		entrypoint: flags.entry,
 		name: flags.name,
 		envFiles: flags['env-file'] ? [flags['env-file']] : [],

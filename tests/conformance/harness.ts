@@ -5,12 +5,16 @@
  * image (sandbox/Dockerfile), so the same assertions check the engine against the real thing.
  */
 import { request as httpRequest } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { startEngine, type EngineHandle } from '../../engine/launch.ts';
 import { runWranglerDev } from '../../dev/wrangler-dev.ts';
+import { DEPLOYED_CONFIG, type WorkerDerivation } from '../../dev/worker-config.ts';
 import { scratchDir } from '../helpers/host.ts';
 
-const CONFIG = fileURLToPath(new URL('./wrangler.jsonc', import.meta.url));
+/**
+ * The suite's worker (worker.ts): the SDK's Sandbox alone, with the local engine's containers, or
+ * (workerd's own containers, SANDBOX_CONFORMANCE=docker) the real image's (sandbox/Dockerfile).
+ */
+export const CONFORMANCE_WORKER: WorkerDerivation = { main: 'tests/conformance/worker.ts', name: 'sandbox-conformance', durableObjects: ['Sandbox'] };
 
 export interface CallResult {
 	value?: unknown;
@@ -52,7 +56,8 @@ export async function startConformanceWorker({ sdkLogLevel = 'debug' }: Conforma
 	const vars: Record<string, string> = { SANDBOX_LOG_LEVEL: sdkLogLevel };
 	if (engine) Object.assign(vars, { LOCAL_CONTAINER_ENGINE_URL: engine.url, LOCAL_CONTAINER_ENGINE_SECRET: engine.secret });
 	const wrangler = runWranglerDev({
-		config: CONFIG,
+		config: DEPLOYED_CONFIG,
+		derive: CONFORMANCE_WORKER,
 		ip: '127.0.0.1',
 		port: 0,
 		// Durable Object storage of this run only: no tokens or state from an earlier one.

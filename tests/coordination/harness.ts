@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { startEngine, type EngineHandle } from '../../engine/launch.ts';
 import { runWranglerDev } from '../../dev/wrangler-dev.ts';
+import { DEPLOYED_CONFIG, type WorkerDerivation } from '../../dev/worker-config.ts';
 import { emptyResult, withPart, type ApiCall, type ConsolePart, type ConsoleResult } from '../../src/lib/api-console.ts';
 import type { LogPart } from '../../src/lib/app-logs.ts';
 import { readJsonLines } from '../../src/lib/json-lines.ts';
@@ -20,10 +20,19 @@ import type { SandboxSnapshot, ServerMessage } from '../../src/lib/sandbox-state
 import type { StartReply, StatusReply } from '../../src/lib/server/durable-objects/contract.ts';
 import { liveProcesses, scratchDir, type HostProcess } from '../helpers/host.ts';
 
-const CONFIG = fileURLToPath(new URL('./wrangler.jsonc', import.meta.url));
-
-/** The idle TTL the worker runs with (wrangler.jsonc's SANDBOX_TTL_SECONDS). */
+/** The idle TTL the worker runs with: short, so that the idle stop is seen within a test. */
 export const TTL_MS = 8_000;
+
+/**
+ * The suite's worker (worker.ts): the deployed Durable Objects, its coordinator a subclass that
+ * boots the test's variants of templates, with the local engine's containers and a short idle TTL.
+ */
+const COORDINATION_WORKER: WorkerDerivation = {
+	main: 'tests/coordination/worker.ts',
+	name: 'sandbox-coordination',
+	classes: { SandboxCoordinator: 'TestCoordinator' },
+	vars: { SANDBOX_TTL_SECONDS: String(TTL_MS / 1000) }
+};
 
 export interface PreviewResponse {
 	status: number;
@@ -91,7 +100,7 @@ export interface StatusSocket {
 export interface CoordinationOptions {
 	/** The engine's configuration beyond its state directory (LOCAL_SANDBOX_MAX, …). */
 	engineEnv?: Record<string, string>;
-	/** The coordinators' idle TTL, when not wrangler.jsonc's TTL_MS. */
+	/** The coordinators' idle TTL, when not TTL_MS. */
 	ttlSeconds?: number;
 	/** More of the worker's settings (SANDBOX_MAX_INSTANCES, …). */
 	vars?: Record<string, string>;
@@ -118,7 +127,8 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars
 	// reload would restart every Durable Object, ending boots and dropping sockets, and others edit
 	// src/ while this suite runs.
 	const wrangler = runWranglerDev({
-		config: CONFIG,
+		config: DEPLOYED_CONFIG,
+		derive: COORDINATION_WORKER,
 		ip: '127.0.0.1',
 		port: 0,
 		// Durable Object storage of this run only.

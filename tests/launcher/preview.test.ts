@@ -12,11 +12,12 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runWranglerDev, type WranglerDev } from '../../dev/wrangler-dev.ts';
+import { DEPLOYED_CONFIG } from '../../dev/worker-config.ts';
+import { CONFORMANCE_WORKER } from '../conformance/harness.ts';
 import { liveProcesses, scratchDir, waitFor, type HostProcess } from '../helpers/host.ts';
 import { freePort } from '../helpers/ports.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SMALL_WORKER = fileURLToPath(new URL('../conformance/wrangler.jsonc', import.meta.url));
 
 /** The live members of a process group. */
 const groupMembers = (pgid: number) => liveProcesses().filter((p) => p.pgid === pgid);
@@ -248,7 +249,8 @@ describe('with SANDBOX_INSPECTOR=1', () => {
 		const port = await freePort();
 		// A small worker through the same launcher: only the inspector is looked at here.
 		worker = runWranglerDev({
-			config: SMALL_WORKER,
+			config: DEPLOYED_CONFIG,
+			derive: CONFORMANCE_WORKER,
 			ip: '127.0.0.1',
 			port,
 			persist: scratchDir('launcher-inspector-'),

@@ -1,6 +1,6 @@
 /**
  * The e2e `isolates` target: the app as two isolates that share no memory — two `wrangler dev`
- * processes of the built worker (app.jsonc) — over one companion that hosts the Durable Objects
+ * processes of the built worker (derived from wrangler.jsonc) — over one companion that hosts the Durable Objects
  * with the local engine's containers, behind a proxy that sends every request and every
  * WebSocket to the next isolate in turn. What one isolate started, the other must report,
  * stop and wake; each boot is logged by the coordinator, and app-server.ts counts them.
@@ -16,14 +16,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startEngine } from '../../../engine/launch.ts';
 import { runWranglerDev, type WranglerDev } from '../../../dev/wrangler-dev.ts';
+import { COMPANION, DEPLOYED_CONFIG, type WorkerDerivation } from '../../../dev/worker-config.ts';
 import { pipeUpgrade } from '../../../dev/vite/preview-proxy.ts';
 import { ISOLATE_SETTINGS } from './settings.ts';
 
-const COMPANION = fileURLToPath(new URL('../../../dev/companion/wrangler.jsonc', import.meta.url));
-const APP = fileURLToPath(new URL('./app.jsonc', import.meta.url));
+/** The app's worker (src/worker.ts), whose Durable Objects are the companion's, as two isolates of the deployed worker reach the same objects. */
+const isolate = (name: string): WorkerDerivation => ({ main: 'src/worker.ts', name, objectsOf: COMPANION.name });
 const port = Number(process.argv[2]);
 
 const scratch = mkdtempSync(join(tmpdir(), 'sandbox-isolates-'));
@@ -31,9 +31,9 @@ const env = { ...process.env, WRANGLER_REGISTRY_PATH: join(scratch, 'registry') 
 const engine = await startEngine();
 const workers: WranglerDev[] = [];
 
-async function wranglerDev(config: string, name: string, vars: Record<string, string>): Promise<number> {
+async function wranglerDev(derive: WorkerDerivation, vars: Record<string, string>): Promise<number> {
 	// In the dev registry, all three: the isolates bind the companion's Durable Objects (`script_name`).
-	const worker = runWranglerDev({ config, name, ip: '127.0.0.1', port: 0, persist: join(scratch, name), enableContainers: false, devRegistry: true, vars, env });
+	const worker = runWranglerDev({ config: DEPLOYED_CONFIG, derive, ip: '127.0.0.1', port: 0, persist: join(scratch, derive.name), enableContainers: false, devRegistry: true, vars, env });
 	workers.push(worker);
 	return Number((await worker.ready).port);
 }
@@ -48,7 +48,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => vo
 
 let isolates: number[];
 try {
-	await wranglerDev(COMPANION, 'sandbox-previews-dev', {
+	await wranglerDev(COMPANION, {
 		LOCAL_CONTAINER_ENGINE_URL: engine.url,
 		LOCAL_CONTAINER_ENGINE_SECRET: engine.secret,
 		SANDBOX_MAX_INSTANCES: String(engine.maxContainers),
@@ -62,7 +62,7 @@ try {
 		// The host names the specs use besides localhost (app-server.ts sets them).
 		APP_HOSTS: process.env.APP_HOSTS ?? ''
 	};
-	isolates = [await wranglerDev(APP, 'isolate-a', appVars), await wranglerDev(APP, 'isolate-b', appVars)];
+	isolates = [await wranglerDev(isolate('isolate-a'), appVars), await wranglerDev(isolate('isolate-b'), appVars)];
 } catch (error) {
 	console.error(`[isolates] ${(error as Error).message}`);
 	await stop(1);
