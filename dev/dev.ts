@@ -25,7 +25,8 @@ const VITE = fileURLToPath(new URL('../node_modules/vite/bin/vite.js', import.me
 // This run's own dev registry (how the platform proxy finds the companion) and Durable Object
 // storage: another run on the same machine, or a stale one, cannot answer for it.
 const scratch = mkdtempSync(join(tmpdir(), 'sandbox-dev-'));
-const env = { ...process.env, WRANGLER_REGISTRY_PATH: join(scratch, 'registry') };
+// (No `request.cf` fetched from Cloudflare by vite dev's platform proxy either: see wrangler-worker.ts.)
+const env = { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env, WRANGLER_REGISTRY_PATH: join(scratch, 'registry') };
 // Visitor cookies (signed by vite dev's SvelteKit) and preview cookies (by the companion's preview
 // route) take one key: this run's, unless one is given.
 const sessionSecret = process.env.SESSION_SECRET ?? randomBytes(32).toString('base64url');

@@ -59,6 +59,9 @@ const flags = (() => {
 
 // The explorer is on by default in wrangler; its own switch still turns it on.
 process.env.X_LOCAL_EXPLORER ??= 'false';
+// Miniflare fetches Cloudflare's `request.cf` example at every start (a request off this machine,
+// and a stack trace where there is no network): a placeholder does locally (the app reads none of it).
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
 /** With --derive, a worker derived from the configuration (worker-config.ts), written beside the env file. */
 function configFile(): string | undefined {
 	if (!flags.derive) return flags.config;

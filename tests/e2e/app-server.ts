@@ -116,6 +116,9 @@ export async function startTarget(name: keyof typeof TARGETS) {
 			const processes = leftovers.map((p) => `  ${p.pid} ${p.cmdline.slice(0, 120)}…`).join('\n');
 			throw new Error(`${name}: sandboxes outlived the app:\n${processes}\nstate left: ${files.join(', ')}`);
 		}
+		// Miniflare's warning when its fetch of Cloudflare's example `request.cf` fails, as it does here
+		// (no network): nothing of the app's may ask a host off this machine.
+		if (output.includes('Request.cf')) throw new Error(`${name}: wrangler fetched request.cf from Cloudflare (CLOUDFLARE_CF_FETCH_ENABLED)`);
 	};
 }
 
