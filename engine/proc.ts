@@ -13,6 +13,8 @@ export interface ProcessStat {
 	/** Its process group, and its session. */
 	pgid: number;
 	session: number;
+	/** CPU time used so far, in the kernel's clock ticks (user and system; `getconf CLK_TCK` a second). */
+	cpuTicks: number;
 }
 
 /** Every process, zombies included. */
@@ -23,8 +25,11 @@ export function processStats(): ProcessStat[] {
 		try {
 			const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
 			// After the command name, which may hold spaces and parentheses: state, ppid, pgrp, session, …
-			const [state, ppid, pgid, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-			stats.push({ pid: Number(entry), state, ppid: Number(ppid), pgid: Number(pgid), session: Number(session) });
+			const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+			const [state, ppid, pgid, session] = fields;
+			// …, utime and stime: the 14th and 15th fields of the whole line.
+			const cpuTicks = Number(fields[11]) + Number(fields[12]);
+			stats.push({ pid: Number(entry), state, ppid: Number(ppid), pgid: Number(pgid), session: Number(session), cpuTicks });
 		} catch {
 			// Gone while we looked.
 		}

@@ -7,6 +7,8 @@
  *               local engine (over its container API) to the first byte through its forwarded port,
  *               and their ratio; then a new container → its first exec('true') through the SDK in
  *               workerd, beside public figures for scale.
+ *   cpu         Where a container boot's CPU goes, at the engine's level: the CPU time of each of its
+ *               processes by job (control server, app, port forwarder, network), and the engine's.
  *   app         Through the app in Chromium: click Start → the preview's first byte for each
  *               template, the requests the page made meanwhile, and for Vue + Vite, save → the edit
  *               visible in the iframe.
@@ -27,6 +29,7 @@
  *   BENCH_VISITORS=1,5         the visitors' rounds (default 1,5,10,20)
  */
 import { benchApp } from './app.ts';
+import { benchBootCpu } from './boot-cpu.ts';
 import { benchCapacity } from './capacity.ts';
 import { benchColdStart } from './cold-start.ts';
 import { benchLaunch } from './launch.ts';
@@ -48,6 +51,9 @@ const SECTIONS: Record<string, () => Promise<void>> = {
 	async exec() {
 		const rows = [...(await benchColdStart(RUNS)), ...(await benchSdkExec(RUNS))];
 		printTable(`Cold start — ${RUNS} runs each, Node ${process.versions.node}`, MS, rows);
+	},
+	async cpu() {
+		printTable(`CPU per container boot, to the app's first byte — ${RUNS} boots`, ['(CPU milliseconds)', 'p50', 'p95'], await benchBootCpu(RUNS));
 	},
 	async app() {
 		printTable(`Through the app in Chromium — ${RUNS} runs each\n${PATHS}`, pairHeader(), await benchApp(RUNS));
