@@ -10,8 +10,8 @@ const config = {
 		// which has no containers (they need Docker).
 		adapter: adapter({ config: 'wrangler.adapter.jsonc', platformProxy: { configPath: 'wrangler.adapter.jsonc' } }),
 		typescript: {
-			// Type-check the engine, the dev tooling and the template catalog along with the app.
-			config: (tsconfig) => ({ ...tsconfig, include: [...tsconfig.include, '../engine/**/*.ts', '../dev/**/*.ts', '../sandbox/**/*.ts'] })
+			// Type-check the engine, the dev tooling, the template catalog and the benchmark along with the app.
+			config: (tsconfig) => ({ ...tsconfig, include: [...tsconfig.include, '../engine/**/*.ts', '../dev/**/*.ts', '../sandbox/**/*.ts', '../bench/**/*.ts'] })
 		}
 	}
 };

@@ -17,7 +17,7 @@ const DOCS = [
 	'engine/README.md',
 	'sandbox/templates/README.md',
 	'tests/README.md',
-	'tests/bench/README.md'
+	'bench/README.md'
 ];
 /** Paths inside a sandbox's app (the Vue template's), not the repository's. */
 const APP_PATHS = ['src/App.vue', 'src/main.js'];

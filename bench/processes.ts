@@ -3,7 +3,7 @@
  * sandbox's bwrap (and everything in it), its slirp4netns and its port forwarder. Used to check
  * that a round left none behind for the next to compete with.
  */
-import { cmdlineOf, liveProcesses } from '../../engine/proc.ts';
+import { cmdlineOf, liveProcesses } from '../engine/proc.ts';
 
 const SANDBOX_PROCESS = /bwrap|slirp4netns|port-forwarder/;
 

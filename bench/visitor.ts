@@ -15,7 +15,7 @@
  * left out of the wait.
  */
 import { Agent } from 'node:http';
-import type { SandboxSnapshot } from '../../src/lib/sandbox-state.ts';
+import type { SandboxSnapshot } from '../src/lib/sandbox-state.ts';
 import { firstOk, send, type Reply } from './http.ts';
 
 export const POLL_MS = 1000;

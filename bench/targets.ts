@@ -16,8 +16,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { liveProcesses, loopDevicesUnder } from '../helpers/host.ts';
-import { freePort } from '../helpers/ports.ts';
+import { liveProcesses, loopDevicesUnder } from '../tests/helpers/host.ts';
+import { freePort } from '../tests/helpers/ports.ts';
 
 export const TARGETS = {
 	dev: {

@@ -7,7 +7,7 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startConformanceWorker, type ConformanceWorker } from '../conformance/harness.ts';
+import { startConformanceWorker, type ConformanceWorker } from '../tests/conformance/harness.ts';
 import { msRow, tick, type Row } from './stats.ts';
 
 /** For scale, from outside this project. */

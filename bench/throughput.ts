@@ -8,10 +8,10 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { Agent } from 'node:http';
-import { TOKEN_HEADER } from '../../engine/forwarded-head.ts';
-import { startTestEngine } from '../helpers/engine.ts';
-import { scratchDir } from '../helpers/host.ts';
-import { freePort } from '../helpers/ports.ts';
+import { TOKEN_HEADER } from '../engine/forwarded-head.ts';
+import { startTestEngine } from '../tests/helpers/engine.ts';
+import { scratchDir } from '../tests/helpers/host.ts';
+import { freePort } from '../tests/helpers/ports.ts';
 import { firstOk, send } from './http.ts';
 import { TARGET_NAMES, withTargets, type Target, type TargetName } from './targets.ts';
 import { Visitor } from './visitor.ts';

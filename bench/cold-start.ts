@@ -9,10 +9,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TOKEN_HEADER } from '../../engine/forwarded-head.ts';
-import { NAMED_SERVER, startTestEngine, type TestEngine } from '../helpers/engine.ts';
-import { scratchDir } from '../helpers/host.ts';
-import { freePort } from '../helpers/ports.ts';
+import { TOKEN_HEADER } from '../engine/forwarded-head.ts';
+import { NAMED_SERVER, startTestEngine, type TestEngine } from '../tests/helpers/engine.ts';
+import { scratchDir } from '../tests/helpers/host.ts';
+import { freePort } from '../tests/helpers/ports.ts';
 import { firstOk } from './http.ts';
 import { msRow, ratioRow, tick, type Row } from './stats.ts';
 

@@ -6,10 +6,10 @@
  * (Processes that ended during the boot are not counted; the boot starts none of its own.)
  */
 import { execFileSync } from 'node:child_process';
-import { TOKEN_HEADER } from '../../engine/forwarded-head.ts';
-import { cmdlineOf, liveProcesses, type ProcessStat } from '../../engine/proc.ts';
-import { NAMED_SERVER, startTestEngine } from '../helpers/engine.ts';
-import { scratchDir } from '../helpers/host.ts';
+import { TOKEN_HEADER } from '../engine/forwarded-head.ts';
+import { cmdlineOf, liveProcesses, type ProcessStat } from '../engine/proc.ts';
+import { NAMED_SERVER, startTestEngine } from '../tests/helpers/engine.ts';
+import { scratchDir } from '../tests/helpers/host.ts';
 import { firstOk } from './http.ts';
 import { msRow, type Row } from './stats.ts';
 

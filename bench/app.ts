@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from '@playwright/test';
-import { readTemplates } from '../../sandbox/catalog.ts';
+import { readTemplates } from '../sandbox/catalog.ts';
 import { pairRow, tick, type Row } from './stats.ts';
 import { TARGET_NAMES, withTargets, type Target, type TargetName } from './targets.ts';
 
