@@ -42,7 +42,7 @@ function descendants(root: number): (ProcessStat & { cmdline: string })[] {
 const cpuMsOf = (pid: number) => (liveProcesses().find((p) => p.pid === pid)?.cpuTicks ?? 0) * TICK_MS;
 
 export async function benchBootCpu(runs: number): Promise<Row[]> {
-	const engine = await startTestEngine({ LOCAL_SANDBOX_STATE_DIR: scratchDir('bench-cpu-') });
+	const engine = await startTestEngine({ SANDBOX_ENGINE_STATE_DIR: scratchDir('bench-cpu-') });
 	const enginePid = engine.child.pid!;
 	const samples = new Map<string, number[]>([...JOBS.map(([job]) => [job, []] as [string, number[]]), ['the engine (host)', []], ['in all', []]]);
 	try {

@@ -48,7 +48,7 @@ export async function benchColdStart(runs: number): Promise<Row[]> {
 	const dir = mkdtempSync(join(tmpdir(), 'bench-plain-'));
 	writeFileSync(join(dir, 'server.js'), NAMED_SERVER);
 	const stateDir = scratchDir('bench-engine-');
-	const engine = await startTestEngine({ LOCAL_SANDBOX_STATE_DIR: stateDir });
+	const engine = await startTestEngine({ SANDBOX_ENGINE_STATE_DIR: stateDir });
 	const plain: number[] = [];
 	const contained: number[] = [];
 	const boot: number[] = [];

@@ -79,7 +79,7 @@ export async function startTarget(name: TargetName, { sandboxMax = SANDBOX_MAX, 
 	const stateDir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
 	const spawnedAt = performance.now();
 	const app = spawn(process.execPath, [script, ...args(port)], {
-		env: { ...process.env, ...SETTINGS, ...env, LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: String(sandboxMax) },
+		env: { ...process.env, ...SETTINGS, ...env, SANDBOX_ENGINE_STATE_DIR: stateDir, SANDBOX_ENGINE_MAX: String(sandboxMax) },
 		stdio: ['ignore', 'pipe', 'pipe']
 	});
 	let output = '';

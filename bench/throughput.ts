@@ -76,7 +76,7 @@ async function onHost(): Promise<Load> {
 /** A container of the engine, driven over its container API as the Durable Object drives it. */
 async function throughEngineForward(): Promise<Load> {
 	const stateDir = scratchDir('bench-engine-');
-	const engine = await startTestEngine({ LOCAL_SANDBOX_STATE_DIR: stateDir });
+	const engine = await startTestEngine({ SANDBOX_ENGINE_STATE_DIR: stateDir });
 	try {
 		const container = await engine.createContainer('bench-throughput', { enableInternet: false });
 		await container.startProcess('node server.js', { cwd: '/templates/express' });

@@ -56,8 +56,8 @@ try {
 	await shutDown(1);
 }
 const vars: Record<string, string> = {
-	LOCAL_CONTAINER_ENGINE_URL: engine!.url,
-	LOCAL_CONTAINER_ENGINE_SECRET: engine!.secret,
+	SANDBOX_ENGINE_URL: engine!.url,
+	SANDBOX_ENGINE_SECRET: engine!.secret,
 	SESSION_SECRET: sessionSecret,
 	// The coordinators count what the engine can run, unless told otherwise.
 	SANDBOX_MAX_INSTANCES: process.env.SANDBOX_MAX_INSTANCES ?? String(engine!.maxContainers)

@@ -66,8 +66,8 @@ if (hasDocker) {
 } else {
 	console.log('[preview] no Docker engine: containers come from the local engine (bubblewrap)');
 	engine = await startEngine();
-	vars.LOCAL_CONTAINER_ENGINE_URL = engine.url;
-	vars.LOCAL_CONTAINER_ENGINE_SECRET = engine.secret;
+	vars.SANDBOX_ENGINE_URL = engine.url;
+	vars.SANDBOX_ENGINE_SECRET = engine.secret;
 	// The coordinators count what the engine can run, unless told otherwise.
 	vars.SANDBOX_MAX_INSTANCES ??= String(engine.maxContainers);
 	// Every client counts as this machine (CLIENT_ADDRESS_SOURCE): the cap per client address, meant for

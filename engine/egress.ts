@@ -46,7 +46,7 @@ export const Ipv4Cidr = v.pipe(
 	}, 'must be an IPv4 address or range such as 192.168.1.0/24')
 );
 
-/** `LOCAL_SANDBOX_EGRESS_ALLOW`: comma-separated ranges a sandbox may reach after all. */
+/** `SANDBOX_ENGINE_EGRESS_ALLOW`: comma-separated ranges a sandbox may reach after all. */
 export const EgressAllowList = v.pipe(
 	v.optional(v.string(), ''),
 	v.transform((text) => text.split(',').filter((part) => part.trim() !== '')),

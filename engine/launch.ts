@@ -19,7 +19,7 @@ const MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
 export interface EngineHandle {
 	url: string;
 	secret: string;
-	/** How many containers it runs at once (LOCAL_SANDBOX_MAX, or what it sized to the machine). */
+	/** How many containers it runs at once (SANDBOX_ENGINE_MAX, or what it sized to the machine). */
 	maxContainers: number;
 	/** The engine's process, e.g. to kill it in a crash test. */
 	child: ChildProcess;
@@ -30,7 +30,7 @@ export interface EngineHandle {
 }
 
 export interface StartOptions {
-	/** Extra engine configuration (LOCAL_SANDBOX_MAX, …). */
+	/** Extra engine configuration (SANDBOX_ENGINE_MAX, …). */
 	env?: Record<string, string>;
 	/** `inherit` shows the engine's log in this terminal; `capture` keeps it for `output()`. */
 	output?: 'inherit' | 'capture';
@@ -39,7 +39,7 @@ export interface StartOptions {
 export async function startEngine({ env = {}, output = 'inherit' }: StartOptions = {}): Promise<EngineHandle> {
 	const secret = randomBytes(32).toString('base64url');
 	const child = spawn(process.execPath, [MAIN], {
-		env: { ...process.env, ...env, LOCAL_SANDBOX_SECRET: secret, LOCAL_SANDBOX_READY_FD: '3' },
+		env: { ...process.env, ...env, SANDBOX_ENGINE_SECRET: secret, SANDBOX_ENGINE_READY_FD: '3' },
 		stdio: ['ignore', output === 'inherit' ? 'inherit' : 'pipe', output === 'inherit' ? 'inherit' : 'pipe', 'pipe']
 	});
 	let log = '';

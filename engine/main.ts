@@ -7,15 +7,15 @@
  * tests; `npm run engine` runs it on its own.
  *
  * Configuration (environment):
- *   LOCAL_SANDBOX_SECRET      bearer secret for API calls (generated and printed when unset)
- *   LOCAL_SANDBOX_PORT        port on 127.0.0.1 (default 0: any free port)
- *   LOCAL_SANDBOX_MAX         running containers at once (default: as many as fit in the machine's
- *                             memory at LOCAL_SANDBOX_MEMORY_MB each, at most 4 per core, between 1 and 64)
- *   LOCAL_SANDBOX_MEMORY_MB, LOCAL_SANDBOX_CPUS, LOCAL_SANDBOX_PIDS   per-sandbox limits (1024, 1, 512)
- *   LOCAL_SANDBOX_DISK_MB     size of each container's /workspace (default 8192, the standard-1 instance's disk)
- *   LOCAL_SANDBOX_EGRESS_ALLOW  comma-separated IPv4 ranges a container may reach although private (default none)
- *   LOCAL_SANDBOX_UID_BASE    as root: the Nth container runs as host uid BASE + N (default 2000000000)
- *   LOCAL_SANDBOX_STATE_DIR   where containers' files live (default $TMPDIR/sandbox-preview-runtime)
+ *   SANDBOX_ENGINE_SECRET     bearer secret for API calls (generated and printed when unset)
+ *   SANDBOX_ENGINE_PORT       port on 127.0.0.1 (default 0: any free port)
+ *   SANDBOX_ENGINE_MAX        running containers at once (default: as many as fit in the machine's
+ *                            memory at SANDBOX_ENGINE_MEMORY_MB each, at most 4 per core, between 1 and 64)
+ *   SANDBOX_ENGINE_MEMORY_MB, SANDBOX_ENGINE_CPUS, SANDBOX_ENGINE_PIDS  per-sandbox limits (1024, 1, 512)
+ *   SANDBOX_ENGINE_DISK_MB    size of each container's /workspace (default 8192, the standard-1 instance's disk)
+ *   SANDBOX_ENGINE_EGRESS_ALLOW comma-separated IPv4 ranges a container may reach although private (default none)
+ *   SANDBOX_ENGINE_UID_BASE   as root: the Nth container runs as host uid BASE + N (default 2000000000)
+ *   SANDBOX_ENGINE_STATE_DIR  where containers' files live (default $TMPDIR/sandbox-engine)
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -37,21 +37,21 @@ const Integer = (min: number, max: number, fallback: number) =>
 	v.pipe(v.optional(v.string(), String(fallback)), v.transform(Number), v.integer(), v.minValue(min), v.maxValue(max));
 
 const Config = v.object({
-	LOCAL_SANDBOX_SECRET: v.optional(v.pipe(v.string(), v.minLength(16, 'LOCAL_SANDBOX_SECRET must be at least 16 characters'))),
-	LOCAL_SANDBOX_PORT: Integer(0, 65535, 0),
-	LOCAL_SANDBOX_MAX: v.optional(v.pipe(v.string(), v.transform(Number), v.integer(), v.minValue(1), v.maxValue(256))),
-	LOCAL_SANDBOX_MEMORY_MB: Integer(64, 1024 * 1024, 1024),
-	LOCAL_SANDBOX_CPUS: v.pipe(v.optional(v.string(), '1'), v.transform(Number), v.minValue(0.05), v.maxValue(1024)),
-	LOCAL_SANDBOX_PIDS: Integer(16, 1_000_000, 512),
-	LOCAL_SANDBOX_DISK_MB: Integer(16, 16 * 1024 * 1024, 8192),
-	LOCAL_SANDBOX_EGRESS_ALLOW: EgressAllowList,
-	LOCAL_SANDBOX_UID_BASE: Integer(1000, 4_000_000_000, 2_000_000_000),
-	LOCAL_SANDBOX_STATE_DIR: v.optional(v.string(), join(tmpdir(), 'sandbox-preview-runtime')),
+	SANDBOX_ENGINE_SECRET: v.optional(v.pipe(v.string(), v.minLength(16, 'SANDBOX_ENGINE_SECRET must be at least 16 characters'))),
+	SANDBOX_ENGINE_PORT: Integer(0, 65535, 0),
+	SANDBOX_ENGINE_MAX: v.optional(v.pipe(v.string(), v.transform(Number), v.integer(), v.minValue(1), v.maxValue(256))),
+	SANDBOX_ENGINE_MEMORY_MB: Integer(64, 1024 * 1024, 1024),
+	SANDBOX_ENGINE_CPUS: v.pipe(v.optional(v.string(), '1'), v.transform(Number), v.minValue(0.05), v.maxValue(1024)),
+	SANDBOX_ENGINE_PIDS: Integer(16, 1_000_000, 512),
+	SANDBOX_ENGINE_DISK_MB: Integer(16, 16 * 1024 * 1024, 8192),
+	SANDBOX_ENGINE_EGRESS_ALLOW: EgressAllowList,
+	SANDBOX_ENGINE_UID_BASE: Integer(1000, 4_000_000_000, 2_000_000_000),
+	SANDBOX_ENGINE_STATE_DIR: v.optional(v.string(), join(tmpdir(), 'sandbox-engine')),
 	/** Set by launch.ts: a pipe to report readiness on, whose closing means the launcher is gone. */
-	LOCAL_SANDBOX_READY_FD: v.optional(v.pipe(v.string(), v.transform(Number), v.integer()))
+	SANDBOX_ENGINE_READY_FD: v.optional(v.pipe(v.string(), v.transform(Number), v.integer()))
 });
 
-/** The default LOCAL_SANDBOX_MAX: what this machine holds with every sandbox at its memory limit, and a few per core. */
+/** The default SANDBOX_ENGINE_MAX: what this machine holds with every sandbox at its memory limit, and a few per core. */
 function machineCapacity(memoryMb: number): number {
 	const byMemory = Math.floor(totalmem() / (memoryMb * 1024 * 1024));
 	return Math.max(1, Math.min(byMemory, availableParallelism() * 4, 64));
@@ -124,7 +124,7 @@ function checkReachableBy(uid: number, paths: string[]) {
 	if (probe.status !== 0) {
 		fail(
 			`cannot start: sandboxes run as the unprivileged uid ${uid}, which cannot reach ${probe.stdout.trim() || paths.join(', ')}.\n` +
-				'Make the directories on its way searchable by others (chmod o+x), or set LOCAL_SANDBOX_STATE_DIR\n' +
+				'Make the directories on its way searchable by others (chmod o+x), or set SANDBOX_ENGINE_STATE_DIR\n' +
 				'to a place that is (the default, under the system temporary directory, is).'
 		);
 	}
@@ -134,16 +134,16 @@ async function main() {
 	const parsed = v.safeParse(Config, process.env);
 	if (!parsed.success) fail(`invalid configuration: ${parsed.issues.map((i) => `${v.getDotPath(i)}: ${i.message}`).join('; ')}`);
 	const config = parsed.output;
-	const maxContainers = config.LOCAL_SANDBOX_MAX ?? machineCapacity(config.LOCAL_SANDBOX_MEMORY_MB);
+	const maxContainers = config.SANDBOX_ENGINE_MAX ?? machineCapacity(config.SANDBOX_ENGINE_MEMORY_MB);
 	preflight();
 
 	const runName = `run-${currentRunKey}`;
-	const runDir = join(config.LOCAL_SANDBOX_STATE_DIR, runName);
+	const runDir = join(config.SANDBOX_ENGINE_STATE_DIR, runName);
 	// Others (the sandboxes' uids) may pass through to their own directories, but not list them.
 	const dirMode = asRoot ? 0o711 : 0o700;
-	await mkdir(config.LOCAL_SANDBOX_STATE_DIR, { recursive: true, mode: dirMode });
-	await chmod(config.LOCAL_SANDBOX_STATE_DIR, dirMode);
-	await removeStaleRuns(config.LOCAL_SANDBOX_STATE_DIR);
+	await mkdir(config.SANDBOX_ENGINE_STATE_DIR, { recursive: true, mode: dirMode });
+	await chmod(config.SANDBOX_ENGINE_STATE_DIR, dirMode);
+	await removeStaleRuns(config.SANDBOX_ENGINE_STATE_DIR);
 	await mkdir(join(runDir, 'sandboxes'), { recursive: true, mode: dirMode });
 	await chmod(runDir, dirMode);
 	const sharedFiles = { resolvConf: join(runDir, 'resolv.conf'), hosts: join(runDir, 'hosts') };
@@ -152,16 +152,16 @@ async function main() {
 	await writeFile(sharedFiles.hosts, '127.0.0.1 localhost sandbox\n::1 localhost\n');
 	if (asRoot) {
 		// The project's own files are bound into each sandbox's directory by root (container.ts).
-		checkReachableBy(config.LOCAL_SANDBOX_UID_BASE + 1, [join(runDir, 'sandboxes'), sharedFiles.resolvConf]);
+		checkReachableBy(config.SANDBOX_ENGINE_UID_BASE + 1, [join(runDir, 'sandboxes'), sharedFiles.resolvConf]);
 	}
-	const diskBytes = config.LOCAL_SANDBOX_DISK_MB * 1024 * 1024;
+	const diskBytes = config.SANDBOX_ENGINE_DISK_MB * 1024 * 1024;
 	const diskTemplate = join(runDir, 'disk-template.img');
 	if (asRoot) await createDiskTemplate(diskTemplate, diskBytes);
 
 	const limits = {
-		memoryBytes: config.LOCAL_SANDBOX_MEMORY_MB * 1024 * 1024,
-		cpus: config.LOCAL_SANDBOX_CPUS,
-		pids: config.LOCAL_SANDBOX_PIDS
+		memoryBytes: config.SANDBOX_ENGINE_MEMORY_MB * 1024 * 1024,
+		cpus: config.SANDBOX_ENGINE_CPUS,
+		pids: config.SANDBOX_ENGINE_PIDS
 	};
 	const cgroups = await Cgroups.setUp(runName, limits);
 	if (!cgroups.support.enforced) log(`resource limits not enforced: ${cgroups.support.reason}`);
@@ -170,9 +170,9 @@ async function main() {
 	const host = new ContainerHost({
 		maxContainers,
 		isolation: asRoot
-			? { asRoot, uidBase: config.LOCAL_SANDBOX_UID_BASE, diskTemplate }
+			? { asRoot, uidBase: config.SANDBOX_ENGINE_UID_BASE, diskTemplate }
 			: { asRoot, tmpfsBytes: diskBytes },
-		egressRoutes: egressRoutes({ hostAddresses: hostAddresses(), allow: config.LOCAL_SANDBOX_EGRESS_ALLOW }),
+		egressRoutes: egressRoutes({ hostAddresses: hostAddresses(), allow: config.SANDBOX_ENGINE_EGRESS_ALLOW }),
 		runDir,
 		sharedFiles,
 		cgroups,
@@ -181,7 +181,7 @@ async function main() {
 	});
 	// The containers of the SDK's Durable Objects (in workerd).
 	const engine = new ContainerEngine(host, log);
-	const secret = config.LOCAL_SANDBOX_SECRET ?? randomBytes(32).toString('base64url');
+	const secret = config.SANDBOX_ENGINE_SECRET ?? randomBytes(32).toString('base64url');
 	const server = createEngineServer({
 		engine,
 		secret,
@@ -215,27 +215,27 @@ async function main() {
 		shutdown('crashed', 1);
 	});
 
-	await new Promise<void>((resolve) => server.listen(config.LOCAL_SANDBOX_PORT, '127.0.0.1', resolve));
+	await new Promise<void>((resolve) => server.listen(config.SANDBOX_ENGINE_PORT, '127.0.0.1', resolve));
 	// Once listening, an error of the server is one failed accept (too many open files): that
 	// connection's loss, not the engine's end (unheard, it would be thrown, and crash the engine).
 	server.on('error', (error) => log(`server: ${error.message}`));
 	const { port } = server.address() as { port: number };
 	const url = `http://127.0.0.1:${port}`;
 	const limitText = cgroups.support.enforced
-		? `${config.LOCAL_SANDBOX_MEMORY_MB} MiB, ${limits.cpus} CPU, ${limits.pids} pids each`
+		? `${config.SANDBOX_ENGINE_MEMORY_MB} MiB, ${limits.cpus} CPU, ${limits.pids} pids each`
 		: 'no resource limits';
-	const sizedBy = config.LOCAL_SANDBOX_MAX === undefined ? ', sized to this machine: LOCAL_SANDBOX_MAX sets it' : '';
+	const sizedBy = config.SANDBOX_ENGINE_MAX === undefined ? ', sized to this machine: SANDBOX_ENGINE_MAX sets it' : '';
 	log(`listening on ${url}: up to ${maxContainers} sandboxes at once${sizedBy} (${limitText})`);
 
-	if (config.LOCAL_SANDBOX_READY_FD !== undefined) {
+	if (config.SANDBOX_ENGINE_READY_FD !== undefined) {
 		// A socket pair from the launcher, held open for as long as the launcher lives.
-		const channel = new Socket({ fd: config.LOCAL_SANDBOX_READY_FD, readable: true, writable: true });
+		const channel = new Socket({ fd: config.SANDBOX_ENGINE_READY_FD, readable: true, writable: true });
 		channel.write(`${JSON.stringify({ url, maxContainers })}\n`);
 		channel.on('end', () => shutdown('launcher gone'));
 		channel.on('error', () => shutdown('launcher gone'));
 		channel.resume();
-	} else if (config.LOCAL_SANDBOX_SECRET === undefined) {
-		log(`a worker reaches it with the variables\n  LOCAL_CONTAINER_ENGINE_URL=${url}\n  LOCAL_CONTAINER_ENGINE_SECRET=${secret}`);
+	} else if (config.SANDBOX_ENGINE_SECRET === undefined) {
+		log(`a worker reaches it with the variables\n  SANDBOX_ENGINE_URL=${url}\n  SANDBOX_ENGINE_SECRET=${secret}`);
 	}
 }
 

@@ -9,8 +9,8 @@ import { EngineContainer } from './engine-container.ts';
 
 interface EngineEnv {
 	/** Set by `npm run preview` and the tests (see dev/preview.ts). */
-	LOCAL_CONTAINER_ENGINE_URL?: string;
-	LOCAL_CONTAINER_ENGINE_SECRET?: string;
+	SANDBOX_ENGINE_URL?: string;
+	SANDBOX_ENGINE_SECRET?: string;
 }
 
 type State = ConstructorParameters<typeof SdkSandbox>[0] & { container?: unknown };
@@ -18,7 +18,7 @@ type State = ConstructorParameters<typeof SdkSandbox>[0] & { container?: unknown
 export class Sandbox extends SdkSandbox {
 	constructor(ctx: State, env: EngineEnv) {
 		if (ctx.container === undefined) {
-			const { LOCAL_CONTAINER_ENGINE_URL: url, LOCAL_CONTAINER_ENGINE_SECRET: secret } = env;
+			const { SANDBOX_ENGINE_URL: url, SANDBOX_ENGINE_SECRET: secret } = env;
 			if (!url || !secret) {
 				throw new Error(
 					'This worker has no container runtime: start it with `npm run preview`, which runs the local container ' +

@@ -40,7 +40,7 @@ describe('SIGKILL', () => {
 		const port = 8796;
 		// Exactly the script a developer runs: it builds the worker first.
 		const preview = spawn('npm', ['run', 'preview', '--', '--port', String(port)], {
-			env: { ...process.env, LOCAL_SANDBOX_STATE_DIR: stateDir },
+			env: { ...process.env, SANDBOX_ENGINE_STATE_DIR: stateDir },
 			stdio: 'ignore'
 		});
 		const exited = new Promise((resolve) => preview.once('exit', resolve));

@@ -51,10 +51,10 @@ export interface ConformanceOptions {
 export async function startConformanceWorker({ sdkLogLevel = 'debug' }: ConformanceOptions = {}): Promise<ConformanceWorker> {
 	const docker = process.env.SANDBOX_CONFORMANCE === 'docker';
 	const stateDir = docker ? null : scratchDir('conformance-');
-	const engine = stateDir ? await startEngine({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '8' }, output: 'capture' }) : null;
+	const engine = stateDir ? await startEngine({ env: { SANDBOX_ENGINE_STATE_DIR: stateDir, SANDBOX_ENGINE_MAX: '8' }, output: 'capture' }) : null;
 	// The SDK's debug log says, among other things, whether the container's version matches its own.
 	const vars: Record<string, string> = { SANDBOX_LOG_LEVEL: sdkLogLevel };
-	if (engine) Object.assign(vars, { LOCAL_CONTAINER_ENGINE_URL: engine.url, LOCAL_CONTAINER_ENGINE_SECRET: engine.secret });
+	if (engine) Object.assign(vars, { SANDBOX_ENGINE_URL: engine.url, SANDBOX_ENGINE_SECRET: engine.secret });
 	const wrangler = runWranglerDev({
 		config: DEPLOYED_CONFIG,
 		derive: CONFORMANCE_WORKER,

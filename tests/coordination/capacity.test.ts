@@ -25,7 +25,7 @@ let waitedMs: number;
 
 beforeAll(async () => {
 	// A long TTL: sandbox A must not go idle (freeing the engine) while B waits.
-	worker = await startCoordinationWorker({ engineEnv: { LOCAL_SANDBOX_MAX: '1' }, ttlSeconds: 300 });
+	worker = await startCoordinationWorker({ engineEnv: { SANDBOX_ENGINE_MAX: '1' }, ttlSeconds: 300 });
 	await worker.start(a);
 	stateA = await worker.settled(a);
 	expect(stateA, JSON.stringify(stateA)).toMatchObject({ status: 'ready' });

@@ -98,7 +98,7 @@ export interface StatusSocket {
 }
 
 export interface CoordinationOptions {
-	/** The engine's configuration beyond its state directory (LOCAL_SANDBOX_MAX, …). */
+	/** The engine's configuration beyond its state directory (SANDBOX_ENGINE_MAX, …). */
 	engineEnv?: Record<string, string>;
 	/** The coordinators' idle TTL, when not TTL_MS. */
 	ttlSeconds?: number;
@@ -108,11 +108,11 @@ export interface CoordinationOptions {
 
 export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars: extraVars = {} }: CoordinationOptions = {}): Promise<CoordinationWorker> {
 	const stateDir = scratchDir('coordination-');
-	const engine = await startEngine({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '8', ...engineEnv }, output: 'capture' });
+	const engine = await startEngine({ env: { SANDBOX_ENGINE_STATE_DIR: stateDir, SANDBOX_ENGINE_MAX: '8', ...engineEnv }, output: 'capture' });
 	const persistDir = scratchDir('coordination-persist-');
 	const vars: Record<string, string> = {
-		LOCAL_CONTAINER_ENGINE_URL: engine.url,
-		LOCAL_CONTAINER_ENGINE_SECRET: engine.secret,
+		SANDBOX_ENGINE_URL: engine.url,
+		SANDBOX_ENGINE_SECRET: engine.secret,
 		SANDBOX_LOG_LEVEL: 'info',
 		// Signs preview cookies (the preview route's).
 		SESSION_SECRET: randomBytes(32).toString('base64url'),

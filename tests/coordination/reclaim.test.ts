@@ -16,7 +16,7 @@ const idOf = (name: string) => `room-${name}-${stamp}`;
 beforeAll(async () => {
 	worker = await startCoordinationWorker({
 		// The engine has room for more: what refuses here is the count, at once.
-		engineEnv: { LOCAL_SANDBOX_MAX: '4' },
+		engineEnv: { SANDBOX_ENGINE_MAX: '4' },
 		vars: { SANDBOX_MAX_INSTANCES: '2', SANDBOX_RECLAIM_AFTER_SECONDS: String(GRACE_MS / 1000) },
 		ttlSeconds: 300
 	});

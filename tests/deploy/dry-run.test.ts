@@ -24,7 +24,7 @@ describe('npm run deploy:check', () => {
 		const local = exported.split(',').map((entry) => entry.trim()).find((entry) => entry.endsWith(' as default'))!.split(' ')[0];
 		expect(bundle).toMatch(new RegExp(`var ${local} = \\{\\s*async fetch\\(`));
 		// The SDK's own Sandbox class, with none of the local container engine (engine/workerd/).
-		for (const marker of ['EngineContainer', 'LOCAL_CONTAINER_ENGINE_URL', 'x-sandbox-engine-original-host', '/v1/containers/']) {
+		for (const marker of ['EngineContainer', 'SANDBOX_ENGINE_URL', 'x-sandbox-engine-original-host', '/v1/containers/']) {
 			expect(bundle).not.toContain(marker);
 		}
 	}, 240_000);

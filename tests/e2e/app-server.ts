@@ -22,7 +22,7 @@ export const TARGETS = {
 	// that need a real domain layout with secure cookies (session-fixation.spec.ts).
 	https: { port: 8788, command: ['dev/preview.ts', '--port', '8788', '--https'] },
 	// The worker with an engine that runs two sandboxes at once, reclaimable after 4 s unused (capacity.spec.ts).
-	capacity: { port: 8789, command: ['dev/preview.ts', '--port', '8789'], env: { LOCAL_SANDBOX_MAX: '2', SANDBOX_RECLAIM_AFTER_SECONDS: '4' } }
+	capacity: { port: 8789, command: ['dev/preview.ts', '--port', '8789'], env: { SANDBOX_ENGINE_MAX: '2', SANDBOX_RECLAIM_AFTER_SECONDS: '4' } }
 } as const satisfies Record<string, { port: number; command: string[]; env?: Record<string, string> }>;
 
 /** Where each target is reached: https for the TLS one, whose names Chromium maps to this machine. */
@@ -71,8 +71,8 @@ export async function startTarget(name: keyof typeof TARGETS) {
 		env: {
 			...process.env,
 			// Sandboxes outlive their tests until the TTL, as they would for visitors: room for all of them.
-			LOCAL_SANDBOX_STATE_DIR: stateDir,
-			LOCAL_SANDBOX_MAX: '40',
+			SANDBOX_ENGINE_STATE_DIR: stateDir,
+			SANDBOX_ENGINE_MAX: '40',
 			// Every test's visitor comes from this machine: the cap per address is coordination.spec.ts's (isolates).
 			SANDBOX_ADDRESS_LIVE_SANDBOXES: '100',
 			// Host names the specs use besides localhost (Chromium maps them to this machine).

@@ -28,7 +28,7 @@ let hostServer: Server;
 let hostAddress: string;
 
 beforeAll(async () => {
-	engine = await startTestEngine({ ...CANARY, LOCAL_SANDBOX_DISK_MB: '64' });
+	engine = await startTestEngine({ ...CANARY, SANDBOX_ENGINE_DISK_MB: '64' });
 	container = await engine.createContainer('hostile', { env: CONTAINER_ENV });
 	await container.startProcess('sleep 300', { processId: 'background' });
 	hostAddress = hostAddresses()[0]?.replace(/\/32$/, '');
@@ -153,8 +153,8 @@ describe('egress', () => {
 		expect(routes).not.toContain('route add unreachable 192.0.2.2/32');
 	});
 
-	it('reaches a range that LOCAL_SANDBOX_EGRESS_ALLOW opens, and only with internet', async () => {
-		const open = await startTestEngine({ LOCAL_SANDBOX_EGRESS_ALLOW: hostAddress });
+	it('reaches a range that SANDBOX_ENGINE_EGRESS_ALLOW opens, and only with internet', async () => {
+		const open = await startTestEngine({ SANDBOX_ENGINE_EGRESS_ALLOW: hostAddress });
 		try {
 			const allowed = await open.createContainer('allowed');
 			const { port } = hostServer.address() as { port: number };
@@ -170,7 +170,7 @@ describe('egress', () => {
 	});
 
 	it('refuses an allow list that is not IPv4 ranges, naming the setting', async () => {
-		await expect(startTestEngine({ LOCAL_SANDBOX_EGRESS_ALLOW: '10.0.0.0/8,example.com' })).rejects.toThrow(/LOCAL_SANDBOX_EGRESS_ALLOW.*IPv4 address or range/s);
+		await expect(startTestEngine({ SANDBOX_ENGINE_EGRESS_ALLOW: '10.0.0.0/8,example.com' })).rejects.toThrow(/SANDBOX_ENGINE_EGRESS_ALLOW.*IPv4 address or range/s);
 	});
 });
 

@@ -147,7 +147,7 @@ describe('capacity', () => {
 	});
 
 	it('refuses a container over the limit with a clear, retryable error and makes nothing', async () => {
-		engine = await startTestEngine({ LOCAL_SANDBOX_MAX: '2' });
+		engine = await startTestEngine({ SANDBOX_ENGINE_MAX: '2' });
 		const [one, two] = await Promise.all([engine.createContainer('cap-one'), engine.createContainer('cap-two')]);
 		const three = engine.container('cap-three');
 
@@ -193,7 +193,7 @@ describe('when the engine dies', () => {
 		await waitFor(() => loopDevicesUnder(first.stateDir).length === 0);
 		expect(dirs.every((dir) => existsSync(join(dir, 'disk.img')))).toBe(true);
 
-		engine = await startTestEngine({ LOCAL_SANDBOX_STATE_DIR: first.stateDir });
+		engine = await startTestEngine({ SANDBOX_ENGINE_STATE_DIR: first.stateDir });
 		expect(dirs.some((dir) => existsSync(dir))).toBe(false);
 		expect(engine.output()).toContain('removing state of a crashed run');
 	});
@@ -239,7 +239,7 @@ describe('when the engine dies', () => {
 			 setInterval(() => {}, 1000);`
 		);
 		const launcher = spawn(process.execPath, [script], {
-			env: { ...process.env, LOCAL_SANDBOX_STATE_DIR: stateDir },
+			env: { ...process.env, SANDBOX_ENGINE_STATE_DIR: stateDir },
 			stdio: ['ignore', 'pipe', 'pipe']
 		});
 		let output = '';
@@ -267,7 +267,7 @@ describe('when the engine dies', () => {
 
 describe('resource limits', () => {
 	it('kills a process that outgrows the memory limit, and the container goes on', async () => {
-		const engine = await startTestEngine({ LOCAL_SANDBOX_MEMORY_MB: '128' });
+		const engine = await startTestEngine({ SANDBOX_ENGINE_MEMORY_MB: '128' });
 		try {
 			const unenforced = /resource limits not enforced: (.*)/.exec(engine.output());
 			if (unenforced) {

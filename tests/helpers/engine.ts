@@ -61,8 +61,8 @@ export interface OpenPort {
 }
 
 export async function startTestEngine(env: Record<string, string> = {}): Promise<TestEngine> {
-	const stateDir = env.LOCAL_SANDBOX_STATE_DIR ?? scratchDir('engine-');
-	const handle = await startEngine({ env: { LOCAL_SANDBOX_STATE_DIR: stateDir, ...env }, output: 'capture' });
+	const stateDir = env.SANDBOX_ENGINE_STATE_DIR ?? scratchDir('engine-');
+	const handle = await startEngine({ env: { SANDBOX_ENGINE_STATE_DIR: stateDir, ...env }, output: 'capture' });
 	const engine: TestEngine = {
 		...handle,
 		stateDir,

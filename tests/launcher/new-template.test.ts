@@ -80,7 +80,7 @@ beforeAll(async () => {
 	origin = `http://localhost:${port}`;
 	dev = spawn(process.execPath, ['dev/dev.ts', '--port', String(port), '--strictPort'], {
 		cwd: copy,
-		env: { ...process.env, LOCAL_SANDBOX_STATE_DIR: stateDir, LOCAL_SANDBOX_MAX: '2' },
+		env: { ...process.env, SANDBOX_ENGINE_STATE_DIR: stateDir, SANDBOX_ENGINE_MAX: '2' },
 		stdio: ['ignore', 'pipe', 'pipe']
 	});
 	dev.stdout!.on('data', (chunk) => (output += chunk));

@@ -119,7 +119,7 @@ describe('npm run preview: what it opens, and whom it trusts', () => {
 		preview = spawn(process.execPath, ['dev/preview.ts', '--port', String(port)], {
 			cwd: ROOT,
 			// Two sandboxes at most from one client address (the client-address test below).
-			env: { ...process.env, LOCAL_SANDBOX_STATE_DIR: scratchDir('launcher-preview-'), SANDBOX_ADDRESS_LIVE_SANDBOXES: '2' },
+			env: { ...process.env, SANDBOX_ENGINE_STATE_DIR: scratchDir('launcher-preview-'), SANDBOX_ADDRESS_LIVE_SANDBOXES: '2' },
 			stdio: ['ignore', 'pipe', 'pipe'],
 			detached: true
 		});

@@ -49,8 +49,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => vo
 let isolates: number[];
 try {
 	await wranglerDev(COMPANION, {
-		LOCAL_CONTAINER_ENGINE_URL: engine.url,
-		LOCAL_CONTAINER_ENGINE_SECRET: engine.secret,
+		SANDBOX_ENGINE_URL: engine.url,
+		SANDBOX_ENGINE_SECRET: engine.secret,
 		SANDBOX_MAX_INSTANCES: String(engine.maxContainers),
 		SANDBOX_TTL_SECONDS: String(ISOLATE_SETTINGS.ttlSeconds)
 	});

@@ -4,7 +4,7 @@
  * boots and tells when its sandbox stops.
  *
  * - It answers at once. A platform at its limit (Cloudflare's `max_instances`, the local engine's
- *   `LOCAL_SANDBOX_MAX`) only says so after the SDK's retries; this object knows first.
+ *   `SANDBOX_ENGINE_MAX`) only says so after the SDK's retries; this object knows first.
  * - It reclaims before it refuses: at the limit, the visitor's own other sandbox (which the new one
  *   replaces anyway), else the sandbox unused for longest, if that is past the grace
  *   (SANDBOX_RECLAIM_AFTER_SECONDS), is stopped to make room. A sandbox in use (a visible tab's
