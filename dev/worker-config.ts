@@ -69,42 +69,36 @@ export interface RawConfig {
  * app.
  */
 export function deriveConfig(raw: RawConfig, derivation: WorkerDerivation, root: string): RawConfig {
-	const { $schema: _schema, assets, ...config } = raw;
+	const { $schema: _schema, assets, containers, ...config } = raw;
+	const { objectsOf } = derivation;
 	const rename = (className: string) => derivation.classes?.[className] ?? className;
 	const bindings = (raw.durable_objects?.bindings ?? []).filter((binding) => !derivation.durableObjects || derivation.durableObjects.includes(binding.name));
 	const classes = new Set(bindings.map((binding) => binding.class_name));
-	const migrations = (raw.migrations ?? [])
-		.map(({ new_sqlite_classes, new_classes, ...migration }) => ({
-			...migration,
-			...(new_sqlite_classes && { new_sqlite_classes: new_sqlite_classes.filter((name) => classes.has(name)).map(rename) }),
-			...(new_classes && { new_classes: new_classes.filter((name) => classes.has(name)).map(rename) })
-		}))
-		.filter((migration) => (migration.new_sqlite_classes?.length ?? 0) + (migration.new_classes?.length ?? 0) > 0);
-	const { objectsOf } = derivation;
+	const derived = { ...config, name: derivation.name, main: resolve(root, derivation.main), vars: { ...raw.vars, ...derivation.vars } };
 	if (objectsOf) {
-		const { containers: _containers, ...app } = config;
 		return {
-			...app,
-			name: derivation.name,
-			main: resolve(root, derivation.main),
+			...derived,
 			...(isAssets(assets) && { assets: { ...assets, directory: resolve(root, assets.directory) } }),
 			durable_objects: { bindings: bindings.map((binding) => ({ ...binding, script_name: objectsOf })) },
-			migrations: [],
-			vars: { ...raw.vars, ...derivation.vars }
+			migrations: []
 		};
 	}
+	const kept = (names: string[] | undefined) => names?.filter((name) => classes.has(name)).map(rename);
 	return {
-		...config,
-		name: derivation.name,
-		main: resolve(root, derivation.main),
+		...derived,
 		durable_objects: { bindings: bindings.map((binding) => ({ ...binding, class_name: rename(binding.class_name) })) },
-		migrations,
-		...(raw.containers && {
-			containers: raw.containers
+		migrations: (raw.migrations ?? [])
+			.map(({ new_sqlite_classes, new_classes, ...migration }) => ({
+				...migration,
+				...(new_sqlite_classes && { new_sqlite_classes: kept(new_sqlite_classes) }),
+				...(new_classes && { new_classes: kept(new_classes) })
+			}))
+			.filter((migration) => (migration.new_sqlite_classes?.length ?? 0) + (migration.new_classes?.length ?? 0) > 0),
+		...(containers && {
+			containers: containers
 				.filter((container) => classes.has(container.class_name))
 				.map((container) => ({ ...container, class_name: rename(container.class_name), image: resolve(root, container.image) }))
-		}),
-		vars: { ...raw.vars, ...derivation.vars }
+		})
 	};
 }
 
