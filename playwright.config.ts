@@ -5,15 +5,16 @@ import { chromiumLaunchOptions } from './tests/e2e/chromium.ts';
 /**
  * Which specs run where: every visitor's scenario on vite dev and the worker; the visitor's flows
  * again on two isolates, which alone run with the short TTL and low limits that coordination.spec.ts
- * tests; the cookie layout of a real domain on the worker over https; and a full machine on the
- * worker with room for two sandboxes.
+ * tests; the cookie layout of a real domain on the worker over https; a full machine on the
+ * worker with room for two sandboxes; and the worker with a warm pool.
  */
 const SPECS = {
-	'vite-dev': { testIgnore: /(coordination|session-fixation|capacity)\.spec\.ts/ },
-	worker: { testIgnore: /(coordination|session-fixation|capacity)\.spec\.ts/ },
+	'vite-dev': { testIgnore: /(coordination|session-fixation|capacity|pool)\.spec\.ts/ },
+	worker: { testIgnore: /(coordination|session-fixation|capacity|pool)\.spec\.ts/ },
 	isolates: { testMatch: /(app|editor|no-javascript|coordination|api-console|saved-edits)\.spec\.ts/ },
 	https: { testMatch: /session-fixation\.spec\.ts/ },
-	capacity: { testMatch: /capacity\.spec\.ts/ }
+	capacity: { testMatch: /capacity\.spec\.ts/ },
+	pool: { testMatch: /pool\.spec\.ts/ }
 };
 
 export default defineConfig({

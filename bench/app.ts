@@ -18,13 +18,13 @@ const PREVIEW_ENTRY = /\/sandbox\/[^/]+\/preview(?:\?|$)|\/__preview_access\?/;
 /** The preview's own answer (not a step of the way in). */
 const isPreviewAnswer = (url: string) => PREVIEW_URL.test(url) && !PREVIEW_ENTRY.test(url);
 /** Every template, by ID, with the label the start page offers it under. */
-const TEMPLATE_LABELS: Record<string, string> = Object.fromEntries(readTemplates().map((t) => [t.id, t.label]));
+export const TEMPLATE_LABELS: Record<string, string> = Object.fromEntries(readTemplates().map((t) => [t.id, t.label]));
 type Template = string;
-const TEMPLATES = Object.keys(TEMPLATE_LABELS);
+export const TEMPLATES = Object.keys(TEMPLATE_LABELS);
 const VUE_APP = readFileSync('sandbox/templates/vue/src/App.vue', 'utf8');
 const VUE_HEADING = 'Hello from Vue in a sandbox';
 
-interface AppBoot {
+export interface AppBoot {
 	ms: number;
 	starts: number;
 	sockets: number;
@@ -38,7 +38,7 @@ interface AppBoot {
  * One visitor's boot through the app in Chromium: click Start → first byte of the preview in the
  * iframe. For Vue + Vite, then one edit of App.vue in the editor, saved with Ctrl-S.
  */
-async function appRun(browser: Browser, origin: string, template: Template, javaScript = true): Promise<AppBoot> {
+export async function appRun(browser: Browser, origin: string, template: Template, javaScript = true): Promise<AppBoot> {
 	const context = await browser.newContext({ javaScriptEnabled: javaScript });
 	const page = await context.newPage();
 	await page.goto(`${origin}/`);

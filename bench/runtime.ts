@@ -18,8 +18,10 @@
  *               preview first byte for each N, and where the time goes for the largest N.
  *   capacity    A machine with room for two sandboxes, and a third visitor: the "busy" answer while
  *               both are in use, and the preview reclaiming one that went unused.
+ *   pool        The warm pool on and off: click Start → the preview's first byte for each template,
+ *               and 1/5/10/20 visitors at once with the pool full, with the phase table.
  *
- * launch, app, throughput, visitors and capacity run on both ways to run the app at once (targets.ts), taking turns
+ * launch, app, throughput, visitors, capacity and pool run on both ways to run the app at once (targets.ts), taking turns
  * run by run, and print them side by side with the ratio dev / preview:
  *   dev      `npm run dev`: vite dev + the companion `wrangler dev` with the Durable Objects
  *   preview  `npm run preview`: the built worker in `wrangler dev`
@@ -33,6 +35,7 @@ import { benchBootCpu } from './boot-cpu.ts';
 import { benchCapacity } from './capacity.ts';
 import { benchColdStart } from './cold-start.ts';
 import { benchLaunch } from './launch.ts';
+import { benchPool } from './pool.ts';
 import { benchSdkExec } from './sdk-exec.ts';
 import { groupHeader, pairHeader, printTable, type Row } from './stats.ts';
 import { TARGETS } from './targets.ts';
@@ -71,6 +74,9 @@ const SECTIONS: Record<string, () => Promise<void>> = {
 	async capacity() {
 		const title = `A full machine (room for two sandboxes), the third visitor (no JavaScript) — ${RUNS} runs each`;
 		printTable(`${title}\n${PATHS}`, pairHeader(), await benchCapacity(RUNS));
+	},
+	async pool() {
+		printTable(`The warm pool on and off — ${RUNS} runs each\n${PATHS}`, pairHeader(), await benchPool(RUNS));
 	}
 };
 

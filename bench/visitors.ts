@@ -13,8 +13,11 @@ import { POLL_MS, readyAfter, toPreview, Visitor, type Boot } from './visitor.ts
 /** Visitors per round; BENCH_VISITORS=5 for a quick look. One alone is the reference. */
 export const ROUNDS = (process.env.BENCH_VISITORS ?? '1,5,10,20').split(',').map(Number);
 
-/** Boots N sandboxes at once; resolves with every boot, or rejects once all are stopped. */
-async function round(port: number, visitors: number): Promise<Boot[]> {
+/**
+ * Boots N sandboxes at once; resolves with every boot, or rejects once all are stopped. `settle`
+ * waits after the stops (by default, until no sandbox process of ours is left).
+ */
+export async function round(port: number, visitors: number, settle: () => Promise<void> = noSandboxesLeft): Promise<Boot[]> {
 	const crowd = Array.from({ length: visitors }, () => new Visitor(port));
 	try {
 		await Promise.all(crowd.map((visitor) => visitor.openHome()));
@@ -25,12 +28,12 @@ async function round(port: number, visitors: number): Promise<Boot[]> {
 	} finally {
 		await Promise.all(crowd.map((visitor) => visitor.stop()));
 		for (const visitor of crowd) visitor.close();
-		await noSandboxesLeft();
+		await settle();
 	}
 }
 
 /** The phases of one target's boots, in order: before the first step, each step, after the last. */
-function phases(boots: Boot[]): Map<string, number[]> {
+export function phases(boots: Boot[]): Map<string, number[]> {
 	const phases = new Map<string, number[]>([['  form posted → first boot step begins', boots.map((b) => b.state.steps[0].startedAt - b.postedAtEpoch)]]);
 	for (const { label } of boots[0].state.steps) {
 		phases.set(`  step: ${label}`, boots.flatMap((b) => b.state.steps.find((step) => step.label === label)?.durationMs ?? []));

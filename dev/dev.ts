@@ -63,7 +63,7 @@ const vars: Record<string, string> = {
 	SANDBOX_MAX_INSTANCES: process.env.SANDBOX_MAX_INSTANCES ?? String(engine!.maxContainers)
 };
 // The app's settings the companion reads (see Configuration in the README), when given; vite dev reads the environment.
-for (const name of ['APP_HOSTS', 'SANDBOX_TTL_SECONDS', 'SANDBOX_RECLAIM_AFTER_SECONDS', 'SAVED_EDITS_DAYS']) {
+for (const name of ['APP_HOSTS', 'SANDBOX_TTL_SECONDS', 'SANDBOX_RECLAIM_AFTER_SECONDS', 'SANDBOX_POOL_SIZE', 'SANDBOX_POOL_TTL_SECONDS', 'SAVED_EDITS_DAYS']) {
 	if (process.env[name]) vars[name] = process.env[name];
 }
 companion = runWranglerDev({

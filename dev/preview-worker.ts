@@ -4,5 +4,5 @@
  * from the local engine. The deployed worker's entry is src/worker.ts itself, which carries none
  * of this (the deploy check asserts it).
  */
-export { default, Capacity, SandboxCoordinator, SavedEdits, StartGate } from '../src/worker.ts';
+export { default, Capacity, SandboxCoordinator, SandboxPool, SavedEdits, StartGate } from '../src/worker.ts';
 export { Sandbox } from '../engine/workerd/sandbox.ts';

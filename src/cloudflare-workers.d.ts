@@ -18,7 +18,9 @@ declare module 'cloudflare:workers' {
 	export interface DurableObjectStorage {
 		get<T>(key: string): Promise<T | undefined>;
 		put(key: string, value: unknown): Promise<void>;
+		put(entries: Record<string, unknown>): Promise<void>;
 		deleteAll(): Promise<void>;
+		getAlarm(): Promise<number | null>;
 		setAlarm(scheduledTime: number): Promise<void>;
 		deleteAlarm(): Promise<void>;
 	}

@@ -4,7 +4,8 @@
  * - exports the Durable Objects: the SDK's `Sandbox` (one per sandbox, with its container) and our
  *   `SandboxCoordinator` (one per sandbox: its state, boot, idle TTL and status sockets), the
  *   `StartGate`s (start limits), `Capacity` (which sandboxes run, and which may make room) and
- *   `SavedEdits` (a visitor's edits, kept while their sandboxes sleep);
+ *   `SavedEdits` (a visitor's edits, kept while their sandboxes sleep) and `SandboxPool` (a
+ *   template's sandboxes started ahead of visitors);
  * - answers preview hosts (`{port}-{id}-{token}.{host}`) from the sandbox before SvelteKit's
  *   generated worker sees them: that worker serves static assets by path and answers from
  *   `caches.default` before any hook runs, so a preview host would otherwise get the app's own
@@ -24,6 +25,7 @@ export { SandboxCoordinator } from './lib/server/durable-objects/coordinator.ts'
 export { StartGate } from './lib/server/durable-objects/start-gate.ts';
 export { Capacity } from './lib/server/durable-objects/capacity.ts';
 export { SavedEdits } from './lib/server/durable-objects/saved-edits.ts';
+export { SandboxPool } from './lib/server/durable-objects/pool.ts';
 
 export default {
 	async fetch(request: Request, env: PreviewEnv & { APP_HOSTS?: string }, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {

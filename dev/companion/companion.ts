@@ -12,6 +12,7 @@ export { SandboxCoordinator } from '../../src/lib/server/durable-objects/coordin
 export { StartGate } from '../../src/lib/server/durable-objects/start-gate.ts';
 export { Capacity } from '../../src/lib/server/durable-objects/capacity.ts';
 export { SavedEdits } from '../../src/lib/server/durable-objects/saved-edits.ts';
+export { SandboxPool } from '../../src/lib/server/durable-objects/pool.ts';
 export { Sandbox } from '../../engine/workerd/sandbox.ts';
 
 export default {

@@ -10,7 +10,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { MAX_MESSAGE_BYTES, TERMINAL_PATH, type CoordinatorNamespace } from '../../src/lib/server/durable-objects/contract.ts';
 import { sameOrigin } from '../../src/lib/server/same-origin.ts';
-import { ownedSandbox, readVisitor } from '../../src/lib/server/visitor.ts';
+import { templateOfId } from '../../src/lib/server/sandbox-ids.ts';
+import { readVisitor } from '../../src/lib/server/visitor.ts';
 
 /** The coordinator's end of the socket, as the platform proxy hands it over. */
 interface ProxiedWebSocket {
@@ -31,12 +32,12 @@ export async function acceptUpgrade(env: { Coordinator: CoordinatorNamespace }, 
 	// would make decodeURIComponent throw).
 	const [, id = '', route] = /^\/api\/sandbox\/([^/?]+)\/(ws|terminal)/.exec(req.url ?? '') ?? [];
 	if (!sameOrigin(req.headers.origin, req.headers.host)) return refuse(socket, '403 Forbidden', 'Cross-origin WebSocket refused');
-	const template = await ownedSandbox(await readVisitor(req.headers.cookie, new URL(`http://${req.headers.host}`)), id);
-	if (!template) return refuse(socket, '404 Not Found', 'No such sandbox');
+	const visitor = await readVisitor(req.headers.cookie, new URL(`http://${req.headers.host}`));
+	const coordinator = templateOfId(id) && env.Coordinator.get(env.Coordinator.idFromName(id));
+	if (!visitor || !coordinator || !(await coordinator.ownedBy(visitor))) return refuse(socket, '404 Not Found', 'No such sandbox');
 
 	const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
 	const target = route === 'terminal' ? `https://coordinator${TERMINAL_PATH}${url.search}` : url.href;
-	const coordinator = env.Coordinator.get(env.Coordinator.idFromName(id));
 	const response = await coordinator.fetch(new Request(target, { headers: { upgrade: 'websocket' } }));
 	const upstream = (response as Response & { webSocket?: ProxiedWebSocket }).webSocket;
 	if (response.status !== 101 || !upstream) return refuse(socket, `${response.status} ${response.statusText || 'Refused'}`, await response.text());

@@ -3,9 +3,9 @@ import * as v from 'valibot';
 import { readForm } from '$lib/server/form';
 import { PreviewHostname } from '$lib/server/sandbox/rules';
 import { spokenAgo } from '$lib/durations';
-import { clientAddress, savedEditsOf, startSandbox } from '$lib/server/sandboxes';
+import { clientAddress, fillPools, savedEditsOf, startSandbox } from '$lib/server/sandboxes';
 import { offers, TemplateChoice } from '$lib/server/templates/catalog';
-import { ensureVisitor, newSandboxId } from '$lib/server/visitor';
+import { ensureVisitor } from '$lib/server/visitor';
 import type { Actions, PageServerLoad } from './$types';
 
 /**
@@ -17,14 +17,24 @@ const StartForm = v.object({
 	clean: v.optional(v.literal('on', 'clean is a checkbox: "on" or absent'))
 });
 
-/** The templates, each with when the visitor's edits of it were saved ("12 minutes ago"), if they were. */
+/**
+ * The templates, each with when the visitor's edits of it were saved ("12 minutes ago"), if they
+ * were, and whether a sandbox of it is ready to be taken at once (its warm pool's, which a start
+ * with saved edits to restore does not take). Viewing the page fills the pools.
+ */
 export const load: PageServerLoad = async ({ locals, platform }) => {
-	const saved = locals.visitor ? await savedEditsOf(platform, locals.visitor) : [];
+	const [saved, pools] = await Promise.all([locals.visitor ? savedEditsOf(platform, locals.visitor) : [], fillPools(platform)]);
 	const savedAgo = (template: string) => {
 		const edit = saved.find((entry) => entry.template === template);
 		return edit ? spokenAgo(Date.now() - edit.savedAt) : null;
 	};
-	return { templates: offers.map((template) => ({ ...template, editsSaved: savedAgo(template.id) })) };
+	return {
+		templates: offers.map((template) => {
+			const editsSaved = savedAgo(template.id);
+			const readyNow = pools.some((pool) => pool.template === template.id && pool.ready > 0);
+			return { ...template, editsSaved, readyNow: readyNow && !editsSaved };
+		})
+	};
 };
 
 export const actions: Actions = {
@@ -44,10 +54,9 @@ export const actions: Actions = {
 		if (!host.success) return fail(400, { error: host.issues[0].message });
 
 		const visitor = await ensureVisitor(request, cookies, url);
-		const id = await newSandboxId(visitor, form.output.template);
 		const { template, clean } = form.output;
 		// Finished even if the browser goes away meanwhile: or the visitor would have two live sandboxes.
-		const started = startSandbox(platform, { id, template, origin: url.origin, visitor, address: clientAddress(getClientAddress), clean: clean === 'on' });
+		const started = startSandbox(platform, { template, origin: url.origin, visitor, address: clientAddress(getClientAddress), clean: clean === 'on' });
 		platform?.ctx.waitUntil(started);
 		const reply = await started;
 		if (!reply.ok) {
@@ -60,6 +69,6 @@ export const actions: Actions = {
 						: `Too many sandboxes started in a short time. Please try again in ${reply.retryAfterSeconds} s.`
 			});
 		}
-		redirect(303, `/sandbox/${id}`);
+		redirect(303, `/sandbox/${reply.id}`);
 	}
 };

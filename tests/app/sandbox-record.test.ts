@@ -4,10 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AppProblem } from '../../src/lib/sandbox-state.ts';
-import { beginStep, endBoot, newRecord, secretsOf, stoppedState } from '../../src/lib/server/durable-objects/sandbox-record.ts';
+import { beginStep, claimRecord, endBoot, newRecord, secretsOf, stoppedState, unclaimed } from '../../src/lib/server/durable-objects/sandbox-record.ts';
 
 const now = 1_000_000_000;
-const fresh = (api = false) => newRecord({ id: 'sbx', template: 'express', origin: 'http://localhost:5173', visitor: 'v1', api, now });
+const fresh = (api = false) => newRecord({ id: 'sbx', template: 'express', owner: { origin: 'http://localhost:5173', visitor: 'v1' }, api, now });
 
 describe('a new sandbox', () => {
 	it('is initializing, private, with no steps, and used as of its start', () => {
@@ -67,4 +67,34 @@ it('a stop leaves only the reason, which the page shows', () => {
 	endBoot(state, { status: 'ready', previewUrl: 'http://8080-sbx-t.localhost:5173/', problem: null }, now + 1);
 	stoppedState(state, 'You stopped it.');
 	expect(state).toMatchObject({ status: 'stopped', steps: [], previewUrl: null, error: { message: 'You stopped it.', retryable: true }, problem: null });
+});
+
+describe('a pooled sandbox', () => {
+	const pooled = () => newRecord({ id: 'sbx', template: 'express', owner: null, api: true, now });
+
+	it("is nobody's until claimed, with no origin for a preview yet", () => {
+		const record = pooled();
+		expect(record).toMatchObject({ pooled: true, origin: null });
+		expect(record.visitor).toBeUndefined();
+		expect(unclaimed(record)).toBe(true);
+		expect(unclaimed(fresh())).toBe(false);
+	});
+
+	it("becomes its visitor's when claimed: started then, its boot's steps done at once, its preview still to make", () => {
+		const record = pooled();
+		beginStep(record.state, 'Starting the sandbox', now);
+		beginStep(record.state, 'Starting the server', now + 900);
+		endBoot(record.state, { status: 'ready', previewUrl: null }, now + 1200);
+		const token = record.apiToken;
+
+		const later = now + 60_000;
+		claimRecord(record, { visitor: 'v2', origin: 'http://localhost:5173' }, later);
+		expect(unclaimed(record)).toBe(false);
+		expect(record).toMatchObject({ visitor: 'v2', origin: 'http://localhost:5173', startedAt: later, lastActiveAt: later, apiToken: token });
+		expect(record.state.status).toBe('initializing');
+		expect(record.state.steps).toEqual([
+			{ label: 'Starting the sandbox', state: 'done', startedAt: later, durationMs: 0 },
+			{ label: 'Starting the server', state: 'done', startedAt: later, durationMs: 0 }
+		]);
+	});
 });

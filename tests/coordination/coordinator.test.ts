@@ -342,24 +342,28 @@ describe('the start gate', () => {
 	it("makes a visitor's start in one call: within their limit, replacing (and stopping) their previous sandbox", async () => {
 		const visitor = newId('one-call');
 		const limits = { perVisitor: 2, perNetwork: 30, liveAtNetwork: 3 };
-		const start = (id: string) =>
-			worker.gate<{ ok: boolean; reason?: string }>(`visitor:${visitor}`, 'start', [
-				{ id, template: 'express', origin: worker.origin, visitor, network: `net-${visitor}`, limits, clean: false }
-			]);
-		const [first, second, third] = [newId('first'), newId('second'), newId('third')];
+		const started = async () => {
+			const reply = await worker.gateStart(visitor, { limits });
+			if (!reply.ok) throw new Error(`refused: ${JSON.stringify(reply)}`);
+			return reply.id;
+		};
 
-		expect(await start(first)).toEqual({ ok: true });
+		const first = await started();
 		expect(await worker.settled(first)).toMatchObject({ status: 'ready' });
-		expect(await start(second)).toEqual({ ok: true });
+		const second = await started();
+		expect(second).not.toBe(first);
 		expect((await worker.status(first))?.state.status).toBe('stopped');
 		await containerGone(first);
 		const ready = await worker.settled(second);
 		expect(ready).toMatchObject({ status: 'ready' });
 		await servesExpress(ready.previewUrl!, second);
+		// Another visitor is told nothing of it.
+		expect(await worker.status(second, { visitor: newId('stranger') })).toBeNull();
+		expect(await worker.coordinator(second, 'ownedBy', [newId('stranger')])).toBe(false);
+		expect(await worker.coordinator(second, 'ownedBy', [visitor])).toBe(true);
 
 		// Past the visitor's limit: refused, and nothing started or stopped.
-		expect(await start(third)).toMatchObject({ ok: false, reason: 'rate' });
-		expect(await worker.status(third)).toBeNull();
+		expect(await worker.gateStart(visitor, { limits })).toMatchObject({ ok: false, reason: 'rate' });
 		expect((await worker.status(second))?.state.status).toBe('ready');
 		await worker.coordinator(second, 'stop', ['test over']);
 	});
@@ -367,15 +371,12 @@ describe('the start gate', () => {
 	it("after a double click, one sandbox is left running: the visitor's second", async () => {
 		const visitor = newId('double');
 		const limits = { perVisitor: 5, perNetwork: 30, liveAtNetwork: 3 };
-		const start = (id: string) =>
-			worker.gate<{ ok: boolean }>(`visitor:${visitor}`, 'start', [
-				{ id, template: 'express', origin: worker.origin, visitor, network: `net-${visitor}`, limits, clean: false }
-			]);
-		const [first, second] = [newId('first'), newId('second')];
 
-		const firstStart = start(first);
+		const firstStart = worker.gateStart(visitor, { limits });
 		await new Promise((resolve) => setTimeout(resolve, 20));
-		expect(await Promise.all([firstStart, start(second)])).toEqual([{ ok: true }, { ok: true }]);
+		const replies = await Promise.all([firstStart, worker.gateStart(visitor, { limits })]);
+		const [first, second] = replies.map((reply) => (reply.ok ? reply.id : ''));
+		expect(replies).toEqual([{ ok: true, id: first }, { ok: true, id: second }]);
 
 		expect((await worker.status(first))?.state).toMatchObject({ status: 'stopped', error: { message: REPLACED_REASON } });
 		await containerGone(first);

@@ -17,7 +17,7 @@ import { emptyResult, withPart, type ApiCall, type ConsolePart, type ConsoleResu
 import type { LogPart } from '../../src/lib/app-logs.ts';
 import { readJsonLines } from '../../src/lib/json-lines.ts';
 import type { SandboxSnapshot, ServerMessage } from '../../src/lib/sandbox-state.ts';
-import type { StartReply, StatusReply } from '../../src/lib/server/durable-objects/contract.ts';
+import type { GatedStart, GatedStartReply, StartReply, StatusReply, StatusRequest } from '../../src/lib/server/durable-objects/contract.ts';
 import { liveProcesses, scratchDir, type HostProcess } from '../helpers/host.ts';
 
 /** The idle TTL the worker runs with: short, so that the idle stop is seen within a test. */
@@ -31,7 +31,8 @@ const COORDINATION_WORKER: WorkerDerivation = {
 	main: 'tests/coordination/worker.ts',
 	name: 'sandbox-coordination',
 	classes: { SandboxCoordinator: 'TestCoordinator' },
-	vars: { SANDBOX_TTL_SECONDS: String(TTL_MS / 1000) }
+	// No warm pool, unless a test asks for one: its sandboxes would count among each test's.
+	vars: { SANDBOX_TTL_SECONDS: String(TTL_MS / 1000), SANDBOX_POOL_SIZE: '0' }
 };
 
 export interface PreviewResponse {
@@ -51,13 +52,18 @@ export interface CoordinationWorker {
 	coordinator<T = unknown>(id: string, method: string, args?: unknown[]): Promise<T>;
 	/** Calls a start gate's RPC method. */
 	gate<T = unknown>(name: string, method: string, args?: unknown[]): Promise<T>;
+	/** Calls a template's warm pool's RPC method. */
+	pool<T = unknown>(template: string, method: string, args?: unknown[]): Promise<T>;
 	/** Calls a visitor's saved edits' RPC method. */
 	savedEdits<T = unknown>(visitor: string, method: string, args?: unknown[]): Promise<T>;
 	/** Stores an object in the backups' R2 bucket, as the SDK's `createBackup` does. */
 	putObject(key: string, bytes: Uint8Array<ArrayBuffer>): Promise<void>;
 	/** start({ id, template, origin, visitor }) with this worker's origin; each sandbox has a visitor of its own unless one is named. */
 	start(id: string, options?: { template?: string; visitor?: string }): Promise<StartReply>;
-	status(id: string, request?: { after?: number; waitMs?: number }): Promise<StatusReply>;
+	/** The visitor's start through their gate (StartGateApi.start), with this worker's origin; the gate names the sandbox. */
+	gateStart(visitor: string, start: { limits: GatedStart['limits']; template?: string; network?: string }): Promise<GatedStartReply>;
+	/** The state, asked as the visitor who started the sandbox here (or as `visitor`). */
+	status(id: string, request?: Partial<StatusRequest>): Promise<StatusReply>;
 	/** Waits (with long-polling status reads) until the sandbox has settled; answers its state. */
 	settled(id: string, timeoutMs?: number): Promise<SandboxSnapshot>;
 	/**
@@ -77,6 +83,8 @@ export interface CoordinationWorker {
 	socket(id: string): Promise<StatusSocket>;
 	/** The containers of a sandbox running now: one entry (its directory) per container. */
 	containers(id: string): string[];
+	/** The sandbox IDs with a container running now, one entry per container. */
+	runningSandboxes(): string[];
 	/** Every live host process of the sandbox's containers (launchers, network helpers, what runs inside). */
 	containerProcesses(id: string): HostProcess[];
 	/** What wrangler and workerd printed (the coordinator's console.log included). */
@@ -185,6 +193,8 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars
 	};
 	const dirsOf = (id: string) => [...containerIds].filter(([, name]) => name === id).map(([dir]) => dir);
 
+	/** Sandbox ID → the visitor who started it here. */
+	const owners = new Map<string, string>();
 	const worker: CoordinationWorker = {
 		origin: `http://localhost:${port}`,
 		port,
@@ -193,14 +203,23 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars
 		persistDir,
 		coordinator: (id, method, callArgs = []) => call('/coordinator', { id, method, args: callArgs }),
 		gate: (name, method, callArgs = []) => call('/gate', { name, method, args: callArgs }),
+		pool: (template, method, callArgs = []) => call('/pool', { name: template, method, args: callArgs }),
 		savedEdits: (visitor, method, callArgs = []) => call('/saved-edits', { name: `visitor:${visitor}`, method, args: callArgs }),
 		async putObject(key, bytes) {
 			const response = await fetch(`http://localhost:${port}/r2/${encodeURIComponent(key)}`, { method: 'PUT', body: new Blob([bytes]) });
 			if (!response.ok) throw new Error(`storing ${key}: ${response.status} ${await response.text()}`);
 		},
-		start: (id, { template = 'express', visitor = `visitor-of-${id}` } = {}) =>
-			worker.coordinator(id, 'start', [{ id, template, origin: worker.origin, visitor }]),
-		status: (id, request = {}) => worker.coordinator(id, 'status', [request]),
+		start: (id, { template = 'express', visitor = `visitor-of-${id}` } = {}) => {
+			owners.set(id, visitor);
+			return worker.coordinator(id, 'start', [{ id, template, origin: worker.origin, visitor }]);
+		},
+		async gateStart(visitor, { limits, template = 'express', network = `net-${visitor}` }) {
+			const request: GatedStart = { template, origin: worker.origin, visitor, network, limits, clean: false };
+			const reply = await worker.gate<GatedStartReply>(`visitor:${visitor}`, 'start', [request]);
+			if (reply.ok) owners.set(reply.id, visitor);
+			return reply;
+		},
+		status: (id, request = {}) => worker.coordinator(id, 'status', [{ visitor: owners.get(id) ?? `visitor-of-${id}`, ...request }]),
 		async settled(id, timeoutMs = 60_000) {
 			const deadline = Date.now() + timeoutMs;
 			for (;;) {
@@ -247,6 +266,12 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars
 			const all = launchers();
 			const dirs = dirsOf(id);
 			return dirs.filter((dir) => all.some((p) => p.cmdline.startsWith('bwrap ') && p.cmdline.includes(`${dir}/`)));
+		},
+		runningSandboxes() {
+			const all = launchers();
+			return [...containerIds]
+				.filter(([dir]) => all.some((p) => p.cmdline.startsWith('bwrap ') && p.cmdline.includes(`${dir}/`)))
+				.map(([, id]) => id);
 		},
 		containerProcesses(id) {
 			const all = launchers();

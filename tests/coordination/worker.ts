@@ -6,6 +6,7 @@
  *   POST /coordinator { id, method, args? }   calls the coordinator of sandbox `id` (idFromName(id))
  *   POST /gate        { name, method, args? } calls the start gate `name`
  *   POST /saved-edits { name, method, args? } calls the saved edits `name` (`visitor:{id}`)
+ *   POST /pool        { name, method, args? } calls the warm pool of template `name`
  *     all answer { value } or { error: { name, message } }
  *   GET  /ws/{id} (WebSocket upgrade)         the coordinator's status socket, as the app's route hands it over
  *   POST /api-call/{id} (an ApiCall)          the API console's call, as the app's route makes it
@@ -24,7 +25,7 @@
  * that answers 503, both given 2 s to be ready.
  */
 import { SandboxCoordinator } from '../../src/lib/server/durable-objects/coordinator.ts';
-import { API_CALL_PATH, LOGS_PATH, type CoordinatorNamespace, type Namespace, type SavedEditsApi, type StartGateApi } from '../../src/lib/server/durable-objects/contract.ts';
+import { API_CALL_PATH, LOGS_PATH, type CoordinatorNamespace, type Namespace, type PoolApi, type SavedEditsApi, type StartGateApi } from '../../src/lib/server/durable-objects/contract.ts';
 import { answerPreview, type PreviewEnv } from '../../src/lib/server/preview-route.ts';
 import { isPreviewNamespace } from '../../src/lib/server/sandbox/rules.ts';
 import { templateOf, type Template } from '../../src/lib/server/templates/catalog.ts';
@@ -33,6 +34,7 @@ export { Sandbox } from '../../engine/workerd/sandbox.ts';
 export { StartGate } from '../../src/lib/server/durable-objects/start-gate.ts';
 export { Capacity } from '../../src/lib/server/durable-objects/capacity.ts';
 export { SavedEdits } from '../../src/lib/server/durable-objects/saved-edits.ts';
+export { SandboxPool } from '../../src/lib/server/durable-objects/pool.ts';
 
 /** How long the slow template's server waits before it listens (not exported: a worker's exports are its handlers). */
 const SLOW_LISTEN_SECONDS = 40;
@@ -103,6 +105,7 @@ interface Env extends PreviewEnv {
 	Coordinator: CoordinatorNamespace;
 	StartGate: Namespace<StartGateApi>;
 	SavedEdits: Namespace<SavedEditsApi>;
+	Pool: Namespace<PoolApi>;
 	BACKUP_BUCKET: { put(key: string, value: ArrayBuffer): Promise<unknown> };
 }
 
@@ -138,7 +141,7 @@ export default {
 			return env.Coordinator.get(env.Coordinator.idFromName(id)).fetch(request);
 		}
 
-		const namespaces: Record<string, Namespace<unknown>> = { '/coordinator': env.Coordinator, '/gate': env.StartGate, '/saved-edits': env.SavedEdits };
+		const namespaces: Record<string, Namespace<unknown>> = { '/coordinator': env.Coordinator, '/gate': env.StartGate, '/saved-edits': env.SavedEdits, '/pool': env.Pool };
 		const namespace = namespaces[url.pathname];
 		if (request.method !== 'POST' || !namespace) return new Response('Not found', { status: 404 });
 		const call = (await request.json()) as { id?: string; name?: string; method: string; args?: unknown[] };

@@ -1,7 +1,8 @@
 /**
  * Playwright's global setup: builds the worker, then runs the app five times over — as a developer
  * would, `npm run dev` (vite dev + the companion worker, port 5173) and `npm run preview` (the built
- * worker in workerd, port 8787, over https on 8788, and with room for two sandboxes on 8789); and
+ * worker in workerd, port 8787, over https on 8788, with room for two sandboxes on 8789, and with a
+ * warm pool on 8790); and
  * as two isolates behind a round-robin proxy (isolates/run.ts, port 5180) — and at the end stops them and checks that every sandbox they made is gone (no
  * process, no workspace) and, for the isolates, that each sandbox was booted exactly once.
  * (Playwright's own webServer stops only after global teardown, too late for those checks.)
@@ -22,7 +23,9 @@ export const TARGETS = {
 	// that need a real domain layout with secure cookies (session-fixation.spec.ts).
 	https: { port: 8788, command: ['dev/preview.ts', '--port', '8788', '--https'] },
 	// The worker with an engine that runs two sandboxes at once, reclaimable after 4 s unused (capacity.spec.ts).
-	capacity: { port: 8789, command: ['dev/preview.ts', '--port', '8789'], env: { SANDBOX_ENGINE_MAX: '2', SANDBOX_RECLAIM_AFTER_SECONDS: '4' } }
+	capacity: { port: 8789, command: ['dev/preview.ts', '--port', '8789'], env: { SANDBOX_ENGINE_MAX: '2', SANDBOX_RECLAIM_AFTER_SECONDS: '4' } },
+	// The worker with a warm pool of one Express sandbox (pool.spec.ts).
+	pool: { port: 8790, command: ['dev/preview.ts', '--port', '8790'], env: { SANDBOX_POOL_SIZE: 'express=1' } }
 } as const satisfies Record<string, { port: number; command: string[]; env?: Record<string, string> }>;
 
 /** Where each target is reached: https for the TLS one, whose names Chromium maps to this machine. */
@@ -77,6 +80,8 @@ export async function startTarget(name: keyof typeof TARGETS) {
 			SANDBOX_ADDRESS_LIVE_SANDBOXES: '100',
 			// Host names the specs use besides localhost (Chromium maps them to this machine).
 			APP_HOSTS: 'app.sandbox.test,sandbox-previews.example.workers.dev',
+			// Sandboxes boot as a visitor's click asks, unless a target tests the warm pool.
+			SANDBOX_POOL_SIZE: '0',
 			...target.env
 		},
 		stdio: ['ignore', 'pipe', 'pipe']

@@ -9,7 +9,7 @@ import { liveProcesses } from '../helpers/host.ts';
 export const VUE_APP = readFileSync('sandbox/templates/vue/src/App.vue', 'utf8');
 export const VUE_INDEX = readFileSync('sandbox/templates/vue/index.html', 'utf8');
 
-/** A sandbox's page: `/sandbox/{template}-{nonce and mac}`, whatever the template. */
+/** A sandbox's page: `/sandbox/{template}-{random hex}`, whatever the template. */
 export const SANDBOX_PATH = /\/sandbox\/([a-z][a-z0-9]{1,15}-[0-9a-f]+)$/;
 
 export async function startSandbox(page: Page, template = 'Express API'): Promise<string> {

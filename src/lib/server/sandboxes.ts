@@ -7,8 +7,8 @@
 import { env } from '$env/dynamic/private';
 import { error } from '@sveltejs/kit';
 import * as v from 'valibot';
-import type { SandboxSnapshot } from '$lib/sandbox-state';
 import { clientNetwork } from './client-network';
+import { templates } from './templates/catalog';
 import type { ApiCall } from '$lib/api-console';
 import {
 	API_CALL_PATH,
@@ -20,6 +20,8 @@ import {
 	type GatedStart,
 	type GatedStartReply,
 	type Namespace,
+	type PoolApi,
+	type PoolStatus,
 	type SavedEdit,
 	type SavedEditsApi,
 	type StartGateApi,
@@ -32,7 +34,7 @@ export function coordinatorOf(platform: App.Platform | undefined, id: string): C
 	return objectOf<CoordinatorApi>(platform, 'Coordinator', id);
 }
 
-function objectOf<Api>(platform: App.Platform | undefined, binding: 'Coordinator' | 'StartGate' | 'SavedEdits', name: string): Api {
+function objectOf<Api>(platform: App.Platform | undefined, binding: 'Coordinator' | 'StartGate' | 'SavedEdits' | 'Pool', name: string): Api {
 	const namespace = platform?.env[binding] as Namespace<Api> | undefined;
 	if (!namespace) error(503, `No ${binding} Durable Object is bound: run the app with \`npm run dev\`, \`npm run preview\` or \`wrangler deploy\`.`);
 	return namespace.get(namespace.idFromName(name));
@@ -41,6 +43,22 @@ function objectOf<Api>(platform: App.Platform | undefined, binding: 'Coordinator
 /** The visitor's saved edits (saved-edits.ts): what they edited in sandboxes that have stopped since. */
 export async function savedEditsOf(platform: App.Platform | undefined, visitor: string): Promise<SavedEdit[]> {
 	return structuredCopy(await objectOf<SavedEditsApi>(platform, 'SavedEdits', savedEditsName(visitor)).list());
+}
+
+/**
+ * Asks every template's warm pool (pool.ts) to start what it lacks, and answers what each holds
+ * (templates in the catalog's order). The start page asks as it is viewed, so that a deployment
+ * warms up as soon as someone looks at it. (A pool knows its own size; with none, it does nothing.)
+ */
+export async function fillPools(platform: App.Platform | undefined): Promise<(PoolStatus & { template: string })[]> {
+	return Promise.all(
+		templates.map(async ({ id }) => {
+			const status = await objectOf<PoolApi>(platform, 'Pool', id)
+				.fill()
+				.catch((error: Error) => (console.error(`[pools] filling the pool of ${id}: ${error.message}`), { size: 0, ready: 0, starting: 0 }));
+			return { template: id, ...structuredCopy(status) };
+		})
+	);
 }
 
 /**
@@ -85,23 +103,20 @@ export async function startSandbox(
 }
 
 /**
- * The sandbox's state, with its version. One it has no record of (forgotten a day after it
- * stopped) is shown as stopped. `wait` waits for the next change (see the status page).
+ * The sandbox's state, with its version, if it is the visitor's; 404 otherwise (a stranger's, one
+ * never started, or one forgotten a day after it stopped). `wait` waits for the next change (see
+ * the status page).
  */
 export async function sandboxState(
 	platform: App.Platform | undefined,
 	id: string,
-	template: string,
-	wait: StatusRequest = {}
+	visitor: string | null,
+	wait: Omit<StatusRequest, 'visitor'> = {}
 ): Promise<NonNullable<StatusReply>> {
 	// Copied: through the platform proxy the reply is a proxy object, which SvelteKit cannot serialize.
-	const reply = structuredCopy(await coordinatorOf(platform, id).status(wait));
-	return reply ?? { state: stoppedState(id, template), version: 0, heartbeatMs: 0 };
-}
-
-function stoppedState(id: string, template: string): SandboxSnapshot {
-	const error = { message: 'It is no longer running.', retryable: true };
-	return { id, template, status: 'stopped', steps: [], previewUrl: null, previewAccess: 'private', error, problem: null };
+	const reply = visitor ? structuredCopy(await coordinatorOf(platform, id).status({ visitor, ...wait })) : null;
+	if (!reply) error(404, 'No such sandbox');
+	return reply;
 }
 
 /**

@@ -1,12 +1,7 @@
 /**
- * Binds sandboxes to visitors without server-side storage, so that ownership
- * survives a restart or a new isolate:
- *
- * - a visitor is a random ID in a signed, HttpOnly, SameSite cookie, named `__Host-visitor`
- *   wherever the browser treats the app's origin as secure (see `visitorCookieName`);
- * - a sandbox ID is `{template}-{nonce}{mac}`, where the mac is an HMAC of
- *   the visitor ID and the nonce. Only the visitor who was given an ID can
- *   show it is theirs; anyone else is answered 404, as if it did not exist.
+ * Who the visitor is: a random ID in a signed, HttpOnly, SameSite cookie, named `__Host-visitor`
+ * wherever the browser treats the app's origin as secure (see `visitorCookieName`). Each sandbox's
+ * coordinator records whose it is (sandbox-ids.ts): anyone else is answered 404, as if it did not exist.
  *
  * Signing uses Web Crypto, available in Node and in workerd alike.
  *   SESSION_SECRET  the signing key (required in production; random per process in dev)
@@ -14,19 +9,14 @@
 import { dev } from '$app/environment';
 import { env } from '$env/dynamic/private';
 import { error, type Cookies } from '@sveltejs/kit';
-import * as v from 'valibot';
-import { templates } from './templates/catalog';
 import { cookieValues, isSecureOrigin } from './cookies';
 import { randomHex, sameText, signature } from './signing';
-
-const NONCE_HEX = 10;
-const MAC_HEX = 16;
 
 let secret: string | undefined;
 
 function signingSecret(): string {
 	secret ??= env.SESSION_SECRET || (dev ? randomHex(32) : undefined);
-	if (!secret) throw new Error('SESSION_SECRET is not set: it signs visitor cookies and sandbox IDs');
+	if (!secret) throw new Error('SESSION_SECRET is not set: it signs visitor cookies');
 	return secret;
 }
 
@@ -82,25 +72,4 @@ export async function ensureVisitor(request: Request, cookies: Cookies, url: URL
 		maxAge: 60 * 60 * 24 * 30
 	});
 	return visitor;
-}
-
-/** A new sandbox ID that only this visitor can prove is theirs. */
-export async function newSandboxId(visitor: string, template: string): Promise<string> {
-	const nonce = randomHex(NONCE_HEX);
-	return `${template}-${nonce}${await mac(`sandbox:${visitor}:${nonce}`, MAC_HEX)}`;
-}
-
-const OWNED_ID = new RegExp(`^(${templates.map((t) => t.id).join('|')})-([0-9a-f]{${NONCE_HEX}})([0-9a-f]{${MAC_HEX}})$`);
-// Checked as given, not lowercased: the IDs we issue are lowercase, and another spelling would be a second key.
-const OwnedId = v.pipe(v.string(), v.regex(OWNED_ID));
-
-/**
- * The sandbox's template if `id` is well-formed and belongs to `visitor`;
- * otherwise null. Callers answer null with 404.
- */
-export async function ownedSandbox(visitor: string | null, id: string): Promise<string | null> {
-	const parsed = v.safeParse(OwnedId, id);
-	if (!visitor || !parsed.success) return null;
-	const [, template, nonce, given] = OWNED_ID.exec(parsed.output)!;
-	return sameText(await mac(`sandbox:${visitor}:${nonce}`, MAC_HEX), given) ? template : null;
 }

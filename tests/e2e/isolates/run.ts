@@ -52,7 +52,8 @@ try {
 		SANDBOX_ENGINE_URL: engine.url,
 		SANDBOX_ENGINE_SECRET: engine.secret,
 		SANDBOX_MAX_INSTANCES: String(engine.maxContainers),
-		SANDBOX_TTL_SECONDS: String(ISOLATE_SETTINGS.ttlSeconds)
+		SANDBOX_TTL_SECONDS: String(ISOLATE_SETTINGS.ttlSeconds),
+		SANDBOX_POOL_SIZE: process.env.SANDBOX_POOL_SIZE ?? '0'
 	});
 	const appVars = {
 		SESSION_SECRET: randomBytes(32).toString('base64url'),

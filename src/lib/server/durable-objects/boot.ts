@@ -43,8 +43,8 @@ export interface BootOptions {
 	template: Template;
 	/** Environment the app's process gets besides PORT and SANDBOX_ID (its API token, if it has one). */
 	env?: Record<string, string>;
-	/** The app's origin: preview URLs hang off its host, with its scheme and port. */
-	origin: string;
+	/** The app's origin: preview URLs hang off its host, with its scheme and port. Null: no preview yet (a pooled sandbox's boot). */
+	origin: string | null;
 	/** Starts the next step the visitor sees; throws once the boot is no longer wanted. */
 	progress(label: string): void;
 	/** Called once the container is known to run (until then, the SDK may still be starting one). */
@@ -53,13 +53,15 @@ export interface BootOptions {
 	freshApp?(): Promise<RestoreStep | null>;
 	/**
 	 * `new`: a fresh container. `recover`: look for the app's process first (a boot resumed after the
-	 * coordinator restarted, or a wake-up). `restart`: stop the app's process and start it again.
+	 * coordinator restarted, or a wake-up). `claim`: the same, silently, for a pooled sandbox a visitor
+	 * has claimed (its app runs, most likely: only its preview is left to make). `restart`: stop the
+	 * app's process and start it again.
 	 */
-	mode: 'new' | 'recover' | 'restart';
+	mode: 'new' | 'recover' | 'claim' | 'restart';
 }
 
-/** Boots the sandbox and returns its preview URL. */
-export async function boot({ sandbox, template, env = {}, origin, progress, containerUp, freshApp, mode }: BootOptions): Promise<string> {
+/** Boots the sandbox and returns its preview URL (null without an origin). */
+export async function boot({ sandbox, template, env = {}, origin, progress, containerUp, freshApp, mode }: BootOptions): Promise<string | null> {
 	let server: SandboxProcess | null = null;
 	// A restart finds the app's process (running or ended) in its container; none means the container
 	// went away meanwhile and a fresh one came up: it gets the app as a boot does.
@@ -69,8 +71,8 @@ export async function boot({ sandbox, template, env = {}, origin, progress, cont
 		hasContainer = await stopApp(sandbox);
 		containerUp();
 	}
-	if (mode === 'recover') {
-		progress('Connecting to the sandbox');
+	if (mode === 'recover' || mode === 'claim') {
+		if (mode === 'recover') progress('Connecting to the sandbox');
 		// Starts the container if it has none: then there is no process, and the boot goes on as new.
 		const running = await sandbox.getProcess(APP_PROCESS_ID);
 		containerUp();
@@ -94,6 +96,7 @@ export async function boot({ sandbox, template, env = {}, origin, progress, cont
 			});
 		}
 	}
+	const claimedRunning = server !== null;
 	if (!server) {
 		progress(template.start.label);
 		server = await sandbox.startProcess(template.start.command, {
@@ -102,9 +105,11 @@ export async function boot({ sandbox, template, env = {}, origin, progress, cont
 			env: { ...env, PORT: String(template.port), SANDBOX_ID: sandbox.id }
 		});
 	}
-	progress(template.ready.label);
+	// A claimed sandbox's app answered before (its pool's boot shows the step): it is only looked at again.
+	if (!(mode === 'claim' && claimedRunning)) progress(template.ready.label);
 	await waitUntilReady(sandbox, server, template);
 	await reachableFromOutside(sandbox, template);
+	if (origin === null) return null;
 	progress('Exposing the preview URL');
 	return expose(sandbox, template.port, origin);
 }

@@ -5,10 +5,11 @@
  *
  * - It answers at once. A platform at its limit (Cloudflare's `max_instances`, the local engine's
  *   `SANDBOX_ENGINE_MAX`) only says so after the SDK's retries; this object knows first.
- * - It reclaims before it refuses: at the limit, the visitor's own other sandbox (which the new one
- *   replaces anyway), else the sandbox unused for longest, if that is past the grace
- *   (SANDBOX_RECLAIM_AFTER_SECONDS), is stopped to make room. A sandbox in use (a visible tab's
- *   heartbeat, preview requests, the editor) within the grace is never taken.
+ * - It reclaims before it refuses: at the limit, a warm pool's unclaimed sandbox (pool.ts), else the
+ *   visitor's own other sandbox (which the new one replaces anyway), else the sandbox unused for
+ *   longest, if that is past the grace (SANDBOX_RECLAIM_AFTER_SECONDS), is stopped to make room. A
+ *   sandbox in use (a visible tab's heartbeat, preview requests, the editor) within the grace is
+ *   never taken. A pool's own claim only takes free room.
  * - It heals: at the limit it asks each holder's coordinator whether it still runs, and frees the
  *   slots of those that do not (a coordinator that lost its stop, a record forgotten).
  *
@@ -37,12 +38,16 @@ const ReclaimAfterSeconds = v.pipe(v.optional(v.string(), '45'), v.transform(Num
 export const reclaimAfterMs = (env: Pick<CapacityEnv, 'SANDBOX_RECLAIM_AFTER_SECONDS'>) =>
 	v.parse(ReclaimAfterSeconds, env.SANDBOX_RECLAIM_AFTER_SECONDS) * 1000;
 
+/** When a pool may ask again for room it was refused. */
+const POOL_RETRY_AFTER_SECONDS = 30;
+
 /** The name of the one Capacity object. */
 export const CAPACITY_NAME = 'deployment';
 
 interface Slot {
 	sandboxId: string;
-	visitor: string;
+	/** Who started it; null for a warm pool's sandbox that nobody has claimed yet. */
+	visitor: string | null;
 }
 
 export class Capacity extends DurableObject<CapacityEnv> implements CapacityApi {
@@ -61,8 +66,8 @@ export class Capacity extends DurableObject<CapacityEnv> implements CapacityApi 
 		});
 	}
 
-	/** A slot for `sandboxId` (started by `visitor`), or how long to wait before asking again. */
-	claim(sandboxId: string, visitor: string): Promise<Claim> {
+	/** A slot for `sandboxId` (started by `visitor`, or for the pool: null), or how long to wait before asking again. */
+	claim(sandboxId: string, visitor: string | null): Promise<Claim> {
 		const claim = this.turn.then(() => this.claimNow(sandboxId, visitor));
 		this.turn = claim.catch(() => {});
 		return claim;
@@ -75,9 +80,18 @@ export class Capacity extends DurableObject<CapacityEnv> implements CapacityApi 
 		await this.save();
 	}
 
-	private async claimNow(sandboxId: string, visitor: string): Promise<Claim> {
+	private async claimNow(sandboxId: string, visitor: string | null): Promise<Claim> {
 		// No limit known: nothing to count against (and nothing to heal later).
-		if (this.max === undefined || this.slots.some((slot) => slot.sandboxId === sandboxId)) return { ok: true };
+		if (this.max === undefined) return { ok: true };
+		const held = this.slots.find((slot) => slot.sandboxId === sandboxId);
+		if (held) {
+			// A pooled sandbox claimed by a visitor: theirs from now on.
+			if (visitor !== null && held.visitor !== visitor) {
+				held.visitor = visitor;
+				await this.save();
+			}
+			return { ok: true };
+		}
 		if (this.slots.length < this.max) return this.take(sandboxId, visitor);
 
 		const holders = await Promise.all(
@@ -87,18 +101,23 @@ export class Capacity extends DurableObject<CapacityEnv> implements CapacityApi 
 		const gone = holders.filter(({ usage }) => usage && !usage.running).map(({ slot }) => slot.sandboxId);
 		this.slots = this.slots.filter((slot) => !gone.includes(slot.sandboxId));
 		if (this.slots.length < this.max) return this.take(sandboxId, visitor);
+		// The pool fills free room only: visitors come first.
+		if (visitor === null) return { ok: false, retryAfterSeconds: POOL_RETRY_AFTER_SECONDS };
 
+		// Unclaimed pool sandboxes first (nobody uses them), then the visitor's own (replaced anyway),
+		// then the longest unused.
+		const rank = (slot: Slot) => (slot.visitor === null ? 2 : slot.visitor === visitor ? 1 : 0);
 		const candidates = holders
-			.filter(({ usage, slot }) => usage?.running && (slot.visitor === visitor || usage.idleMs >= this.graceMs))
-			// The visitor's own first (it is replaced anyway), then the longest unused.
-			.sort((a, b) => Number(b.slot.visitor === visitor) - Number(a.slot.visitor === visitor) || b.usage!.idleMs - a.usage!.idleMs);
+			.filter(({ usage, slot }) => usage?.running && (rank(slot) > 0 || usage.idleMs >= this.graceMs))
+			.sort((a, b) => rank(b.slot) - rank(a.slot) || b.usage!.idleMs - a.usage!.idleMs);
 		for (const { slot, usage } of candidates) {
-			const own = slot.visitor === visitor;
-			const reason = own
-				? REPLACED_REASON
-				: `It was stopped to make room for another visitor, after ${Math.round(usage!.idleMs / 1000)} seconds without use.`;
-			// The coordinator looks again: its owner may have come back since.
-			if (!(await this.coordinator(slot.sandboxId).reclaim(reason, own ? undefined : this.graceMs))) continue;
+			const reason = [
+				`It was stopped to make room for another visitor, after ${Math.round(usage!.idleMs / 1000)} seconds without use.`,
+				REPLACED_REASON,
+				'It left the warm pool to make room for a visitor.'
+			][rank(slot)];
+			// The coordinator looks again: its owner may have come back since (or claimed it from the pool).
+			if (!(await this.coordinator(slot.sandboxId).reclaim(reason, rank(slot) === 0 ? this.graceMs : undefined, slot.visitor === null))) continue;
 			console.log(`[capacity] reclaimed ${slot.sandboxId} for ${sandboxId}`);
 			this.slots = this.slots.filter((other) => other.sandboxId !== slot.sandboxId);
 			return this.take(sandboxId, visitor);
@@ -109,7 +128,7 @@ export class Capacity extends DurableObject<CapacityEnv> implements CapacityApi 
 		return { ok: false, retryAfterSeconds: Math.max(5, Math.ceil(soonestMs / 1000)) };
 	}
 
-	private async take(sandboxId: string, visitor: string): Promise<Claim> {
+	private async take(sandboxId: string, visitor: string | null): Promise<Claim> {
 		this.slots.push({ sandboxId, visitor });
 		await this.save();
 		return { ok: true };

@@ -35,6 +35,8 @@ export interface StartRequest {
 }
 
 export interface StatusRequest {
+	/** Who asks: the state is theirs only if the sandbox is. */
+	visitor: string;
 	/** Answer once the state's version differs from this one (or `waitMs` has passed). */
 	after?: number;
 	waitMs?: number;
@@ -44,8 +46,8 @@ export interface StatusRequest {
 
 /**
  * The state with its version, and how often a visible tab should say it is still open (`heartbeatMs`,
- * well within the idle TTL and the reclaim grace); null when the sandbox is not running (never
- * started, stopped, or idle too long).
+ * well within the idle TTL and the reclaim grace); null when the sandbox is not the visitor's (never
+ * started, another's, or forgotten a day after it stopped).
  */
 export type StatusReply = { state: SandboxSnapshot; version: number; heartbeatMs: number } | null;
 
@@ -96,9 +98,18 @@ export type PreviewTicketReply = { ok: true; previewUrl: string; ticket: string 
 
 /** The coordinator's RPC surface, as a route sees it through a Durable Object stub. */
 export interface CoordinatorApi {
-	/** Boots the sandbox once it has a slot (capacity.ts); a sandbox that runs already is only touched. */
+	/**
+	 * Boots the sandbox once it has a slot (capacity.ts); a sandbox that runs already is only touched.
+	 * A sandbox of the warm pool's, ready and unclaimed, becomes the visitor's: only its preview is
+	 * left to make.
+	 */
 	start(request: StartRequest): Promise<StartReply>;
-	status(request?: StatusRequest): Promise<StatusReply>;
+	/** From a template's pool (pool.ts): boots the sandbox ahead of any visitor, to be claimed by a start. */
+	prewarm(request: PrewarmRequest): Promise<PrewarmReply>;
+	/** Whether the sandbox is this visitor's: started by them, or given to them from the warm pool. */
+	ownedBy(visitor: string): Promise<boolean>;
+	/** The state, for its owner only (counts as use). */
+	status(request: StatusRequest): Promise<StatusReply>;
 	/** Counts as use: a page view, a status read or a visible tab's heartbeat. */
 	touch(): Promise<void>;
 	/** A preview request counts as use only with the host the coordinator issued (token included). */
@@ -117,9 +128,10 @@ export interface CoordinatorApi {
 	usage(): Promise<Usage>;
 	/**
 	 * Stops the sandbox to make room for another, with `reason` on its page: only if it is ready and
-	 * unused for `idleForMs`, or whatever its state without it (its owner started another). True if it stopped.
+	 * unused for `idleForMs`, or whatever its state without it (its owner started another); with
+	 * `unclaimed`, only if nobody has claimed it from its pool yet. True if it stopped.
 	 */
-	reclaim(reason: string, idleForMs?: number): Promise<boolean>;
+	reclaim(reason: string, idleForMs?: number, unclaimed?: boolean): Promise<boolean>;
 	/** A ticket its visitor's browser redeems at the preview host for the preview cookie. */
 	issuePreviewTicket(): Promise<PreviewTicketReply>;
 	/** True once per ticket issued for this preview host, within its minute. */
@@ -170,8 +182,8 @@ export interface LiveLimit {
 /** `rate`: too many starts in the window; `live`: too many sandboxes running from this address. */
 export type Admission = { ok: true } | { ok: false; retryAfterSeconds: number; reason: 'rate' | 'live' };
 
-/** A visitor's start, as their gate makes it (`StartGateApi.start`). */
-export interface GatedStart extends StartRequest {
+/** A visitor's start, as their gate makes it (`StartGateApi.start`): the gate names the sandbox. */
+export interface GatedStart extends Omit<StartRequest, 'id'> {
 	/** The client's network (client-network.ts): its address gate counts the starts from there. */
 	network: string;
 	/** Starts per minute by the visitor and from the network, and sandboxes running at once from the network. */
@@ -180,8 +192,8 @@ export interface GatedStart extends StartRequest {
 	clean: boolean;
 }
 
-/** Started (and the visitor's previous sandbox stopped), or refused: by a start limit (429) or for want of room (503). */
-export type GatedStartReply = { ok: true } | Exclude<Admission, { ok: true }> | Busy;
+/** Started, as `id` (and the visitor's previous sandbox stopped), or refused: by a start limit (429) or for want of room (503). */
+export type GatedStartReply = { ok: true; id: string } | Exclude<Admission, { ok: true }> | Busy;
 
 /** The start gate's RPC surface (start-gate.ts): one per visitor, and one per client network. */
 export interface StartGateApi {
@@ -240,9 +252,53 @@ export type Claim = { ok: true } | { ok: false; retryAfterSeconds: number };
 
 /** The deployment's one Capacity object (capacity.ts), as the coordinators use it. */
 export interface CapacityApi {
-	claim(sandboxId: string, visitor: string): Promise<Claim>;
+	/**
+	 * A slot for `sandboxId`, started by `visitor`, or for the warm pool (null): a pool's claim never
+	 * makes room. A sandbox that holds a slot already keeps it, as `visitor`'s from now on.
+	 */
+	claim(sandboxId: string, visitor: string | null): Promise<Claim>;
 	release(sandboxId: string): Promise<void>;
 }
+
+/** A template's warm pool (pool.ts): one per template, named by its ID. */
+export interface PoolApi {
+	/** A ready sandbox of the pool's, now no longer offered to anyone, or null when it has none. */
+	claim(): Promise<string | null>;
+	/** A sandbox `claim` gave out that the start did not take after all (a start limit refused it). */
+	giveBack(sandboxId: string): Promise<void>;
+	/**
+	 * Starts the pool's missing sandboxes soon, if it has fewer than its size (cheap: a page view
+	 * asks); answers what it holds now.
+	 */
+	fill(): Promise<PoolStatus>;
+	/** From a member's coordinator: it is ready to be claimed. */
+	memberReady(sandboxId: string): Promise<void>;
+	/** From a member's coordinator: it stopped, or failed to start, unclaimed. */
+	memberGone(sandboxId: string, failed: boolean): Promise<void>;	/** What the pool holds now, oldest first (a look inside, for operators and tests). */
+	members(): Promise<PoolMember[]>;
+}
+
+/** A pool's size, and how many of its sandboxes are ready to be claimed, and starting. */
+export interface PoolStatus {
+	size: number;
+	ready: number;
+	starting: number;
+}
+
+export interface PoolMember {
+	sandboxId: string;
+	/** Booted, and waiting for a visitor; false while it boots. */
+	ready: boolean;
+}
+
+/** What a pool asks of a member's coordinator: boot `template` with nobody's name on it. */
+export interface PrewarmRequest {
+	id: string;
+	template: string;
+}
+
+/** Booting for the pool, or no room to (a pool never makes room): ask again later. */
+export type PrewarmReply = { ok: true } | { ok: false; retryAfterSeconds: number };
 
 /** A Durable Object namespace as the routes use it (workerd's, or the platform proxy's in `vite dev`). */
 export interface Namespace<Api> {

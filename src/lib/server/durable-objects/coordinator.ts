@@ -43,7 +43,8 @@ import { backUpEdits, restoreStep } from './edit-backups';
 import { savedEditsTtlMs, type SavedEditsEnv } from './saved-edits';
 import { closedByBrowser, refuseMessage, StatusFeed } from './status-feed';
 import { PreviewKeeper } from './preview-keeper';
-import { beginStep, endBoot, newRecord, secretsOf, stoppedState, timing, type SandboxRecord } from './sandbox-record';
+import { beginStep, claimRecord, endBoot, newRecord, secretsOf, stoppedState, timing, unclaimed, type Owner, type SandboxRecord } from './sandbox-record';
+import { poolTtlMs, type PoolSettingsEnv } from './pool-settings';
 import {
 	savedEditsName,
 	API_CALL_PATH,
@@ -59,6 +60,9 @@ import {
 	type SavedEditsApi,
 	type CapacityApi,
 	type Namespace,
+	type PoolApi,
+	type PrewarmReply,
+	type PrewarmRequest,
 	type StartReply,
 	type StartRequest,
 	type StatusReply,
@@ -67,9 +71,11 @@ import {
 	type WriteReply
 } from './contract';
 
-export interface CoordinatorEnv extends Pick<CapacityEnv, 'SANDBOX_RECLAIM_AFTER_SECONDS'>, SavedEditsEnv {
+export interface CoordinatorEnv extends Pick<CapacityEnv, 'SANDBOX_RECLAIM_AFTER_SECONDS'>, SavedEditsEnv, PoolSettingsEnv {
 	Sandbox: SandboxNamespace;
 	Capacity: Namespace<CapacityApi>;
+	/** The templates' warm pools (pool.ts), told when a pooled sandbox is ready or gone. */
+	Pool?: Namespace<PoolApi>;
 	/** The visitors' saved edits (saved-edits.ts); without it, or without BACKUP_BUCKET, edits are not saved. */
 	SavedEdits?: Namespace<SavedEditsApi>;
 	/** Idle time before a sandbox is destroyed (default 300). */
@@ -110,6 +116,8 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		changedState: () => this.changedState()
 	});
 	private readonly ttlMs: number;
+	/** How long a pooled sandbox waits for a visitor. */
+	private readonly poolTtlMs: number;
 	/** How often a visible tab says it is still open: often enough that neither the TTL nor a reclaim takes its sandbox. */
 	private readonly heartbeatMs: number;
 
@@ -117,6 +125,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		super(ctx, env);
 		this.feed = new StatusFeed(ctx);
 		this.ttlMs = v.parse(TtlSeconds, env.SANDBOX_TTL_SECONDS) * 1000;
+		this.poolTtlMs = poolTtlMs(env);
 		this.heartbeatMs = Math.max(1_000, Math.min(15_000, this.ttlMs / 3, reclaimAfterMs(env) / 3));
 		void ctx.blockConcurrencyWhile(async () => {
 			this.record = (await ctx.storage.get<SandboxRecord>('record')) ?? null;
@@ -127,11 +136,15 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	}
 
 	async start({ id, template, origin, visitor }: StartRequest): Promise<StartReply> {
-		// The routes check what they pass; this object trusts no caller with another sandbox's name.
-		if (!templateOf(template) || (this.ctx.id.name !== undefined && this.ctx.id.name !== id)) {
-			throw new Error(`start(${id}, ${template}) on the coordinator of ${this.ctx.id.name}`);
+		this.checkName(id, template);
+		const owner = { visitor, origin };
+		if (this.record && unclaimed(this.record)) {
+			if (this.record.state.status === 'ready') return this.claim(this.record, owner);
+			// Not ready after all (the pool offers only ready ones): a fresh boot, the visitor's.
+			await this.stop('Its pool gave it to a visitor before it was ready.');
 		}
 		if (this.record && this.record.state.status !== 'stopped') {
+			if (this.record.visitor !== visitor) throw new Error(`start(${id}) by ${visitor}: the sandbox is another visitor's`);
 			await this.touch();
 			return { ok: true, state: this.record.state };
 		}
@@ -141,22 +154,58 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			return { ok: false, status: 503, message, retryAfterSeconds: slot.retryAfterSeconds };
 		}
 		// (Two starts of one ID may both have waited for the slot: the first one boots.)
-		if (!this.record || this.record.state.status === 'stopped') {
-			this.record = newRecord({ id, template, origin, visitor, api: Boolean(this.template(template).api), now: Date.now() });
-			await this.save();
-			this.beginBoot('new');
-		}
-		return { ok: true, state: this.record.state };
+		if (!this.record || this.record.state.status === 'stopped') await this.bootNew(id, template, owner);
+		return { ok: true, state: this.record!.state };
 	}
 
-	async status({ after, waitMs = 0, gatherMs = 0 }: StatusRequest = {}): Promise<StatusReply> {
+	async prewarm({ id, template }: PrewarmRequest): Promise<PrewarmReply> {
+		this.checkName(id, template);
+		if (this.record && this.record.state.status !== 'stopped') throw new Error(`prewarm(${id}): the sandbox exists already`);
+		const slot = await this.capacity().claim(id, null);
+		if (!slot.ok) return slot;
+		await this.bootNew(id, template, null);
+		return { ok: true };
+	}
+
+	/** The routes and pools check what they pass; this object trusts no caller with another sandbox's name. */
+	private checkName(id: string, template: string) {
+		if (!templateOf(template) || (this.ctx.id.name !== undefined && this.ctx.id.name !== id)) {
+			throw new Error(`a start of ${id} (${template}) on the coordinator of ${this.ctx.id.name}`);
+		}
+	}
+
+	/** A new sandbox boots: for `owner`, or (null) for its template's pool. */
+	private async bootNew(id: string, template: string, owner: Owner | null) {
+		this.record = newRecord({ id, template, owner, api: Boolean(this.template(template).api), now: Date.now() });
+		await this.save();
+		this.beginBoot('new');
+	}
+
+	/** A ready pooled sandbox becomes the visitor's: its slot is theirs, and its preview is made. */
+	private async claim(record: SandboxRecord, owner: Owner): Promise<StartReply> {
+		console.log(`[coordinator] ${record.state.id} leaves its pool for a visitor`);
+		claimRecord(record, owner, Date.now());
+		await this.changedState();
+		this.beginBoot('claim');
+		// (After: the slot is taken already; this only makes it the visitor's, for reclaims.)
+		await this.capacity().claim(record.state.id, owner.visitor);
+		return { ok: true, state: record.state };
+	}
+
+	async ownedBy(visitor: string): Promise<boolean> {
+		return this.record !== null && this.record.visitor === visitor;
+	}
+
+	async status({ visitor, after, waitMs = 0, gatherMs = 0 }: StatusRequest): Promise<StatusReply> {
+		if (!(await this.ownedBy(visitor))) return null;
 		if (this.record && after === this.record.version && waitMs > 0) {
 			await this.feed.nextChange(Math.min(waitMs, MAX_WAIT_MS));
 			const until = Date.now() + Math.min(gatherMs, MAX_GATHER_MS);
 			while (this.record?.state.status === 'initializing' && Date.now() < until) await this.feed.nextChange(until - Date.now());
 		}
+		if (!(await this.ownedBy(visitor))) return null;
 		await this.touch();
-		return this.record && { state: this.record.state, version: this.record.version, heartbeatMs: this.heartbeatMs };
+		return { state: this.record!.state, version: this.record!.version, heartbeatMs: this.heartbeatMs };
 	}
 
 	async touch(): Promise<void> {
@@ -178,9 +227,9 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		return { running: await this.isRunning(), idleMs: this.record ? Date.now() - this.record.lastActiveAt : 0 };
 	}
 
-	async reclaim(reason: string, idleForMs?: number): Promise<boolean> {
+	async reclaim(reason: string, idleForMs?: number, onlyUnclaimed = false): Promise<boolean> {
 		const record = this.record;
-		if (!record || !(await this.isRunning())) return false;
+		if (!record || !(await this.isRunning()) || (onlyUnclaimed && !unclaimed(record))) return false;
 		if (idleForMs !== undefined && (record.state.status !== 'ready' || Date.now() - record.lastActiveAt < idleForMs)) return false;
 		await this.stop(reason);
 		return true;
@@ -257,6 +306,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		await this.destroyContainer();
 		await this.releaseSlot();
 		await this.scheduleAlarm();
+		if (unclaimed(record)) await this.leavePool(record, false);
 	}
 
 	readSource(path: string): Promise<ReadReply> {
@@ -351,7 +401,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		const record = this.record;
 		if (!record) return;
 		const now = Date.now();
-		const work = dueWork(timing(record), now, this.ttlMs);
+		const work = dueWork(timing(record), now, this.ttlOf(record));
 		if (work.sweep) await this.destroyContainer();
 		if (work.forget) {
 			this.record = null;
@@ -361,7 +411,10 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			console.log(`[coordinator] resuming the boot of ${record.state.id}`);
 			this.beginBoot(record.bootMode === 'restart' ? 'restart' : 'recover');
 		}
-		if (work.idleStop) return this.stop(`It was stopped after ${spokenDuration(now - record.lastActiveAt)} without use.`);
+		if (work.idleStop) {
+			const idle = spokenDuration(now - record.lastActiveAt);
+			return this.stop(unclaimed(record) ? `Nobody claimed it from the pool in ${idle}.` : `It was stopped after ${idle} without use.`);
+		}
 		if (work.checkApp) await this.checkApp(record);
 		await this.scheduleAlarm();
 	}
@@ -376,6 +429,8 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		const sandbox = this.sandbox(record.state.id);
 		const process = await sandbox.getProcess(APP_PROCESS_ID).catch(() => null);
 		if (this.record !== record || record.state.status !== 'ready' || process?.status === 'running') return;
+		// Nobody would mend a pooled app: a fresh one replaces it.
+		if (unclaimed(record)) return this.stop(`Its app ${process ? 'exited' : 'went away'} while it waited in the pool.`);
 		if (!process) return void (await this.revive());
 		if (record.state.problem?.kind === 'exited') return;
 		const generation = this.generation;
@@ -386,7 +441,23 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	private async scheduleAlarm() {
 		const record = this.record;
 		if (!record) return this.ctx.storage.deleteAlarm();
-		await this.ctx.storage.setAlarm(nextAlarm(timing(record), Date.now(), this.ttlMs));
+		await this.ctx.storage.setAlarm(nextAlarm(timing(record), Date.now(), this.ttlOf(record)));
+	}
+
+	/** How long the sandbox may go unused: a pooled one waits for a visitor for longer. */
+	private ttlOf(record: SandboxRecord): number {
+		return unclaimed(record) ? this.poolTtlMs : this.ttlMs;
+	}
+
+	/** Tells the template's pool that its sandbox is ready to be claimed, or gone (`failed`: its boot failed). */
+	private async leavePool(record: SandboxRecord, failed: boolean) {
+		await this.pool(record)
+			?.memberGone(record.state.id, failed)
+			.catch((error: Error) => console.error(`[coordinator] telling the pool of ${record.state.id}: ${error.message}`));
+	}
+
+	private pool({ state }: SandboxRecord): PoolApi | null {
+		return this.env.Pool ? this.env.Pool.get(this.env.Pool.idFromName(state.template)) : null;
 	}
 
 	private beginBoot(mode: BootOptions['mode']) {
@@ -422,8 +493,13 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 				}
 			});
 			if (!current()) throw new Error('superseded');
-			record.previewHost = new URL(previewUrl).host;
+			if (previewUrl) record.previewHost = new URL(previewUrl).host;
 			await this.finish({ status: 'ready', previewUrl, problem: null });
+			if (unclaimed(record)) {
+				await this.pool(record)
+					?.memberReady(id)
+					.catch((error: Error) => console.error(`[coordinator] telling the pool that ${id} is ready: ${error.message}`));
+			}
 		} catch (error) {
 			// Before its container was known to run, the SDK may still be starting one (its retries
 			// outlive the boot's deadline, and nothing stops them): it is stopped when it does.
@@ -443,6 +519,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			if ((current() && !problem) || record.state.status === 'stopped') {
 				await this.destroyContainer();
 				await this.releaseSlot();
+				if (current() && unclaimed(record)) await this.leavePool(record, true);
 			}
 		}
 		if (this.record !== record) return;

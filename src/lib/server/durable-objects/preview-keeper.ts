@@ -51,7 +51,7 @@ export class PreviewKeeper {
 	async issueTicket(): Promise<PreviewTicketReply> {
 		const record = this.host.record();
 		const status = record?.state.status;
-		if (!record?.previewHost || (status !== 'ready' && status !== 'initializing')) {
+		if (!record?.previewHost || !record.origin || (status !== 'ready' && status !== 'initializing')) {
 			return { ok: false, status: 409, message: 'The sandbox has no preview right now: it is not running.' };
 		}
 		const { ticket, tickets } = issueTicket(record.tickets);

@@ -11,10 +11,16 @@ export interface SandboxRecord {
 	state: SandboxSnapshot;
 	/** Bumped on every change of `state`. */
 	version: number;
-	origin: string;
-	/** Whose it is, and since when: their edits are saved for them when it stops (saved-edits.ts). */
+	/** The app's origin its preview hangs off; null until a visitor claims a pooled sandbox. */
+	origin: string | null;
+	/**
+	 * Whose it is (only they see it: `ownedBy`), and since when: their edits are saved for them when
+	 * it stops (saved-edits.ts). Nobody's while a pooled sandbox waits for a visitor.
+	 */
 	visitor?: string;
 	startedAt?: number;
+	/** Started ahead of visitors for its template's warm pool (pool.ts); claimed once it has a visitor. */
+	pooled?: boolean;
 	/** Whether the app's files differ from the template's: edited in the page or a terminal, or restored. */
 	edited?: boolean;
 	lastActiveAt: number;
@@ -36,20 +42,42 @@ export interface SandboxRecord {
 	apiToken?: string;
 }
 
+/** Who a sandbox is for: a visitor at the app's origin. */
+export interface Owner {
+	visitor: string;
+	origin: string;
+}
+
 interface NewRecord {
 	id: string;
 	template: string;
-	origin: string;
-	visitor?: string;
+	/** Null: started for the warm pool, nobody's until claimed. */
+	owner: Owner | null;
 	/** Whether the template has an API, whose token is minted now. */
 	api: boolean;
 	now: number;
 }
 
 /** A sandbox about to boot: private, with no steps yet. */
-export function newRecord({ id, template, origin, visitor, api, now }: NewRecord): SandboxRecord {
+export function newRecord({ id, template, owner, api, now }: NewRecord): SandboxRecord {
 	const state: SandboxSnapshot = { id, template, status: 'initializing', steps: [], previewUrl: null, previewAccess: 'private', error: null, problem: null };
-	return { state, version: 1, origin, visitor, startedAt: now, lastActiveAt: now, ...(api && { apiToken: randomToken() }) };
+	const record: SandboxRecord = { state, version: 1, origin: owner?.origin ?? null, startedAt: now, lastActiveAt: now, ...(api && { apiToken: randomToken() }) };
+	return owner ? { ...record, visitor: owner.visitor } : { ...record, pooled: true };
+}
+
+/** A pooled sandbox that nobody has claimed yet. */
+export function unclaimed(record: SandboxRecord): boolean {
+	return record.pooled === true && record.visitor === undefined;
+}
+
+/**
+ * A ready pooled sandbox becomes `owner`'s, as if started now: its steps so far show as done at
+ * once (they were, for its visitor), and it is initializing until its preview is made.
+ */
+export function claimRecord(record: SandboxRecord, owner: Owner, now: number) {
+	Object.assign(record, { visitor: owner.visitor, origin: owner.origin, startedAt: now, lastActiveAt: now });
+	const steps = record.state.steps.map((step) => ({ ...step, state: 'done' as const, startedAt: now, durationMs: 0 }));
+	Object.assign(record.state, { status: 'initializing', steps, previewUrl: null, error: null, problem: null });
 }
 
 /** A boot's next step begins: the one under way is done. */

@@ -6,7 +6,8 @@
  * a container, and capacity is shared); it remembers the visitor's live sandbox, so that starting
  * another one replaces it: capacity counts visitors, not clicks; and a network's gate caps the
  * sandboxes running from that network at once, so that a client that drops its cookie before every
- * start (a new visitor each time) cannot take every slot.
+ * start (a new visitor each time) cannot take every slot. A start takes a ready sandbox from the
+ * template's warm pool when it has one (pool.ts), and boots a new one otherwise.
  */
 import { DurableObject } from 'cloudflare:workers';
 import {
@@ -20,16 +21,20 @@ import {
 	type GatedStartReply,
 	type LiveLimit,
 	type Namespace,
+	type PoolApi,
 	type SavedEditsApi,
 	type StartGateApi,
 	type StartLimit,
 	type StartReply
 } from './contract';
+import { newSandboxId } from '../sandbox-ids';
+import { poolSizeOf, type PoolSettingsEnv } from './pool-settings';
 
-interface StartGateEnv {
+interface StartGateEnv extends PoolSettingsEnv {
 	Coordinator: CoordinatorNamespace;
 	StartGate: Namespace<StartGateApi>;
 	SavedEdits?: Namespace<SavedEditsApi>;
+	Pool?: Namespace<PoolApi>;
 }
 
 /** A sandbox started from this gate's address, and by whom. */
@@ -64,23 +69,28 @@ export class StartGate extends DurableObject<StartGateEnv> implements StartGateA
 	}
 
 	async start({ network, limits, clean, ...request }: GatedStart): Promise<GatedStartReply> {
-		const { id, template, visitor } = request;
+		const { template, visitor } = request;
 		if (this.ctx.id.name !== undefined && this.ctx.id.name !== visitorGateName(visitor)) {
 			throw new Error(`a start for ${visitor} at the gate ${this.ctx.id.name}`);
 		}
 		const byVisitor = await this.admit({ starts: limits.perVisitor, perMs: MINUTE_MS });
 		if (!byVisitor.ok) return byVisitor;
+		const pool = await this.poolFor(template, visitor, clean);
+		const pooled = await pool?.claim();
+		const id = pooled ?? newSandboxId(template);
 		const networkGate = this.env.StartGate.get(this.env.StartGate.idFromName(networkGateName(network)));
 		const byNetwork = await networkGate.admit({ starts: limits.perNetwork, perMs: MINUTE_MS }, { max: limits.liveAtNetwork, visitor, sandboxId: id });
-		if (!byNetwork.ok) return byNetwork;
-		const savedEdits = this.env.SavedEdits;
-		if (clean && savedEdits) await savedEdits.get(savedEdits.idFromName(savedEditsName(visitor))).discard(template);
+		if (!byNetwork.ok) {
+			if (pooled) await pool!.giveBack(pooled);
+			return byNetwork;
+		}
+		if (clean) await this.savedEdits(visitor)?.discard(template);
 		// The visitor's newest start wins, whichever finishes first: after a double click, the page
 		// shows the second one.
 		this.newest = id;
 		let started: StartReply;
 		try {
-			started = await this.coordinator(id).start(request);
+			started = await this.coordinator(id).start({ ...request, id });
 		} catch (error) {
 			// Every answer is a value (contract.ts): what began of this start is stopped, and the visitor told.
 			console.error(`[start-gate] the start of ${id} failed: ${(error as Error).message}`);
@@ -90,12 +100,28 @@ export class StartGate extends DurableObject<StartGateEnv> implements StartGateA
 		if (!started.ok) return started;
 		if (this.newest !== id) {
 			await this.stopQuietly(id, REPLACED_REASON);
-			return { ok: true };
+			return { ok: true, id };
 		}
 		// After the start: of two racing starts, each stops a different predecessor, and one is left.
 		const previous = await this.replaceLive(id);
 		if (previous) await this.stopQuietly(previous, REPLACED_REASON);
-		return { ok: true };
+		return { ok: true, id };
+	}
+
+	/**
+	 * The template's warm pool, if it has one and the start may take from it: not when the visitor
+	 * has saved edits of the template to restore, which a fresh boot puts in place before the app starts.
+	 */
+	private async poolFor(template: string, visitor: string, clean: boolean): Promise<PoolApi | null> {
+		const pools = this.env.Pool;
+		if (!pools || poolSizeOf(this.env, template) === 0) return null;
+		if (!clean && (await this.savedEdits(visitor)?.latest(template))) return null;
+		return pools.get(pools.idFromName(template));
+	}
+
+	private savedEdits(visitor: string): SavedEditsApi | null {
+		const namespace = this.env.SavedEdits;
+		return namespace ? namespace.get(namespace.idFromName(savedEditsName(visitor))) : null;
 	}
 
 	/** Stops a sandbox as part of a start that has happened: a failure is logged, not the start's. */

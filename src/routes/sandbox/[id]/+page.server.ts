@@ -3,7 +3,7 @@ import * as v from 'valibot';
 import { emptyResult, withPart, type ConsolePart } from '$lib/api-console';
 import { readJsonLines } from '$lib/json-lines';
 import type { EditorData, SavedFile } from '$lib/sandbox-state';
-import { requireOwnSandbox } from '$lib/server/access';
+import { requireOwnSandbox, requireSandboxId } from '$lib/server/access';
 import { callFromForm } from '$lib/server/api-console';
 import { readForm } from '$lib/server/form';
 import { callSandboxApi, coordinatorOf, sandboxState, structuredCopy } from '$lib/server/sandboxes';
@@ -31,13 +31,13 @@ const ShareForm = v.object({ access: v.picklist(['private', 'public'], 'access m
 const NO_JS_WAIT = { waitMs: 8_000, gatherMs: 400 };
 
 export const load: PageServerLoad = async ({ params, url, platform, setHeaders, locals }) => {
-	const template = await requireOwnSandbox(locals.visitor, params.id);
+	const template = requireSandboxId(params.id);
 	setHeaders({ 'cache-control': 'no-store' });
 	const query = v.safeParse(Query, Object.fromEntries(url.searchParams));
 	if (!query.success) error(400, query.issues[0].message);
 	const { file, saved, refresh, after } = query.output;
 
-	const { state, version, heartbeatMs } = await sandboxState(platform, params.id, template.id, after === undefined ? {} : { after, ...NO_JS_WAIT });
+	const { state, version, heartbeatMs } = await sandboxState(platform, params.id, locals.visitor, after === undefined ? {} : { after, ...NO_JS_WAIT });
 	const sources = template.editor;
 	const ready = state.status === 'ready';
 	const [editor, logs] = await Promise.all([
@@ -83,7 +83,7 @@ export const actions: Actions = {
 	 * the redirect says `refresh=1` and the page reloads the preview with a cache-busting URL.
 	 */
 	save: async ({ params, request, platform, locals }) => {
-		const template = await requireOwnSandbox(locals.visitor, params.id);
+		const template = await requireOwnSandbox(platform, locals.visitor, params.id);
 		const form = await readForm(request);
 		const sources = template.editor;
 		if (!sources) error(404, 'This template has no editable files.');
@@ -113,7 +113,7 @@ export const actions: Actions = {
 	 * page with the whole exchange, gathered until the answer ends or the console's deadline.
 	 */
 	call: async ({ params, request, platform, locals }) => {
-		const template = await requireOwnSandbox(locals.visitor, params.id);
+		const template = await requireOwnSandbox(platform, locals.visitor, params.id);
 		if (!template.api) error(404, 'This sandbox has no API console.');
 		// What was typed goes back with every answer, so that the form shows what was sent.
 		const { typed: echo, call } = callFromForm(await readForm(request));
@@ -130,7 +130,7 @@ export const actions: Actions = {
 
 	/** Makes the preview public (anyone with its URL may open it) or private again (only this visitor). */
 	share: async ({ params, request, platform, locals }) => {
-		await requireOwnSandbox(locals.visitor, params.id);
+		await requireOwnSandbox(platform, locals.visitor, params.id);
 		const form = v.safeParse(ShareForm, Object.fromEntries(await readForm(request)));
 		if (!form.success) error(400, form.issues[0].message);
 		await coordinatorOf(platform, params.id).setPreviewAccess(form.output.access);
@@ -139,7 +139,7 @@ export const actions: Actions = {
 
 	/** Starts the app again in its sandbox, with its files as they are (the page then follows the boot). */
 	restart: async ({ params, request, platform, locals }) => {
-		await requireOwnSandbox(locals.visitor, params.id);
+		await requireOwnSandbox(platform, locals.visitor, params.id);
 		await readForm(request);
 		const reply = structuredCopy(await coordinatorOf(platform, params.id).restartApp());
 		if (!reply.ok) error(reply.status, reply.message);
@@ -148,7 +148,7 @@ export const actions: Actions = {
 
 	/** Destroys the visitor's sandbox now instead of at the idle TTL. */
 	stop: async ({ params, request, platform, locals }) => {
-		await requireOwnSandbox(locals.visitor, params.id);
+		await requireOwnSandbox(platform, locals.visitor, params.id);
 		// Nothing in the body is needed, but a stop takes only what our form sends, like every action.
 		await readForm(request);
 		await coordinatorOf(platform, params.id).stop('You stopped it.');

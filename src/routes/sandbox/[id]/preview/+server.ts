@@ -14,7 +14,7 @@ import type { RequestHandler } from './$types';
 const Query = v.object({ to: PreviewPath });
 
 export const GET: RequestHandler = async ({ params, url, platform, locals, setHeaders }) => {
-	await requireOwnSandbox(locals.visitor, params.id);
+	await requireOwnSandbox(platform, locals.visitor, params.id);
 	const query = v.safeParse(Query, Object.fromEntries(url.searchParams));
 	if (!query.success) error(400, query.issues[0].message);
 	const reply = structuredCopy(await coordinatorOf(platform, params.id).issuePreviewTicket());

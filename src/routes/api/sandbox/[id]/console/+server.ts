@@ -15,7 +15,7 @@ import type { RequestHandler } from './$types';
 const MAX_CALL_BYTES = 80 * 1024;
 
 export const POST: RequestHandler = async ({ params, request, platform, locals }) => {
-	const template = await requireOwnSandbox(locals.visitor, params.id);
+	const template = await requireOwnSandbox(platform, locals.visitor, params.id);
 	if (!template.api) return json({ message: 'This sandbox has no API console.' }, { status: 404 });
 	const call = v.safeParse(ApiCallSchema, await readJson(request, MAX_CALL_BYTES));
 	if (!call.success) return json({ message: call.issues[0].message }, { status: 400 });

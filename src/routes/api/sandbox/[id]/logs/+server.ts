@@ -9,7 +9,7 @@ import { followSandboxLogs } from '$lib/server/sandboxes';
 import type { RequestHandler } from './$types';
 
 export const GET: RequestHandler = async ({ params, platform, locals }) => {
-	await requireOwnSandbox(locals.visitor, params.id);
+	await requireOwnSandbox(platform, locals.visitor, params.id);
 	const answer = await followSandboxLogs(platform, params.id);
 	if (!answer.ok || !answer.body) return json(await answer.json(), { status: answer.status });
 	// A response of our own: one from another object's fetch has headers SvelteKit may not change.

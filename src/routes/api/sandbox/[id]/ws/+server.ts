@@ -15,6 +15,6 @@ export const GET: RequestHandler = async ({ request, params, url, platform, loca
 		return new Response('This endpoint speaks WebSocket only', { status: 426, headers: { upgrade: 'websocket' } });
 	}
 	if (!sameOrigin(request.headers.get('origin'), url.host)) return new Response('Cross-origin WebSocket refused', { status: 403 });
-	await requireOwnSandbox(locals.visitor, params.id);
+	await requireOwnSandbox(platform, locals.visitor, params.id);
 	return coordinatorOf(platform, params.id).fetch(request);
 };

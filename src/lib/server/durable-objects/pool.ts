@@ -1,0 +1,144 @@
+/**
+ * A template's warm pool: one Durable Object per template (named by its ID) that keeps
+ * SANDBOX_POOL_SIZE of its sandboxes started ahead of visitors (pool-settings.ts) — container up,
+ * app copied, its server answering — so that a start takes one (`claim`) instead of booting.
+ *
+ * - Members are ordinary sandboxes, each with its own coordinator, booted with nobody's name on it
+ *   (`prewarm`); the coordinator tells the pool when one is ready, and when one stops unclaimed (its
+ *   pool TTL, a reclaim, a failed boot). A claim hands out a ready member once: it leaves the pool
+ *   before the answer, and the coordinator records its visitor as its owner.
+ * - It refills in the background (its alarm), never past its size, and only into free room: a
+ *   member's slot is claimed from Capacity like any sandbox's, but a pool's claim never makes room,
+ *   while a visitor's reclaims pool members first (capacity.ts). A full machine runs visitors.
+ * - A boot that fails makes it wait before trying again, longer each time (a broken template would
+ *   otherwise boot forever); and every few minutes it asks its members' coordinators whether they
+ *   still run, forgetting those that do not (a message lost, a record forgotten).
+ *
+ * A page view asks the pools to fill (`fill`): a deployment warms up once someone looks at it.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { newSandboxId } from '../sandbox-ids';
+import { templateOf } from '../templates/catalog';
+import type { CoordinatorNamespace, PoolApi, PoolMember, PoolStatus } from './contract';
+import { poolSizeOf, type PoolSettingsEnv } from './pool-settings';
+
+export interface PoolEnv extends PoolSettingsEnv {
+	Coordinator: CoordinatorNamespace;
+}
+
+
+/** How often the members are looked at (and the pool refilled if one went missing). */
+const HEAL_INTERVAL_MS = 5 * 60_000;
+/** The first wait after a failed boot; it doubles with every failure in a row, up to the longest. */
+const FIRST_BACKOFF_MS = 10_000;
+const LONGEST_BACKOFF_MS = 10 * 60_000;
+
+export class SandboxPool extends DurableObject<PoolEnv> implements PoolApi {
+	/** Booting or ready, in the order they were started: the oldest ready one is claimed first. */
+	private roster: PoolMember[] = [];
+	/** Failed boots in a row. */
+	private failures = 0;
+	private readonly template: string;
+	private readonly size: number;
+
+	constructor(ctx: ConstructorParameters<typeof DurableObject<PoolEnv>>[0], env: PoolEnv) {
+		super(ctx, env);
+		this.template = ctx.id.name ?? '';
+		this.size = templateOf(this.template) ? poolSizeOf(env, this.template) : 0;
+		void ctx.blockConcurrencyWhile(async () => {
+			this.roster = (await ctx.storage.get<PoolMember[]>('members')) ?? [];
+			this.failures = (await ctx.storage.get<number>('failures')) ?? 0;
+		});
+	}
+
+	async claim(): Promise<string | null> {
+		const member = this.roster.find((candidate) => candidate.ready);
+		if (!member) return null;
+		this.roster = this.roster.filter((other) => other !== member);
+		await this.save();
+		await this.refillIn(0);
+		return member.sandboxId;
+	}
+
+	async giveBack(sandboxId: string): Promise<void> {
+		if (this.roster.some((member) => member.sandboxId === sandboxId)) return;
+		this.roster.unshift({ sandboxId, ready: true });
+		await this.save();
+	}
+
+	async fill(): Promise<PoolStatus> {
+		if (this.roster.length < this.size) await this.refillIn(0);
+		const ready = this.roster.filter((member) => member.ready).length;
+		return { size: this.size, ready, starting: this.roster.length - ready };
+	}
+
+	async memberReady(sandboxId: string): Promise<void> {
+		const member = this.roster.find((candidate) => candidate.sandboxId === sandboxId);
+		if (!member) return;
+		member.ready = true;
+		this.failures = 0;
+		await this.save();
+	}
+
+	async memberGone(sandboxId: string, failed: boolean): Promise<void> {
+		const members = this.roster.filter((member) => member.sandboxId !== sandboxId);
+		if (members.length === this.roster.length) return;
+		this.roster = members;
+		if (failed) this.failures++;
+		await this.save();
+		await this.refillIn(failed ? this.backoffMs() : 0);
+	}
+
+	async members(): Promise<PoolMember[]> {
+		return this.roster;
+	}
+
+	/** Refills up to the size, as room allows; then looks again at the next heal. */
+	async alarm() {
+		await this.forgetStopped();
+		while (this.roster.length < this.size) {
+			const member = { sandboxId: newSandboxId(this.template), ready: false };
+			// A member before its boot begins: its coordinator may say it is ready before this call returns.
+			this.roster.push(member);
+			await this.save();
+			const reply = await this.coordinator(member.sandboxId)
+				.prewarm({ id: member.sandboxId, template: this.template })
+				.catch((error: Error) => (console.error(`[pool] starting ${member.sandboxId}: ${error.message}`), { ok: false as const, retryAfterSeconds: 30 }));
+			if (!reply.ok) {
+				this.roster = this.roster.filter((other) => other !== member);
+				await this.save();
+				return this.refillIn(reply.retryAfterSeconds * 1000);
+			}
+		}
+		if (this.roster.length > 0) await this.refillIn(HEAL_INTERVAL_MS);
+	}
+
+	/** Members whose coordinators no longer run them (asked at each heal): forgotten. */
+	private async forgetStopped() {
+		const running = await Promise.all(this.roster.map((member) => this.coordinator(member.sandboxId).isRunning().catch(() => true)));
+		const members = this.roster.filter((_, i) => running[i]);
+		if (members.length === this.roster.length) return;
+		this.roster = members;
+		await this.save();
+	}
+
+	/** Sets the alarm `ms` from now, unless it is due sooner already. */
+	private async refillIn(ms: number) {
+		if (this.size === 0) return;
+		const at = Date.now() + ms;
+		const current = await this.ctx.storage.getAlarm();
+		if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+	}
+
+	private backoffMs(): number {
+		return Math.min(LONGEST_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.max(0, this.failures - 1));
+	}
+
+	private save() {
+		return this.ctx.storage.put({ members: this.roster, failures: this.failures });
+	}
+
+	private coordinator(sandboxId: string) {
+		return this.env.Coordinator.get(this.env.Coordinator.idFromName(sandboxId));
+	}
+}

@@ -1,0 +1,154 @@
+/**
+ * The warm pool (durable-objects/pool.ts) in workerd, over real containers: Express keeps one
+ * sandbox started ahead of visitors, in a deployment with room for three. A visitor's start takes
+ * it — ready at once, theirs alone, never offered again — and the pool starts another; two
+ * visitors racing for the last one get different sandboxes; and a full machine runs visitors,
+ * not the pool. A pooled sandbox that nobody claims is replaced after its pool TTL.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PoolMember } from '../../src/lib/server/durable-objects/contract.ts';
+import { waitFor } from '../helpers/host.ts';
+import { startCoordinationWorker, type CoordinationWorker } from './harness.ts';
+
+const limits = { perVisitor: 10, perNetwork: 100, liveAtNetwork: 100 };
+let counter = 0;
+const newVisitor = () => `pool-visitor-${Date.now().toString(36)}-${++counter}`;
+
+async function startWorker(vars: Record<string, string>) {
+	return startCoordinationWorker({ engineEnv: { SANDBOX_ENGINE_MAX: '6' }, vars: { SANDBOX_POOL_SIZE: 'express=1', ...vars }, ttlSeconds: 300 });
+}
+
+/** The pool's ready members, once it has `count` of them. */
+async function readyMembers(worker: CoordinationWorker, count: number): Promise<string[]> {
+	let members: PoolMember[] = [];
+	await waitFor(
+		async () => {
+			members = await worker.pool<PoolMember[]>('express', 'members');
+			return members.length === count && members.every((member) => member.ready);
+		},
+		{ timeout: 60_000, interval: 250 }
+	).catch(() => {
+		throw new Error(`the pool has ${JSON.stringify(members)}, not ${count} ready:\n${worker.output()}`);
+	});
+	return members.map((member) => member.sandboxId);
+}
+
+async function started(worker: CoordinationWorker, visitor: string, template = 'express'): Promise<string> {
+	const reply = await worker.gateStart(visitor, { limits, template });
+	if (!reply.ok) throw new Error(`refused: ${JSON.stringify(reply)}`);
+	return reply.id;
+}
+
+async function servesExpress(worker: CoordinationWorker, id: string) {
+	const state = await worker.settled(id);
+	expect(state, JSON.stringify(state)).toMatchObject({ status: 'ready' });
+	const response = await worker.preview(state.previewUrl!);
+	expect(response.status, response.body).toBe(200);
+	expect(JSON.parse(response.body)).toMatchObject({ sandbox: id });
+	return state;
+}
+
+describe('a warm pool', () => {
+	let worker: CoordinationWorker;
+
+	beforeAll(async () => {
+		worker = await startWorker({ SANDBOX_MAX_INSTANCES: '3', SANDBOX_RECLAIM_AFTER_SECONDS: '300' });
+	}, 60_000);
+
+	afterAll(async () => {
+		await worker?.stop();
+	});
+
+	it('starts its sandboxes when asked to fill, up to its size and no further', async () => {
+		expect(await worker.pool('express', 'members')).toEqual([]);
+		await worker.pool('express', 'fill');
+		await worker.pool('express', 'fill');
+		const [member] = await readyMembers(worker, 1);
+		expect(worker.runningSandboxes()).toEqual([member]);
+		// Nobody's yet: no visitor sees it.
+		expect(await worker.status(member, { visitor: newVisitor() })).toBeNull();
+		// A template without a pool has none.
+		await worker.pool('vue', 'fill');
+		expect(await worker.pool('vue', 'members')).toEqual([]);
+	}, 90_000);
+
+	it("gives a visitor's start its ready sandbox, which is theirs alone, is never offered again, and is replaced", async () => {
+		const [member] = await readyMembers(worker, 1);
+		const visitor = newVisitor();
+		const id = await started(worker, visitor);
+		expect(id).toBe(member);
+
+		const state = await servesExpress(worker, id);
+		// The steps its pool's boot made show as done at once; the preview was made for the visitor.
+		expect(state.steps.at(-1)).toMatchObject({ label: 'Exposing the preview URL', state: 'done' });
+		const pooledSteps = state.steps.slice(0, -1);
+		expect(pooledSteps.map((step) => step.durationMs)).toEqual(pooledSteps.map(() => 0));
+		expect(state.steps.map((step) => step.label)).toContain('Starting the sandbox');
+		expect(await worker.coordinator(id, 'ownedBy', [visitor])).toBe(true);
+		expect(await worker.status(id, { visitor: newVisitor() })).toBeNull();
+
+		const [next] = await readyMembers(worker, 1);
+		expect(next).not.toBe(id);
+		expect(await started(worker, newVisitor())).toBe(next);
+		await worker.settled(next);
+		for (const sandbox of [id, next]) await worker.coordinator(sandbox, 'stop', ['test over']);
+	}, 90_000);
+
+	it('gives two visitors racing for its last sandbox different ones, both running', async () => {
+		const [member] = await readyMembers(worker, 1);
+		const [a, b] = [newVisitor(), newVisitor()];
+		const ids = await Promise.all([started(worker, a), started(worker, b)]);
+		expect(ids[0]).not.toBe(ids[1]);
+		expect(ids.filter((id) => id === member)).toHaveLength(1);
+		await Promise.all(ids.map((id) => servesExpress(worker, id)));
+		expect(await worker.coordinator(ids[0], 'ownedBy', [a])).toBe(true);
+		expect(await worker.coordinator(ids[1], 'ownedBy', [b])).toBe(true);
+		expect(await worker.coordinator(ids[0], 'ownedBy', [b])).toBe(false);
+		for (const id of ids) await worker.coordinator(id, 'stop', ['test over']);
+	}, 90_000);
+
+	it('makes room for visitors on a full machine: its sandbox is stopped first, and it refills only into free room', async () => {
+		const [member] = await readyMembers(worker, 1);
+		// Vue has no pool: each start boots, and the third finds the machine full (three slots).
+		const ids = [await started(worker, newVisitor(), 'vue'), await started(worker, newVisitor(), 'vue')];
+		await Promise.all(ids.map((id) => worker.settled(id)));
+		ids.push(await started(worker, newVisitor(), 'vue'));
+		expect(await worker.settled(ids[2])).toMatchObject({ status: 'ready' });
+		expect(await worker.pool('express', 'members')).toEqual([]);
+		await waitFor(() => !worker.runningSandboxes().includes(member), { timeout: 15_000, interval: 250 });
+		// Pool and visitors together never pass the machine's three.
+		expect(worker.runningSandboxes().sort()).toEqual([...ids].sort());
+
+		// A visitor's sandbox stops: its room goes back to the pool, at the pool's next try.
+		await worker.coordinator(ids[0], 'stop', ['test over']);
+		await worker.pool('express', 'fill');
+		await readyMembers(worker, 1);
+		expect(worker.runningSandboxes()).toHaveLength(3);
+		for (const id of ids.slice(1)) await worker.coordinator(id, 'stop', ['test over']);
+	}, 120_000);
+});
+
+describe('a pooled sandbox nobody claims', () => {
+	let worker: CoordinationWorker;
+
+	beforeAll(async () => {
+		worker = await startWorker({ SANDBOX_POOL_TTL_SECONDS: '6' });
+	}, 60_000);
+
+	afterAll(async () => {
+		await worker?.stop();
+	});
+
+	it('is replaced by a fresh one after its pool TTL, and its container stopped', async () => {
+		await worker.pool('express', 'fill');
+		const [first] = await readyMembers(worker, 1);
+		await waitFor(async () => (await worker.pool<PoolMember[]>('express', 'members')).every((member) => member.sandboxId !== first), {
+			timeout: 30_000,
+			interval: 500
+		});
+		const [second] = await readyMembers(worker, 1);
+		expect(second).not.toBe(first);
+		await waitFor(() => worker.containers(first).length === 0, { timeout: 15_000, interval: 250 });
+		expect(worker.runningSandboxes()).toEqual([second]);
+	}, 90_000);
+});
