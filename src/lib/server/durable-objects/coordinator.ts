@@ -304,9 +304,12 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		await this.changedState();
 		this.feed.closeAll('sandbox stopped');
 		await this.destroyContainer();
+		if (unclaimed(record)) await this.leavePool(record, false);
+		// A start may have come meanwhile (a pooled sandbox claimed as it stopped boots afresh): the
+		// slot and the alarm are the new boot's then.
+		if (this.record !== record) return;
 		await this.releaseSlot();
 		await this.scheduleAlarm();
-		if (unclaimed(record)) await this.leavePool(record, false);
 	}
 
 	readSource(path: string): Promise<ReadReply> {
