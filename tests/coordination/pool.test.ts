@@ -61,14 +61,14 @@ describe('a warm pool', () => {
 
 	it('starts its sandboxes when asked to fill, up to its size and no further', async () => {
 		expect(await worker.pool('express', 'members')).toEqual([]);
-		await worker.pool('express', 'fill');
-		await worker.pool('express', 'fill');
+		await worker.pool('express', 'fill', ['express']);
+		await worker.pool('express', 'fill', ['express']);
 		const [member] = await readyMembers(worker, 1);
 		expect(worker.runningSandboxes()).toEqual([member]);
 		// Nobody's yet: no visitor sees it.
 		expect(await worker.status(member, { visitor: newVisitor() })).toBeNull();
 		// A template without a pool has none.
-		await worker.pool('vue', 'fill');
+		await worker.pool('vue', 'fill', ['vue']);
 		expect(await worker.pool('vue', 'members')).toEqual([]);
 	}, 90_000);
 
@@ -121,7 +121,7 @@ describe('a warm pool', () => {
 
 		// A visitor's sandbox stops: its room goes back to the pool, at the pool's next try.
 		await worker.coordinator(ids[0], 'stop', ['test over']);
-		await worker.pool('express', 'fill');
+		await worker.pool('express', 'fill', ['express']);
 		await readyMembers(worker, 1);
 		expect(worker.runningSandboxes()).toHaveLength(3);
 		for (const id of ids.slice(1)) await worker.coordinator(id, 'stop', ['test over']);
@@ -140,7 +140,7 @@ describe('a pooled sandbox nobody claims', () => {
 	});
 
 	it('is replaced by a fresh one after its pool TTL, and its container stopped', async () => {
-		await worker.pool('express', 'fill');
+		await worker.pool('express', 'fill', ['express']);
 		const [first] = await readyMembers(worker, 1);
 		await waitFor(async () => (await worker.pool<PoolMember[]>('express', 'members')).every((member) => member.sandboxId !== first), {
 			timeout: 30_000,

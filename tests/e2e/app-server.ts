@@ -33,8 +33,8 @@ export const baseUrlOf = (name: keyof typeof TARGETS) => (name === 'https' ? `ht
 
 /**
  * Boots per sandbox, from the coordinators' log: every sandbox must have been booted exactly once,
- * plus once per wake-up after its container went away and per restart its visitor asked for —
- * however many isolates asked.
+ * plus once per wake-up after its container went away, per restart its visitor asked for, and per
+ * claim from its pool — however many isolates asked.
  */
 export function bootsBeyondOne(output: string): string[] {
 	const count = (pattern: RegExp) => {
@@ -45,7 +45,9 @@ export function bootsBeyondOne(output: string): string[] {
 	const boots = count(/\[coordinator\] booting (\S+)/g);
 	const wakes = count(/\[coordinator\] waking (\S+):/g);
 	const restarts = count(/\[coordinator\] restarting the app of (\S+)/g);
-	const expected = (id: string) => 1 + (wakes.get(id) ?? 0) + (restarts.get(id) ?? 0);
+	// A pooled sandbox boots for its pool, then once more (its preview only) when a visitor claims it.
+	const claims = count(/\[coordinator\] (\S+) leaves its pool/g);
+	const expected = (id: string) => 1 + (wakes.get(id) ?? 0) + (restarts.get(id) ?? 0) + (claims.get(id) ?? 0);
 	return [...boots]
 		.filter(([id, n]) => n !== expected(id))
 		.map(([id, n]) => `${id}: ${n} boots, ${wakes.get(id) ?? 0} wake-ups, ${restarts.get(id) ?? 0} restarts`);

@@ -54,7 +54,7 @@ export async function fillPools(platform: App.Platform | undefined): Promise<(Po
 	return Promise.all(
 		templates.map(async ({ id }) => {
 			const status = await objectOf<PoolApi>(platform, 'Pool', id)
-				.fill()
+				.fill(id)
 				.catch((error: Error) => (console.error(`[pools] filling the pool of ${id}: ${error.message}`), { size: 0, ready: 0, starting: 0 }));
 			return { template: id, ...structuredCopy(status) };
 		})

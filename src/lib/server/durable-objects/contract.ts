@@ -260,17 +260,17 @@ export interface CapacityApi {
 	release(sandboxId: string): Promise<void>;
 }
 
-/** A template's warm pool (pool.ts): one per template, named by its ID. */
+/** A template's warm pool (pool.ts): one per template, named by its ID (and told it: `claim`, `fill`). */
 export interface PoolApi {
-	/** A ready sandbox of the pool's, now no longer offered to anyone, or null when it has none. */
-	claim(): Promise<string | null>;
+	/** A ready sandbox of `template`'s pool, now no longer offered to anyone, or null when it has none. */
+	claim(template: string): Promise<string | null>;
 	/** A sandbox `claim` gave out that the start did not take after all (a start limit refused it). */
 	giveBack(sandboxId: string): Promise<void>;
 	/**
 	 * Starts the pool's missing sandboxes soon, if it has fewer than its size (cheap: a page view
 	 * asks); answers what it holds now.
 	 */
-	fill(): Promise<PoolStatus>;
+	fill(template: string): Promise<PoolStatus>;
 	/** From a member's coordinator: it is ready to be claimed. */
 	memberReady(sandboxId: string): Promise<void>;
 	/** From a member's coordinator: it stopped, or failed to start, unclaimed. */

@@ -21,6 +21,9 @@
  *   idle timer (`sleepAfter`, the safety net); stopping a container the SDK starts late; and
  *   forgetting a stopped sandbox.
  * - Browsers' status sockets are accepted with the hibernation API, and get every change.
+ * - A sandbox may also boot for its template's warm pool (pool.ts: `prewarm`), nobody's and with no
+ *   preview, its TTL the pool's; a visitor's `start` then claims it (only its preview is left to
+ *   make), and its pool is told when it is ready, and when it stops or fails unclaimed.
  *
  * A class of its own beside the SDK's `Sandbox`, rather than a subclass of it: it runs without a
  * container (it outlives and replaces them), it keeps the app's state apart from the SDK's storage,
@@ -304,7 +307,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		await this.changedState();
 		this.feed.closeAll('sandbox stopped');
 		await this.destroyContainer();
-		if (unclaimed(record)) await this.leavePool(record, false);
+		if (unclaimed(record)) await this.tellPool(record, 'gone');
 		// A start may have come meanwhile (a pooled sandbox claimed as it stopped boots afresh): the
 		// slot and the alarm are the new boot's then.
 		if (this.record !== record) return;
@@ -452,15 +455,14 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		return unclaimed(record) ? this.poolTtlMs : this.ttlMs;
 	}
 
-	/** Tells the template's pool that its sandbox is ready to be claimed, or gone (`failed`: its boot failed). */
-	private async leavePool(record: SandboxRecord, failed: boolean) {
-		await this.pool(record)
-			?.memberGone(record.state.id, failed)
-			.catch((error: Error) => console.error(`[coordinator] telling the pool of ${record.state.id}: ${error.message}`));
-	}
-
-	private pool({ state }: SandboxRecord): PoolApi | null {
-		return this.env.Pool ? this.env.Pool.get(this.env.Pool.idFromName(state.template)) : null;
+	/** Tells the template's pool (pool.ts) that its unclaimed sandbox is ready, gone, or failed to boot. */
+	private async tellPool({ state }: SandboxRecord, news: 'ready' | 'gone' | 'failed') {
+		const pools = this.env.Pool;
+		if (!pools) return;
+		const pool = pools.get(pools.idFromName(state.template));
+		await (news === 'ready' ? pool.memberReady(state.id) : pool.memberGone(state.id, news === 'failed')).catch((error: Error) =>
+			console.error(`[coordinator] telling the pool that ${state.id} is ${news}: ${error.message}`)
+		);
 	}
 
 	private beginBoot(mode: BootOptions['mode']) {
@@ -498,11 +500,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			if (!current()) throw new Error('superseded');
 			if (previewUrl) record.previewHost = new URL(previewUrl).host;
 			await this.finish({ status: 'ready', previewUrl, problem: null });
-			if (unclaimed(record)) {
-				await this.pool(record)
-					?.memberReady(id)
-					.catch((error: Error) => console.error(`[coordinator] telling the pool that ${id} is ready: ${error.message}`));
-			}
+			if (unclaimed(record)) await this.tellPool(record, 'ready');
 		} catch (error) {
 			// Before its container was known to run, the SDK may still be starting one (its retries
 			// outlive the boot's deadline, and nothing stops them): it is stopped when it does.
@@ -522,7 +520,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			if ((current() && !problem) || record.state.status === 'stopped') {
 				await this.destroyContainer();
 				await this.releaseSlot();
-				if (current() && unclaimed(record)) await this.leavePool(record, true);
+				if (current() && unclaimed(record)) await this.tellPool(record, 'failed');
 			}
 		}
 		if (this.record !== record) return;

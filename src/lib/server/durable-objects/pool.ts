@@ -1,5 +1,6 @@
 /**
- * A template's warm pool: one Durable Object per template (named by its ID) that keeps
+ * A template's warm pool: one Durable Object per template (named by its ID, which every call that
+ * may come first names too) that keeps
  * SANDBOX_POOL_SIZE of its sandboxes started ahead of visitors (pool-settings.ts) — container up,
  * app copied, its server answering — so that a start takes one (`claim`) instead of booting.
  *
@@ -38,20 +39,38 @@ export class SandboxPool extends DurableObject<PoolEnv> implements PoolApi {
 	private roster: PoolMember[] = [];
 	/** Failed boots in a row. */
 	private failures = 0;
-	private readonly template: string;
-	private readonly size: number;
+	/**
+	 * Its template, as its callers name it (kept for the alarm): an object reached through wrangler's
+	 * platform proxy does not know the name it was addressed by.
+	 */
+	private template: string | null = null;
 
 	constructor(ctx: ConstructorParameters<typeof DurableObject<PoolEnv>>[0], env: PoolEnv) {
 		super(ctx, env);
-		this.template = ctx.id.name ?? '';
-		this.size = templateOf(this.template) ? poolSizeOf(env, this.template) : 0;
 		void ctx.blockConcurrencyWhile(async () => {
 			this.roster = (await ctx.storage.get<PoolMember[]>('members')) ?? [];
 			this.failures = (await ctx.storage.get<number>('failures')) ?? 0;
+			this.template = (await ctx.storage.get<string>('template')) ?? null;
 		});
 	}
 
-	async claim(): Promise<string | null> {
+	private get size(): number {
+		return this.template === null ? 0 : poolSizeOf(this.env, this.template);
+	}
+
+	/** The pool's template, from the first call that names it; no caller may name another. */
+	private async serve(template: string) {
+		if (this.template === template) return;
+		const name = this.ctx.id.name;
+		if (!templateOf(template) || this.template !== null || (name !== undefined && name !== template)) {
+			throw new Error(`the pool of ${this.template ?? name ?? 'a template'} asked for ${template}`);
+		}
+		this.template = template;
+		await this.ctx.storage.put('template', template);
+	}
+
+	async claim(template: string): Promise<string | null> {
+		await this.serve(template);
 		const member = this.roster.find((candidate) => candidate.ready);
 		if (!member) return null;
 		this.roster = this.roster.filter((other) => other !== member);
@@ -66,7 +85,8 @@ export class SandboxPool extends DurableObject<PoolEnv> implements PoolApi {
 		await this.save();
 	}
 
-	async fill(): Promise<PoolStatus> {
+	async fill(template: string): Promise<PoolStatus> {
+		await this.serve(template);
 		if (this.roster.length < this.size) await this.refillIn(0);
 		const ready = this.roster.filter((member) => member.ready).length;
 		return { size: this.size, ready, starting: this.roster.length - ready };
@@ -96,13 +116,14 @@ export class SandboxPool extends DurableObject<PoolEnv> implements PoolApi {
 	/** Refills up to the size, as room allows; then looks again at the next heal. */
 	async alarm() {
 		await this.forgetStopped();
-		while (this.roster.length < this.size) {
-			const member = { sandboxId: newSandboxId(this.template), ready: false };
+		const template = this.template;
+		while (template !== null && this.roster.length < this.size) {
+			const member = { sandboxId: newSandboxId(template), ready: false };
 			// A member before its boot begins: its coordinator may say it is ready before this call returns.
 			this.roster.push(member);
 			await this.save();
 			const reply = await this.coordinator(member.sandboxId)
-				.prewarm({ id: member.sandboxId, template: this.template })
+				.prewarm({ id: member.sandboxId, template })
 				.catch((error: Error) => (console.error(`[pool] starting ${member.sandboxId}: ${error.message}`), { ok: false as const, retryAfterSeconds: 30 }));
 			if (!reply.ok) {
 				this.roster = this.roster.filter((other) => other !== member);

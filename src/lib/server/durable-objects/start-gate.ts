@@ -76,7 +76,7 @@ export class StartGate extends DurableObject<StartGateEnv> implements StartGateA
 		const byVisitor = await this.admit({ starts: limits.perVisitor, perMs: MINUTE_MS });
 		if (!byVisitor.ok) return byVisitor;
 		const pool = await this.poolFor(template, visitor, clean);
-		const pooled = await pool?.claim();
+		const pooled = await pool?.claim(template);
 		const id = pooled ?? newSandboxId(template);
 		const networkGate = this.env.StartGate.get(this.env.StartGate.idFromName(networkGateName(network)));
 		const byNetwork = await networkGate.admit({ starts: limits.perNetwork, perMs: MINUTE_MS }, { max: limits.liveAtNetwork, visitor, sandboxId: id });
