@@ -3,15 +3,16 @@ import { baseUrlOf, TARGETS } from './tests/e2e/app-server.ts';
 import { chromiumLaunchOptions } from './tests/e2e/chromium.ts';
 
 /**
- * Which specs run where: every visitor's scenario on vite dev and the worker; the visitor's flows
- * again on two isolates, which alone run with the short TTL and low limits that coordination.spec.ts
- * tests; the cookie layout of a real domain on the worker over https; a full machine on the
+ * Which specs run where: every visitor's scenario on vite dev and the worker (the routes in Node and
+ * in workerd); on two isolates, what state shared across requests could break — the visitor's flows
+ * (app.spec.ts), saved edits, and coordination.spec.ts, with the short TTL and low limits only they
+ * run with (the editor's, console's and no-JS routes hold no state: the isolates add no code path to them); the cookie layout of a real domain on the worker over https; a full machine on the
  * worker with room for two sandboxes; and the worker with a warm pool.
  */
 const SPECS = {
 	'vite-dev': { testIgnore: /(coordination|session-fixation|capacity|pool)\.spec\.ts/ },
 	worker: { testIgnore: /(coordination|session-fixation|capacity|pool)\.spec\.ts/ },
-	isolates: { testMatch: /(app|editor|no-javascript|coordination|api-console|saved-edits)\.spec\.ts/ },
+	isolates: { testMatch: /(app|coordination|saved-edits)\.spec\.ts/ },
 	https: { testMatch: /session-fixation\.spec\.ts/ },
 	capacity: { testMatch: /capacity\.spec\.ts/ },
 	pool: { testMatch: /pool\.spec\.ts/ }

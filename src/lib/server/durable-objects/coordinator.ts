@@ -184,14 +184,17 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		this.beginBoot('new');
 	}
 
-	/** A ready pooled sandbox becomes the visitor's: its slot is theirs, and its preview is made. */
+	/**
+	 * A ready pooled sandbox becomes the visitor's: its slot is theirs, and its preview is made before
+	 * the answer (tens of milliseconds), so that the visitor's page loads with the preview in it.
+	 */
 	private async claim(record: SandboxRecord, owner: Owner): Promise<StartReply> {
 		console.log(`[coordinator] ${record.state.id} leaves its pool for a visitor`);
 		claimRecord(record, owner, Date.now());
 		await this.changedState();
 		this.beginBoot('claim');
-		// (After: the slot is taken already; this only makes it the visitor's, for reclaims.)
-		await this.capacity().claim(record.state.id, owner.visitor);
+		// (The slot is taken already; this only makes it the visitor's, for reclaims.)
+		await Promise.all([this.booting, this.capacity().claim(record.state.id, owner.visitor)]);
 		return { ok: true, state: record.state };
 	}
 

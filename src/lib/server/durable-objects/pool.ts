@@ -1,16 +1,17 @@
 /**
  * A template's warm pool: one Durable Object per template (named by its ID, which every call that
- * may come first names too) that keeps
- * SANDBOX_POOL_SIZE of its sandboxes started ahead of visitors (pool-settings.ts) — container up,
- * app copied, its server answering — so that a start takes one (`claim`) instead of booting.
+ * may come first names too) that keeps SANDBOX_POOL_SIZE of its sandboxes started ahead of visitors
+ * (pool-settings.ts) — container up, app copied, its server answering — so that a start takes one
+ * (`claim`) instead of booting.
  *
  * - Members are ordinary sandboxes, each with its own coordinator, booted with nobody's name on it
  *   (`prewarm`); the coordinator tells the pool when one is ready, and when one stops unclaimed (its
  *   pool TTL, a reclaim, a failed boot). A claim hands out a ready member once: it leaves the pool
  *   before the answer, and the coordinator records its visitor as its owner.
- * - It refills in the background (its alarm), never past its size, and only into free room: a
- *   member's slot is claimed from Capacity like any sandbox's, but a pool's claim never makes room,
- *   while a visitor's reclaims pool members first (capacity.ts). A full machine runs visitors.
+ * - It refills in the background (its alarm), two boots at a time, never past its size, and only
+ *   into free room: a member's slot is claimed from Capacity like any sandbox's, but a pool's claim
+ *   never makes room, while a visitor's reclaims pool members first (capacity.ts). A full machine
+ *   runs visitors.
  * - A boot that fails makes it wait before trying again, longer each time (a broken template would
  *   otherwise boot forever); and every few minutes it asks its members' coordinators whether they
  *   still run, forgetting those that do not (a message lost, a record forgotten).
@@ -28,6 +29,11 @@ export interface PoolEnv extends PoolSettingsEnv {
 }
 
 
+/**
+ * How many of its sandboxes a pool boots at once: a burst of claims is refilled a few at a time, so
+ * that the refill does not take the CPU from the visitors who just arrived.
+ */
+const BOOTS_AT_ONCE = 2;
 /** How often the members are looked at (and the pool refilled if one went missing). */
 const HEAL_INTERVAL_MS = 5 * 60_000;
 /** The first wait after a failed boot; it doubles with every failure in a row, up to the longest. */
@@ -98,6 +104,8 @@ export class SandboxPool extends DurableObject<PoolEnv> implements PoolApi {
 		member.ready = true;
 		this.failures = 0;
 		await this.save();
+		// Room for the next boot, if the pool is short.
+		if (this.roster.length < this.size) await this.refillIn(0);
 	}
 
 	async memberGone(sandboxId: string, failed: boolean): Promise<void> {
@@ -117,7 +125,8 @@ export class SandboxPool extends DurableObject<PoolEnv> implements PoolApi {
 	async alarm() {
 		await this.forgetStopped();
 		const template = this.template;
-		while (template !== null && this.roster.length < this.size) {
+		const booting = () => this.roster.filter((member) => !member.ready).length;
+		while (template !== null && this.roster.length < this.size && booting() < BOOTS_AT_ONCE) {
 			const member = { sandboxId: newSandboxId(template), ready: false };
 			// A member before its boot begins: its coordinator may say it is ready before this call returns.
 			this.roster.push(member);
@@ -131,6 +140,7 @@ export class SandboxPool extends DurableObject<PoolEnv> implements PoolApi {
 				return this.refillIn(reply.retryAfterSeconds * 1000);
 			}
 		}
+		// (Short of its size, the next boot begins as soon as one of these is ready: memberReady.)
 		if (this.roster.length > 0) await this.refillIn(HEAL_INTERVAL_MS);
 	}
 
