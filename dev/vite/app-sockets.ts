@@ -11,7 +11,7 @@ import { WebSocketServer } from 'ws';
 import { MAX_MESSAGE_BYTES, TERMINAL_PATH, type CoordinatorNamespace } from '../../src/lib/server/durable-objects/contract.ts';
 import { sameOrigin } from '../../src/lib/server/same-origin.ts';
 import { templateOfId } from '../../src/lib/server/sandbox-ids.ts';
-import { readVisitor } from '../../src/lib/server/visitor.ts';
+import { readVisitor, signingSecret } from '../../src/lib/server/visitor.ts';
 
 /** The coordinator's end of the socket, as the platform proxy hands it over. */
 interface ProxiedWebSocket {
@@ -33,7 +33,7 @@ export async function acceptUpgrade(env: { Coordinator: CoordinatorNamespace }, 
 	const [, id = '', route] = /^\/api\/sandbox\/([^/?]+)\/(ws|terminal)/.exec(req.url ?? '') ?? [];
 	if (!sameOrigin(req.headers.origin, req.headers.host)) return refuse(socket, '403 Forbidden', 'Cross-origin WebSocket refused');
 	const visitor = await readVisitor(req.headers.cookie, new URL(`http://${req.headers.host}`));
-	const coordinator = templateOfId(id) && env.Coordinator.get(env.Coordinator.idFromName(id));
+	const coordinator = (await templateOfId(signingSecret(), id)) && env.Coordinator.get(env.Coordinator.idFromName(id));
 	if (!visitor || !coordinator || !(await coordinator.ownedBy(visitor))) return refuse(socket, '404 Not Found', 'No such sandbox');
 
 	const url = new URL(req.url ?? '/', `http://${req.headers.host}`);

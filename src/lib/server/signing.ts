@@ -1,6 +1,6 @@
 /**
  * HMAC signatures and random IDs, with Web Crypto: the same in Node (`vite dev`) and in workerd.
- * What is signed with them: visitor cookies (visitor.ts), preview cookies
+ * What is signed with them: visitor cookies (visitor.ts), sandbox IDs (sandbox-ids.ts), preview cookies
  * (preview-access.ts) — each message prefixed with what it is, so that one cannot pass for another.
  */
 const encoder = new TextEncoder();

@@ -1,7 +1,7 @@
 /**
  * Who the visitor is: a random ID in a signed, HttpOnly, SameSite cookie, named `__Host-visitor`
  * wherever the browser treats the app's origin as secure (see `visitorCookieName`). Each sandbox's
- * coordinator records whose it is (sandbox-ids.ts): anyone else is answered 404, as if it did not exist.
+ * coordinator records whose it is (`ownedBy`): anyone else is answered 404, as if it did not exist.
  *
  * Signing uses Web Crypto, available in Node and in workerd alike.
  *   SESSION_SECRET  the signing key (required in production; random per process in dev)
@@ -14,9 +14,10 @@ import { randomHex, sameText, signature } from './signing';
 
 let secret: string | undefined;
 
-function signingSecret(): string {
+/** The key that signs visitor cookies and sandbox IDs (sandbox-ids.ts). */
+export function signingSecret(): string {
 	secret ??= env.SESSION_SECRET || (dev ? randomHex(32) : undefined);
-	if (!secret) throw new Error('SESSION_SECRET is not set: it signs visitor cookies');
+	if (!secret) throw new Error('SESSION_SECRET is not set: it signs visitor cookies and sandbox IDs');
 	return secret;
 }
 

@@ -48,7 +48,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => vo
 
 let isolates: number[];
 try {
+	// One key for the isolates and the companion: the start gate and the pools sign the sandbox IDs
+	// that the isolates' routes check.
+	const sessionSecret = randomBytes(32).toString('base64url');
 	await wranglerDev(COMPANION, {
+		SESSION_SECRET: sessionSecret,
 		SANDBOX_ENGINE_URL: engine.url,
 		SANDBOX_ENGINE_SECRET: engine.secret,
 		SANDBOX_MAX_INSTANCES: String(engine.maxContainers),
@@ -56,7 +60,7 @@ try {
 		SANDBOX_POOL_SIZE: process.env.SANDBOX_POOL_SIZE ?? '0'
 	});
 	const appVars = {
-		SESSION_SECRET: randomBytes(32).toString('base64url'),
+		SESSION_SECRET: sessionSecret,
 		SANDBOX_VISITOR_STARTS_PER_MINUTE: String(ISOLATE_SETTINGS.visitorStartsPerMinute),
 		SANDBOX_ADDRESS_STARTS_PER_MINUTE: String(ISOLATE_SETTINGS.addressStartsPerMinute),
 		SANDBOX_ADDRESS_LIVE_SANDBOXES: String(ISOLATE_SETTINGS.addressLiveSandboxes),

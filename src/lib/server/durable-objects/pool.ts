@@ -19,13 +19,15 @@
  * A page view asks the pools to fill (`fill`): a deployment warms up once someone looks at it.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { newSandboxId } from '../sandbox-ids';
+import { idSecret, newSandboxId } from '../sandbox-ids';
 import { templateOf } from '../templates/catalog';
 import type { CoordinatorNamespace, PoolApi, PoolMember, PoolStatus } from './contract';
 import { poolSizeOf, type PoolSettingsEnv } from './pool-settings';
 
 export interface PoolEnv extends PoolSettingsEnv {
 	Coordinator: CoordinatorNamespace;
+	/** Signs the sandbox IDs it makes (sandbox-ids.ts). */
+	SESSION_SECRET?: string;
 }
 
 
@@ -127,7 +129,7 @@ export class SandboxPool extends DurableObject<PoolEnv> implements PoolApi {
 		const template = this.template;
 		const booting = () => this.roster.filter((member) => !member.ready).length;
 		while (template !== null && this.roster.length < this.size && booting() < BOOTS_AT_ONCE) {
-			const member = { sandboxId: newSandboxId(template), ready: false };
+			const member = { sandboxId: await newSandboxId(idSecret(this.env), template), ready: false };
 			// A member before its boot begins: its coordinator may say it is ready before this call returns.
 			this.roster.push(member);
 			await this.save();

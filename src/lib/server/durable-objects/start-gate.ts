@@ -27,10 +27,12 @@ import {
 	type StartLimit,
 	type StartReply
 } from './contract';
-import { newSandboxId } from '../sandbox-ids';
+import { idSecret, newSandboxId } from '../sandbox-ids';
 import { poolSizeOf, type PoolSettingsEnv } from './pool-settings';
 
 interface StartGateEnv extends PoolSettingsEnv {
+	/** Signs the sandbox IDs it makes (sandbox-ids.ts). */
+	SESSION_SECRET?: string;
 	Coordinator: CoordinatorNamespace;
 	StartGate: Namespace<StartGateApi>;
 	SavedEdits?: Namespace<SavedEditsApi>;
@@ -77,7 +79,7 @@ export class StartGate extends DurableObject<StartGateEnv> implements StartGateA
 		if (!byVisitor.ok) return byVisitor;
 		const pool = await this.poolFor(template, visitor, clean);
 		const pooled = await pool?.claim(template);
-		const id = pooled ?? newSandboxId(template);
+		const id = pooled ?? (await newSandboxId(idSecret(this.env), template));
 		const networkGate = this.env.StartGate.get(this.env.StartGate.idFromName(networkGateName(network)));
 		const byNetwork = await networkGate.admit({ starts: limits.perNetwork, perMs: MINUTE_MS }, { max: limits.liveAtNetwork, visitor, sandboxId: id });
 		if (!byNetwork.ok) {

@@ -31,7 +31,7 @@ const ShareForm = v.object({ access: v.picklist(['private', 'public'], 'access m
 const NO_JS_WAIT = { waitMs: 8_000, gatherMs: 400 };
 
 export const load: PageServerLoad = async ({ params, url, platform, setHeaders, locals }) => {
-	const template = requireSandboxId(params.id);
+	const template = await requireSandboxId(params.id);
 	setHeaders({ 'cache-control': 'no-store' });
 	const query = v.safeParse(Query, Object.fromEntries(url.searchParams));
 	if (!query.success) error(400, query.issues[0].message);
