@@ -6,6 +6,7 @@
  * (Processes that ended during the boot are not counted; the boot starts none of its own.)
  */
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { TOKEN_HEADER } from '../engine/forwarded-head.ts';
 import { cmdlineOf, liveProcesses, type ProcessStat } from '../engine/proc.ts';
 import { NAMED_SERVER, startTestEngine } from '../tests/helpers/engine.ts';
@@ -42,7 +43,8 @@ function descendants(root: number): (ProcessStat & { cmdline: string })[] {
 const cpuMsOf = (pid: number) => (liveProcesses().find((p) => p.pid === pid)?.cpuTicks ?? 0) * TICK_MS;
 
 export async function benchBootCpu(runs: number): Promise<Row[]> {
-	const engine = await startTestEngine({ SANDBOX_ENGINE_STATE_DIR: scratchDir('bench-cpu-') });
+	const stateDir = scratchDir('bench-cpu-');
+	const engine = await startTestEngine({ SANDBOX_ENGINE_STATE_DIR: stateDir });
 	const enginePid = engine.child.pid!;
 	const samples = new Map<string, number[]>([...JOBS.map(([job]) => [job, []] as [string, number[]]), ['the engine (host)', []], ['in all', []]]);
 	try {
@@ -68,6 +70,7 @@ export async function benchBootCpu(runs: number): Promise<Row[]> {
 		}
 	} finally {
 		await engine.stop();
+		rmSync(stateDir, { recursive: true, force: true });
 	}
 	return [...samples].map(([job, values]) => msRow(job, values));
 }
