@@ -2,7 +2,7 @@
  * The warm pool, as visitors meet it (the `pool` target: the worker keeping one Express sandbox
  * started ahead of visitors). The start page says when one is ready; a click takes it, its boot
  * already done; two visitors racing for it get different sandboxes; and however many start at
- * once, no more containers run than the pool's one and the visitors' own.
+ * once, no more containers run than the pool's one and the visitors' own. Without JavaScript too.
  */
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { liveProcesses } from '../helpers/host.ts';
@@ -87,4 +87,16 @@ test("after a burst of starts, the containers are the visitors' and the pool's o
 	await Promise.all(pages.map(stop));
 	await expect.poll(runningContainers, { timeout: 20_000 }).toBe(1);
 	await Promise.all([watcher, ...pages].map((page) => page.context().close()));
+});
+
+test('without JavaScript, the start page says one is ready, and the click lands on a page with its preview already in it', async ({ browser }) => {
+	const context = await browser.newContext({ javaScriptEnabled: false });
+	const page = await context.newPage();
+	await poolReady(page);
+	const id = await clickStart(page);
+	// The first page the form's redirect loads, not one of the status page's own reloads.
+	expect(await page.locator('h1 .badge').innerText()).toBe('ready');
+	expect(await previewJson(page)).toMatchObject({ sandbox: id });
+	await stop(page);
+	await context.close();
 });
