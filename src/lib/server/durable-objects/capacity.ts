@@ -17,6 +17,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import * as v from 'valibot';
+import { reclaimAfterMs } from './lifetimes';
 import { REPLACED_REASON, type CapacityApi, type Claim, type CoordinatorNamespace } from './contract';
 
 export interface CapacityEnv {
@@ -27,16 +28,11 @@ export interface CapacityEnv {
 	 * and a full platform is met at the container's start deadline (boot.ts).
 	 */
 	SANDBOX_MAX_INSTANCES?: string;
-	/** How long a sandbox must go unused before it may be stopped to make room (default 45). */
+	/** How long a sandbox must go unused before it may be stopped to make room (lifetimes.ts). */
 	SANDBOX_RECLAIM_AFTER_SECONDS?: string;
 }
 
 const MaxInstances = v.optional(v.pipe(v.string(), v.transform(Number), v.integer(), v.minValue(1), v.maxValue(100_000)));
-const ReclaimAfterSeconds = v.pipe(v.optional(v.string(), '45'), v.transform(Number), v.integer(), v.minValue(1), v.maxValue(86_400));
-
-/** The grace before an unused sandbox may be reclaimed, in ms (the coordinator's heartbeat fits in it). */
-export const reclaimAfterMs = (env: Pick<CapacityEnv, 'SANDBOX_RECLAIM_AFTER_SECONDS'>) =>
-	v.parse(ReclaimAfterSeconds, env.SANDBOX_RECLAIM_AFTER_SECONDS) * 1000;
 
 /** When a pool may ask again for room it was refused. */
 const POOL_RETRY_AFTER_SECONDS = 30;

@@ -274,7 +274,8 @@ export interface PoolApi {
 	/** From a member's coordinator: it is ready to be claimed. */
 	memberReady(sandboxId: string): Promise<void>;
 	/** From a member's coordinator: it stopped, or failed to start, unclaimed. */
-	memberGone(sandboxId: string, failed: boolean): Promise<void>;	/** What the pool holds now, oldest first (a look inside, for operators and tests). */
+	memberGone(sandboxId: string, failed: boolean): Promise<void>;
+	/** What the pool holds now, oldest first (a look inside, for operators and tests). */
 	members(): Promise<PoolMember[]>;
 }
 

@@ -25,31 +25,31 @@
  *   preview, its TTL the pool's; a visitor's `start` then claims it (only its preview is left to
  *   make), and its pool is told when it is ready, and when it stops or fails unclaimed.
  *
+ * This file is the lifecycle and the object's methods; its parts are beside it: the record, saved
+ * and told (record-keeper.ts), one boot's outcome (boot-run.ts), the objects it calls (neighbours.ts),
+ * its TTLs (lifetimes.ts), the visitor's tools (app-tools.ts) and the preview (preview-keeper.ts).
+ *
  * A class of its own beside the SDK's `Sandbox`, rather than a subclass of it: it runs without a
  * container (it outlives and replaces them), it keeps the app's state apart from the SDK's storage,
  * and the SDK's object stays the SDK's code, unchanged.
  */
 import { DurableObject, type WorkerWebSocket } from 'cloudflare:workers';
-import * as v from 'valibot';
-import { messageFor, type SandboxSnapshot } from '../../sandbox-state';
-import { diagnose, lastLines, restartFailure } from '../app-problems';
+import { diagnose } from '../app-problems';
 import type { LogLine } from '../../app-logs';
 import { spokenDuration } from '../../durations';
-import { openSandbox, type SandboxNamespace } from '../sandbox/cloudflare';
-import { SandboxError, type Sandbox } from '../sandbox/types';
+import type { Sandbox } from '../sandbox/types';
 import { templateOf, type Template } from '../templates/catalog';
 import { dueWork, nextAlarm } from './alarm-schedule';
 import { AppTools, NOT_RUNNING, type ReadyApp } from './app-tools';
-import { APP_PROCESS_ID, boot, describeFailure, LATE_START_WINDOW_MS, type BootOptions, type RestoreStep } from './boot';
-import { CAPACITY_NAME, reclaimAfterMs, type CapacityEnv } from './capacity';
-import { backUpEdits, restoreStep } from './edit-backups';
-import { savedEditsTtlMs, type SavedEditsEnv } from './saved-edits';
-import { closedByBrowser, refuseMessage, StatusFeed } from './status-feed';
+import { APP_PROCESS_ID, LATE_START_WINDOW_MS, type BootOptions, type RestoreStep } from './boot';
+import { runBoot } from './boot-run';
+import { lifetimesOf, type Lifetimes } from './lifetimes';
+import { Neighbours, type CoordinatorEnv } from './neighbours';
+import { RecordKeeper } from './record-keeper';
+import { closedByBrowser, refuseMessage } from './status-feed';
 import { PreviewKeeper } from './preview-keeper';
-import { beginStep, claimRecord, endBoot, newRecord, secretsOf, stoppedState, timing, unclaimed, type Owner, type SandboxRecord } from './sandbox-record';
-import { poolTtlMs, type PoolSettingsEnv } from './pool-settings';
+import { claimRecord, newRecord, secretsOf, stoppedState, timing, unclaimed, type Owner, type SandboxRecord } from './sandbox-record';
 import {
-	savedEditsName,
 	API_CALL_PATH,
 	LOGS_PATH,
 	TERMINAL_PATH,
@@ -60,10 +60,6 @@ import {
 	type PreviewTicketReply,
 	type ReadReply,
 	type RestartReply,
-	type SavedEditsApi,
-	type CapacityApi,
-	type Namespace,
-	type PoolApi,
 	type PrewarmReply,
 	type PrewarmRequest,
 	type StartReply,
@@ -74,26 +70,6 @@ import {
 	type WriteReply
 } from './contract';
 
-export interface CoordinatorEnv extends Pick<CapacityEnv, 'SANDBOX_RECLAIM_AFTER_SECONDS'>, SavedEditsEnv, PoolSettingsEnv {
-	Sandbox: SandboxNamespace;
-	Capacity: Namespace<CapacityApi>;
-	/** The templates' warm pools (pool.ts), told when a pooled sandbox is ready or gone. */
-	Pool?: Namespace<PoolApi>;
-	/** The visitors' saved edits (saved-edits.ts); without it, or without BACKUP_BUCKET, edits are not saved. */
-	SavedEdits?: Namespace<SavedEditsApi>;
-	/** Idle time before a sandbox is destroyed (default 300). */
-	SANDBOX_TTL_SECONDS?: string;
-}
-
-const TtlSeconds = v.pipe(v.optional(v.string(), '300'), v.transform(Number), v.integer(), v.minValue(5), v.maxValue(86_400));
-
-/** The longest a status read waits for a change. */
-const MAX_WAIT_MS = 10_000;
-/** The longest a waiting status read goes on gathering changes after the first. */
-const MAX_GATHER_MS = 2_000;
-/** Use is written down at most this often (a preview's every request counts). */
-const TOUCH_WRITE_INTERVAL_MS = 2_000;
-
 /** How long after a stop a container is still looked for: a call under way at the stop may wake one. */
 const AFTER_STOP_SWEEP_MS = 60_000;
 
@@ -101,40 +77,38 @@ const AFTER_STOP_SWEEP_MS = 60_000;
 const STOPPED_RECORD_MS = 24 * 3600_000;
 
 export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements CoordinatorApi {
-	private record: SandboxRecord | null = null;
+	private readonly keeper: RecordKeeper;
 	/** The boot under way in this object, if any. */
 	private booting: Promise<void> | null = null;
 	/** Bumped by every boot and every stop: a boot that finds it changed has been superseded. */
 	private generation = 0;
-	private lastWrite = 0;
-	private readonly feed: StatusFeed;
+	private readonly neighbours: Neighbours;
 	private readonly tools = new AppTools(() => this.readyApp());
 	private readonly preview = new PreviewKeeper({
 		record: () => this.record,
 		generation: () => this.generation,
-		sandbox: (record) => this.sandbox(record.state.id),
+		sandbox: (record) => this.neighbours.sandbox(record.state.id),
 		port: (record) => this.template(record.state.template).port,
-		touch: () => this.touch(),
-		save: () => this.save(),
-		changedState: () => this.changedState()
+		touch: () => this.keeper.used(),
+		save: () => this.keeper.save(),
+		changedState: () => this.keeper.changedState()
 	});
-	private readonly ttlMs: number;
-	/** How long a pooled sandbox waits for a visitor. */
-	private readonly poolTtlMs: number;
-	/** How often a visible tab says it is still open: often enough that neither the TTL nor a reclaim takes its sandbox. */
-	private readonly heartbeatMs: number;
+	private readonly lifetimes: Lifetimes;
+
+	/** The sandbox's record (record-keeper.ts keeps it). */
+	private get record(): SandboxRecord | null {
+		return this.keeper.record;
+	}
 
 	constructor(ctx: ConstructorParameters<typeof DurableObject<CoordinatorEnv>>[0], env: CoordinatorEnv) {
 		super(ctx, env);
-		this.feed = new StatusFeed(ctx);
-		this.ttlMs = v.parse(TtlSeconds, env.SANDBOX_TTL_SECONDS) * 1000;
-		this.poolTtlMs = poolTtlMs(env);
-		this.heartbeatMs = Math.max(1_000, Math.min(15_000, this.ttlMs / 3, reclaimAfterMs(env) / 3));
+		this.keeper = new RecordKeeper(ctx);
+		this.lifetimes = lifetimesOf(env);
+		this.neighbours = new Neighbours(env, this.lifetimes.sdkSleepAfterSeconds);
 		void ctx.blockConcurrencyWhile(async () => {
-			this.record = (await ctx.storage.get<SandboxRecord>('record')) ?? null;
 			// Restarted mid-boot (a deploy, an eviction): the boot died with the old instance. The
 			// watchdog resumes it now rather than at its next round.
-			if (this.record?.state.status === 'initializing') await ctx.storage.setAlarm(Date.now());
+			if ((await this.keeper.load())?.state.status === 'initializing') await ctx.storage.setAlarm(Date.now());
 		});
 	}
 
@@ -151,7 +125,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 			await this.touch();
 			return { ok: true, state: this.record.state };
 		}
-		const slot = await this.capacity().claim(id, visitor);
+		const slot = await this.neighbours.claimSlot(id, visitor);
 		if (!slot.ok) {
 			const message = 'All sandboxes are busy right now: every one is in use. Please try again in a minute.';
 			return { ok: false, status: 503, message, retryAfterSeconds: slot.retryAfterSeconds };
@@ -164,7 +138,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	async prewarm({ id, template }: PrewarmRequest): Promise<PrewarmReply> {
 		this.checkName(id, template);
 		if (this.record && this.record.state.status !== 'stopped') throw new Error(`prewarm(${id}): the sandbox exists already`);
-		const slot = await this.capacity().claim(id, null);
+		const slot = await this.neighbours.claimSlot(id, null);
 		if (!slot.ok) return slot;
 		await this.bootNew(id, template, null);
 		return { ok: true };
@@ -179,8 +153,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 
 	/** A new sandbox boots: for `owner`, or (null) for its template's pool. */
 	private async bootNew(id: string, template: string, owner: Owner | null) {
-		this.record = newRecord({ id, template, owner, api: Boolean(this.template(template).api), now: Date.now() });
-		await this.save();
+		await this.keeper.replace(newRecord({ id, template, owner, api: Boolean(this.template(template).api), now: Date.now() }));
 		this.beginBoot('new');
 	}
 
@@ -191,10 +164,10 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	private async claim(record: SandboxRecord, owner: Owner): Promise<StartReply> {
 		console.log(`[coordinator] ${record.state.id} leaves its pool for a visitor`);
 		claimRecord(record, owner, Date.now());
-		await this.changedState();
+		await this.keeper.changedState();
 		this.beginBoot('claim');
 		// (The slot is taken already; this only makes it the visitor's, for reclaims.)
-		await Promise.all([this.booting, this.capacity().claim(record.state.id, owner.visitor)]);
+		await Promise.all([this.booting, this.neighbours.claimSlot(record.state.id, owner.visitor)]);
 		return { ok: true, state: record.state };
 	}
 
@@ -204,20 +177,14 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 
 	async status({ visitor, after, waitMs = 0, gatherMs = 0 }: StatusRequest): Promise<StatusReply> {
 		if (!(await this.ownedBy(visitor))) return null;
-		if (this.record && after === this.record.version && waitMs > 0) {
-			await this.feed.nextChange(Math.min(waitMs, MAX_WAIT_MS));
-			const until = Date.now() + Math.min(gatherMs, MAX_GATHER_MS);
-			while (this.record?.state.status === 'initializing' && Date.now() < until) await this.feed.nextChange(until - Date.now());
-		}
+		await this.keeper.changeAfter(after, waitMs, gatherMs);
 		if (!(await this.ownedBy(visitor))) return null;
 		await this.touch();
-		return { state: this.record!.state, version: this.record!.version, heartbeatMs: this.heartbeatMs };
+		return { state: this.record!.state, version: this.record!.version, heartbeatMs: this.lifetimes.heartbeatMs };
 	}
 
-	async touch(): Promise<void> {
-		if (!this.record) return;
-		this.record.lastActiveAt = Date.now();
-		if (this.record.lastActiveAt - this.lastWrite > TOUCH_WRITE_INTERVAL_MS) await this.save();
+	touch(): Promise<void> {
+		return this.keeper.used();
 	}
 
 	touchPreview(host: string): Promise<void> {
@@ -263,7 +230,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		if (record?.state.status !== 'ready') return false; // failed or stopped: nothing to wake
 		console.log(`[coordinator] waking ${record.state.id}: its container went away`);
 		Object.assign(record.state, { status: 'initializing', steps: [], previewUrl: null, error: null, problem: null });
-		await this.changedState();
+		await this.keeper.changedState();
 		// Exposing the port again keeps the preview URL (tokens outlive containers).
 		this.beginBoot('recover');
 		return true;
@@ -276,7 +243,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		record.lastActiveAt = Date.now();
 		// The preview URL stays: the page keeps its terminal and editor open through the restart.
 		Object.assign(record.state, { status: 'initializing', steps: [], error: null, problem: null });
-		await this.changedState();
+		await this.keeper.changedState();
 		this.beginBoot('restart');
 		return { ok: true };
 	}
@@ -298,23 +265,23 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		stoppedState(record.state, reason);
 		// What the visitor is told is kept a while (their page may ask), then forgotten.
 		record.forgetAt = Date.now() + STOPPED_RECORD_MS;
-		await this.changedState();
+		await this.keeper.changedState();
 		this.tools.closeTerminals();
 		// (Before the sweep below is set: the alarm would destroy the container mid-backup.)
-		if (keepEdits && (await this.saveEdits(record))) {
+		if (keepEdits && (await this.neighbours.saveEdits(record))) {
 			record.state.error = { message: `${reason} Your edits are saved: starting this template again brings them back.`, retryable: true };
 		}
 		// A call into the sandbox still under way (a boot's, an editor's) would start a fresh container
 		// after the destroy below: for a while, any container it has is stopped again.
 		record.sweepUntil = Math.max(record.sweepUntil ?? 0, Date.now() + AFTER_STOP_SWEEP_MS);
-		await this.changedState();
-		this.feed.closeAll('sandbox stopped');
-		await this.destroyContainer();
-		if (unclaimed(record)) await this.tellPool(record, 'gone');
+		await this.keeper.changedState();
+		this.keeper.feed.closeAll('sandbox stopped');
+		await this.neighbours.destroyContainer(record.state.id);
+		if (unclaimed(record)) await this.neighbours.tellPool(record.state.id, record.state.template, 'gone');
 		// A start may have come meanwhile (a pooled sandbox claimed as it stopped boots afresh): the
 		// slot and the alarm are the new boot's then.
 		if (this.record !== record) return;
-		await this.releaseSlot();
+		await this.neighbours.releaseSlot(record.state.id);
 		await this.scheduleAlarm();
 	}
 
@@ -341,7 +308,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return new Response('WebSocket only', { status: 426 });
 		if (path === TERMINAL_PATH) return this.tools.openTerminal(new URL(request.url).searchParams);
 		if (!this.record) return new Response('No such sandbox', { status: 404 });
-		return this.feed.subscribe(this.message());
+		return this.keeper.feed.subscribe(this.keeper.message());
 	}
 
 	webSocketMessage(socket: WorkerWebSocket, data: string | ArrayBuffer) {
@@ -357,7 +324,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		const record = this.record;
 		if (record?.state.status !== 'ready') return null;
 		return {
-			sandbox: this.sandbox(record.state.id),
+			sandbox: this.neighbours.sandbox(record.state.id),
 			template: this.template(record.state.template),
 			secrets: secretsOf(record),
 			apiToken: record.apiToken,
@@ -376,17 +343,9 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		if (!record) return;
 		if (!record.edited) {
 			record.edited = true;
-			await this.save();
+			await this.keeper.save();
 		}
 		await this.touch();
-	}
-
-	/** Saves the app's files for the visitor (edit-backups.ts): true if they were kept. */
-	private async saveEdits(record: SandboxRecord): Promise<boolean> {
-		const store = this.savedEdits(record);
-		if (!store || !this.env.BACKUP_BUCKET) return false;
-		const { id, template } = record.state;
-		return backUpEdits(this.sandbox(id), store, { id, template, startedAt: record.startedAt ?? 0 }, savedEditsTtlMs(this.env));
 	}
 
 	/**
@@ -395,14 +354,8 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	 */
 	private async freshApp(record: SandboxRecord, sandbox: Sandbox, mode: BootOptions['mode']): Promise<RestoreStep | null> {
 		record.edited = false;
-		const store = mode === 'new' ? this.savedEdits(record) : null;
 		// Restored, they are kept again at the next stop, for as long again.
-		return store && restoreStep(sandbox, store, record.state.template, () => (record.edited = true));
-	}
-
-	private savedEdits(record: SandboxRecord): SavedEditsApi | null {
-		const namespace = this.env.SavedEdits;
-		return namespace && record.visitor ? namespace.get(namespace.idFromName(savedEditsName(record.visitor))) : null;
+		return mode === 'new' ? this.neighbours.restoreStep(record, sandbox, () => (record.edited = true)) : null;
 	}
 
 	/** The timed work: whatever is due now, then the next alarm (see the class comment). */
@@ -411,11 +364,8 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		if (!record) return;
 		const now = Date.now();
 		const work = dueWork(timing(record), now, this.ttlOf(record));
-		if (work.sweep) await this.destroyContainer();
-		if (work.forget) {
-			this.record = null;
-			return this.ctx.storage.deleteAll();
-		}
+		if (work.sweep) await this.neighbours.destroyContainer(record.state.id);
+		if (work.forget) return this.keeper.forget();
 		if (work.resumeBoot && !this.booting) {
 			console.log(`[coordinator] resuming the boot of ${record.state.id}`);
 			this.beginBoot(record.bootMode === 'restart' ? 'restart' : 'recover');
@@ -435,7 +385,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	 * container is left as it is, with the evidence on the page, for the visitor to mend and restart.
 	 */
 	private async checkApp(record: SandboxRecord) {
-		const sandbox = this.sandbox(record.state.id);
+		const sandbox = this.neighbours.sandbox(record.state.id);
 		const process = await sandbox.getProcess(APP_PROCESS_ID).catch(() => null);
 		if (this.record !== record || record.state.status !== 'ready' || process?.status === 'running') return;
 		// Nobody would mend a pooled app: a fresh one replaces it.
@@ -455,17 +405,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 
 	/** How long the sandbox may go unused: a pooled one waits for a visitor for longer. */
 	private ttlOf(record: SandboxRecord): number {
-		return unclaimed(record) ? this.poolTtlMs : this.ttlMs;
-	}
-
-	/** Tells the template's pool (pool.ts) that its unclaimed sandbox is ready, gone, or failed to boot. */
-	private async tellPool({ state }: SandboxRecord, news: 'ready' | 'gone' | 'failed') {
-		const pools = this.env.Pool;
-		if (!pools) return;
-		const pool = pools.get(pools.idFromName(state.template));
-		await (news === 'ready' ? pool.memberReady(state.id) : pool.memberGone(state.id, news === 'failed')).catch((error: Error) =>
-			console.error(`[coordinator] telling the pool that ${state.id} is ${news}: ${error.message}`)
-		);
+		return unclaimed(record) ? this.lifetimes.poolTtlMs : this.lifetimes.idleTtlMs;
 	}
 
 	private beginBoot(mode: BootOptions['mode']) {
@@ -479,64 +419,48 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		this.scheduleAlarm().catch((error) => console.error('[coordinator] setting the watchdog failed', error));
 	}
 
+	/** Runs a boot (boot-run.ts) and settles what came of it, unless a stop or a newer boot came first. */
 	private async boot(generation: number, mode: BootOptions['mode']) {
 		const record = this.record!;
 		const { id, template } = record.state;
 		const current = () => this.generation === generation && this.record === record;
-		const sandbox = this.sandbox(id);
-		let containerUp = false;
+		const sandbox = this.neighbours.sandbox(id);
 		console.log(`[coordinator] booting ${id}`);
-		try {
-			const previewUrl = await boot({
-				sandbox,
-				template: this.template(template),
-				env: this.appEnv(record),
-				origin: record.origin,
-				mode,
-				containerUp: () => (containerUp = true),
-				freshApp: () => this.freshApp(record, sandbox, mode),
-				progress: (label) => {
-					if (!current()) throw new Error('superseded');
-					this.step(label);
-				}
-			});
-			if (!current()) throw new Error('superseded');
-			if (previewUrl) record.previewHost = new URL(previewUrl).host;
-			await this.finish({ status: 'ready', previewUrl, problem: null });
-			if (unclaimed(record)) await this.tellPool(record, 'ready');
-		} catch (error) {
-			// Before its container was known to run, the SDK may still be starting one (its retries
-			// outlive the boot's deadline, and nothing stops them): it is stopped when it does.
-			if (!containerUp) record.sweepUntil = Date.now() + LATE_START_WINDOW_MS;
-			// A restart that the app failed leaves the sandbox running, with the app's files as they
-			// are: the visitor reads why on the page, mends them and restarts again.
-			const problem = mode === 'restart' && current() ? await restartFailure(sandbox, secretsOf(record), error, describeFailure(error).message) : null;
-			if (problem && current()) {
-				console.warn(`[coordinator] the app of ${id} failed to restart: ${problem.message}`);
-				await this.finish({ status: 'ready', problem });
-			} else if (current()) {
-				console.error(`[coordinator] ${id} failed to start`, error);
-				await this.finish({ status: 'error', error: { ...describeFailure(error), log: await this.evidence(sandbox, record, error) } });
-			}
-			// Failed, or stopped mid-boot (a call made since may have woken a container): done for. A
-			// newer boot (a wake-up) owns the sandbox now, if there is one.
-			if ((current() && !problem) || record.state.status === 'stopped') {
-				await this.destroyContainer();
-				await this.releaseSlot();
-				if (current() && unclaimed(record)) await this.tellPool(record, 'failed');
-			}
+		const { outcome, containerUp } = await runBoot({
+			sandbox,
+			template: this.template(template),
+			mode,
+			origin: record.origin,
+			apiToken: record.apiToken,
+			secrets: secretsOf(record),
+			current,
+			step: (label) => this.keeper.step(label),
+			freshApp: () => this.freshApp(record, sandbox, mode)
+		});
+		// Before its container was known to run, the SDK may still be starting one (its retries
+		// outlive the boot's deadline, and nothing stops them): it is stopped when it does.
+		if (outcome.kind !== 'ready' && !containerUp) record.sweepUntil = Date.now() + LATE_START_WINDOW_MS;
+		if (!current()) {
+			// Stopped mid-boot (a call made since may have woken a container): done for. A newer boot
+			// (a wake-up, a restart) owns the sandbox otherwise.
+			if (record.state.status === 'stopped') await this.endContainer(record);
+		} else if (outcome.kind === 'ready') {
+			if (outcome.previewUrl) record.previewHost = new URL(outcome.previewUrl).host;
+			await this.keeper.finish({ status: 'ready', previewUrl: outcome.previewUrl, problem: null });
+			if (unclaimed(record)) await this.neighbours.tellPool(id, template, 'ready');
+		} else if (outcome.kind === 'app-failed-restart') {
+			// The visitor reads why on the page, mends the app's files and restarts again.
+			console.warn(`[coordinator] the app of ${id} failed to restart: ${outcome.problem.message}`);
+			await this.keeper.finish({ status: 'ready', problem: outcome.problem });
+		} else if (outcome.kind === 'failed') {
+			await this.keeper.finish({ status: 'error', error: outcome.error });
+			await this.endContainer(record);
+			if (unclaimed(record)) await this.neighbours.tellPool(id, template, 'failed');
 		}
 		if (this.record !== record) return;
 		record.lastActiveAt = Date.now();
-		await this.save();
+		await this.keeper.save();
 		await this.scheduleAlarm();
-	}
-
-	/** For a boot that failed because of the app (it exited, never answered, or answered only inside): its last lines. */
-	private async evidence(sandbox: Sandbox, record: SandboxRecord, error: unknown): Promise<LogLine[] | undefined> {
-		const appsFault = ['PROCESS_EXITED_BEFORE_READY', 'PROCESS_READY_TIMEOUT', 'LOOPBACK_ONLY'];
-		if (!(error instanceof SandboxError) || !appsFault.includes(error.code)) return undefined;
-		return lastLines(sandbox, secretsOf(record));
 	}
 
 	/** The template a sandbox boots (a test's subclass may boot one of its own). */
@@ -544,56 +468,9 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		return templateOf(id)!;
 	}
 
-	/** What the app's process gets in its environment besides PORT and SANDBOX_ID. */
-	private appEnv(record: SandboxRecord): Record<string, string> {
-		const api = this.template(record.state.template).api;
-		return api && record.apiToken ? { [api.tokenEnv]: record.apiToken } : {};
-	}
-
-	/** Gives the sandbox's slot back (capacity.ts); its container is gone. */
-	private async releaseSlot() {
-		const id = this.record?.state.id;
-		if (id) await this.capacity().release(id).catch((error) => console.error(`[coordinator] releasing the slot of ${id} failed`, error));
-	}
-
-	private capacity(): CapacityApi {
-		return this.env.Capacity.get(this.env.Capacity.idFromName(CAPACITY_NAME));
-	}
-
-	private async destroyContainer() {
-		const id = this.record?.state.id;
-		if (id) await this.sandbox(id).destroy().catch((error) => console.error(`[coordinator] destroying ${id} failed`, error));
-	}
-
-	private sandbox(id: string): Sandbox {
-		// The SDK's own idle stop, a minute after ours (see checkApp).
-		return openSandbox(this.env.Sandbox, id, { sleepAfter: this.ttlMs / 1000 + 60 });
-	}
-
-	private step(label: string) {
-		beginStep(this.record!.state, label, Date.now());
-		this.changedState().catch((error) => console.error('[coordinator] saving a step failed', error));
-	}
-
-	private async finish(outcome: Partial<SandboxSnapshot>) {
-		endBoot(this.record!.state, outcome, Date.now());
-		await this.changedState();
-	}
-
-	/** Saves a change of state and tells every socket and waiting status read. */
-	private async changedState() {
-		this.record!.version++;
-		this.feed.publish(this.message());
-		await this.save();
-	}
-
-	private message(): string {
-		return JSON.stringify(messageFor(this.record!.state));
-	}
-
-	private async save() {
-		if (!this.record) return;
-		this.lastWrite = Date.now();
-		await this.ctx.storage.put('record', this.record);
+	/** The sandbox is done for: its container goes, and its slot with it. */
+	private async endContainer(record: SandboxRecord) {
+		await this.neighbours.destroyContainer(record.state.id);
+		await this.neighbours.releaseSlot(record.state.id);
 	}
 }
