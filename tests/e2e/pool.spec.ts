@@ -48,7 +48,19 @@ async function stop(page: Page) {
 
 test("a click takes the sandbox started ahead of time: its boot's steps take no time, and its preview is the visitor's", async ({ page }) => {
 	await poolReady(page);
+	const requests: string[] = [];
+	page.on('request', (request) => requests.push(new URL(request.url()).pathname));
 	const id = await clickStart(page);
+	expect(await previewJson(page)).toMatchObject({ sandbox: id });
+	// The page came with a ticket: its iframe went straight to the preview host, not through the app.
+	expect(requests.filter((path) => path === '/__preview_access')).toHaveLength(1);
+	expect(requests).not.toContain(`/sandbox/${id}/preview`);
+	// Drawn again with its spent ticket, the iframe still shows the app: the browser has the cookie.
+	const spent = page.waitForResponse((response) => new URL(response.url()).pathname === '/__preview_access');
+	const app = page.waitForResponse((response) => response.frame() !== page.mainFrame() && new URL(response.url()).pathname === '/');
+	await page.locator('iframe').evaluate((iframe: HTMLIFrameElement) => (iframe.src = `${iframe.src}&again`));
+	expect((await spent).status()).toBe(303);
+	expect((await app).status()).toBe(200);
 	expect(await previewJson(page)).toMatchObject({ sandbox: id });
 
 	await page.getByText('Boot steps').click();

@@ -8,7 +8,10 @@
  *      a one-time ticket (random, a minute to live), and redirects to
  *   2. `{preview host}/__preview_access?ticket=…&to=/path`, which the worker answers itself — the
  *      sandbox never sees it: the coordinator redeems the ticket (once), and the answer sets a
- *      cookie for that preview host alone and redirects to `to`.
+ *      cookie for that preview host alone and redirects to `to`. A spent ticket takes a browser
+ *      that has the cookie already on to `to` all the same (it gains nothing it had not).
+ * A page of the sandbox that loads with the sandbox ready gets a ticket with its state, and its
+ * iframe starts at 2 (one round trip fewer, for a visitor whose sandbox was ready at once).
  * The cookie holds an expiry and an HMAC of the preview host and expiry (SESSION_SECRET): it is
  * checked without asking anyone, is worth nothing on another host, and is renewed on navigation.
  *
@@ -22,6 +25,7 @@
  */
 import * as v from 'valibot';
 import { cookieValues, isSecureOrigin, withoutCookies } from './cookies';
+import type { PreviewTicket } from './durable-objects/contract';
 import { sameText, signature } from './signing';
 
 export const PREVIEW_ACCESS_PATH = '/__preview_access';
@@ -41,6 +45,13 @@ export const AccessRequest = v.object({
 	ticket: v.pipe(v.string('The link has no ticket'), v.regex(/^[0-9a-f]{32}$/, 'The ticket is malformed')),
 	to: PreviewPath
 });
+
+/** Where `ticket` takes a browser into its preview, and on to `to` there. */
+export function ticketUrl({ previewUrl, ticket }: PreviewTicket, to = '/'): string {
+	const url = new URL(PREVIEW_ACCESS_PATH, previewUrl);
+	url.search = new URLSearchParams({ ticket, to }).toString();
+	return url.href;
+}
 
 export function previewCookieName(previewUrl: URL): string {
 	return isSecureOrigin(previewUrl) ? '__Host-sandbox-preview' : 'sandbox-preview';

@@ -57,8 +57,11 @@ export async function answerPreview(request: Request, env: PreviewEnv, ctx: Cont
 	if (url.pathname === PREVIEW_ACCESS_PATH) {
 		const access = v.safeParse(AccessRequest, Object.fromEntries(url.searchParams));
 		if (!access.success) return json(400, { error: access.issues[0].message, code: 'BAD_TICKET' });
-		if (!(await coordinator.redeemPreviewTicket(host, access.output.ticket))) return spentTicket();
-		return redirectWithCookie(access.output.to, await previewCookie(url, secret));
+		const { ticket, to } = access.output;
+		if (await coordinator.redeemPreviewTicket(host, ticket)) return redirectWithCookie(to, await previewCookie(url, secret));
+		// (An iframe drawn again with the ticket its page came with: the browser is in already.)
+		if (await checkPreviewCookie(request, url, secret)) return goOn(to);
+		return spentTicket();
 	}
 	const cookie = await checkPreviewCookie(request, url, secret);
 	if (!cookie) {
@@ -90,6 +93,10 @@ function revalidateAlways(headers: Headers) {
 
 function redirectWithCookie(to: string, cookie: string): Response {
 	return new Response(null, { status: 303, headers: { location: to, 'set-cookie': cookie, 'cache-control': 'no-store' } });
+}
+
+function goOn(to: string): Response {
+	return new Response(null, { status: 303, headers: { location: to, 'cache-control': 'no-store' } });
 }
 
 /** The sandbox's answer, with the SDK's failures told apart and a gone container woken. `owner`: the request has the preview cookie. */

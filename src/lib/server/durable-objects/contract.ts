@@ -42,14 +42,17 @@ export interface StatusRequest {
 	waitMs?: number;
 	/** Then, during a boot, go on gathering the changes that follow for this long, and answer them together. */
 	gatherMs?: number;
+	/** Also issue a one-time ticket into the preview if the sandbox is ready (the page's iframe goes straight in with it). */
+	previewTicket?: boolean;
 }
 
 /**
  * The state with its version, and how often a visible tab should say it is still open (`heartbeatMs`,
- * well within the idle TTL and the reclaim grace); null when the sandbox is not the visitor's (never
- * started, another's, or forgotten a day after it stopped).
+ * well within the idle TTL and the reclaim grace), and the ticket asked for, if the preview is up;
+ * null when the sandbox is not the visitor's (never started, another's, or forgotten a day after it
+ * stopped).
  */
-export type StatusReply = { state: SandboxSnapshot; version: number; heartbeatMs: number } | null;
+export type StatusReply = { state: SandboxSnapshot; version: number; heartbeatMs: number; previewTicket?: PreviewTicket | null } | null;
 
 /** A start refused because every sandbox the deployment may run is in use, or one that failed midway: try again later. */
 export interface Busy {
@@ -94,7 +97,13 @@ export interface PreviewDiagnosis {
 }
 
 /** A one-time ticket into the preview (see preview-access.ts), for the owner's browser. */
-export type PreviewTicketReply = { ok: true; previewUrl: string; ticket: string } | Refusal;
+/** A one-time ticket into the preview at `previewUrl` (see preview-access.ts). */
+export interface PreviewTicket {
+	previewUrl: string;
+	ticket: string;
+}
+
+export type PreviewTicketReply = ({ ok: true } & PreviewTicket) | Refusal;
 
 /** The coordinator's RPC surface, as a route sees it through a Durable Object stub. */
 export interface CoordinatorApi {

@@ -175,12 +175,14 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		return this.record !== null && this.record.visitor === visitor;
 	}
 
-	async status({ visitor, after, waitMs = 0, gatherMs = 0 }: StatusRequest): Promise<StatusReply> {
+	async status({ visitor, after, waitMs = 0, gatherMs = 0, previewTicket = false }: StatusRequest): Promise<StatusReply> {
 		if (!(await this.ownedBy(visitor))) return null;
 		await this.keeper.changeAfter(after, waitMs, gatherMs);
 		if (!(await this.ownedBy(visitor))) return null;
 		await this.touch();
-		return { state: this.record!.state, version: this.record!.version, heartbeatMs: this.lifetimes.heartbeatMs };
+		const { state, version } = this.record!;
+		const ticket = previewTicket && state.status === 'ready' ? await this.preview.issueTicket() : null;
+		return { state, version, heartbeatMs: this.lifetimes.heartbeatMs, previewTicket: ticket?.ok ? { previewUrl: ticket.previewUrl, ticket: ticket.ticket } : null };
 	}
 
 	touch(): Promise<void> {

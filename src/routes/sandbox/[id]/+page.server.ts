@@ -7,6 +7,7 @@ import { requireOwnSandbox, requireSandboxId } from '$lib/server/access';
 import { callFromForm } from '$lib/server/api-console';
 import { readForm } from '$lib/server/form';
 import { callSandboxApi, coordinatorOf, sandboxState, structuredCopy } from '$lib/server/sandboxes';
+import { ticketUrl } from '$lib/server/preview-access';
 import { parseSourceContent, parseSourcePath, SourceFileError, type EditableSources } from '$lib/server/source-files';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -37,7 +38,8 @@ export const load: PageServerLoad = async ({ params, url, platform, setHeaders, 
 	if (!query.success) error(400, query.issues[0].message);
 	const { file, saved, refresh, after } = query.output;
 
-	const { state, version, heartbeatMs } = await sandboxState(platform, params.id, locals.visitor, after === undefined ? {} : { after, ...NO_JS_WAIT });
+	const wait = after === undefined ? {} : { after, ...NO_JS_WAIT };
+	const { state, version, heartbeatMs, previewTicket } = await sandboxState(platform, params.id, locals.visitor, { ...wait, previewTicket: true });
 	const sources = template.editor;
 	const ready = state.status === 'ready';
 	const [editor, logs] = await Promise.all([
@@ -51,6 +53,8 @@ export const load: PageServerLoad = async ({ params, url, platform, setHeaders, 
 		version,
 		/** How often a visible tab reports that it is still open (see +page.svelte): the coordinator says. */
 		heartbeatMs,
+		/** Straight into the preview, once (a one-time ticket), if the sandbox is ready: the iframe's first address. */
+		previewTicketUrl: previewTicket ? ticketUrl(previewTicket) : null,
 		/** Whether this template has an editor at all (its files load once the sandbox is ready). */
 		editable: Boolean(sources),
 		/** The API console's one-click requests, for a template with an API; null for one without. */

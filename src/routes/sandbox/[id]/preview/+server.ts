@@ -7,7 +7,7 @@
 import { error, redirect } from '@sveltejs/kit';
 import * as v from 'valibot';
 import { requireOwnSandbox } from '$lib/server/access';
-import { PREVIEW_ACCESS_PATH, PreviewPath } from '$lib/server/preview-access';
+import { PreviewPath, ticketUrl } from '$lib/server/preview-access';
 import { coordinatorOf, structuredCopy } from '$lib/server/sandboxes';
 import type { RequestHandler } from './$types';
 
@@ -21,7 +21,5 @@ export const GET: RequestHandler = async ({ params, url, platform, locals, setHe
 	if (!reply.ok) error(reply.status, reply.message);
 	// The ticket is in the URL: never cached, never sent on as a Referer.
 	setHeaders({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
-	const target = new URL(PREVIEW_ACCESS_PATH, reply.previewUrl);
-	target.search = new URLSearchParams({ ticket: reply.ticket, to: query.output.to }).toString();
-	redirect(303, target.href);
+	redirect(303, ticketUrl(reply, query.output.to));
 };
