@@ -5,8 +5,8 @@
  * and looks after what it starts.
  */
 import { lstatSync, readlinkSync } from 'node:fs';
-import { chown, mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chown, mkdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ContainerOptions, ContainerPaths } from './container.ts';
 import { copyDisk } from './disk.ts';
@@ -34,15 +34,27 @@ const LAUNCH = [
 	'exec "$@"'
 ].join('\n');
 
-/** What bwrap mounts read-only into every sandbox: its Node, the control server, the templates. */
+/** Where the control server's directory is in a sandbox, and the directory of its runtime if that is not Node. */
+const CONTROL_DIR = '/opt/sandbox-control';
+const CONTROL_RUNTIME_DIR = '/opt/sandbox-control-runtime';
+
+/** The directories bwrap mounts read-only into every sandbox: its Node, the control server's, the templates, and another control server's runtime. */
 interface Sources {
 	node: string;
-	program: string;
+	control: string;
 	templates: string;
+	runtime?: string;
 }
 
 function hostSources(programs: Programs): Sources {
-	return { node: dirname(process.execPath), program: programs.controlServer, templates: TEMPLATES_DIR };
+	const sources: Sources = { node: dirname(process.execPath), control: dirname(programs.controlServer), templates: TEMPLATES_DIR };
+	return programs.controlRuntime === process.execPath ? sources : { ...sources, runtime: dirname(programs.controlRuntime) };
+}
+
+/** The control server's command line inside the sandbox: its runtime (the sandbox's Node, unless another), its script. */
+function controlCommand(programs: Programs): string[] {
+	const runtime = programs.controlRuntime === process.execPath ? '/opt/node/bin/node' : `${CONTROL_RUNTIME_DIR}/${basename(programs.controlRuntime)}`;
+	return [runtime, `${CONTROL_DIR}/${basename(programs.controlServer)}`];
 }
 
 /**
@@ -54,22 +66,21 @@ function hostSources(programs: Programs): Sources {
 export async function launchCommand({ paths, cgroupProcs, isolation, programs }: Pick<ContainerOptions, 'paths' | 'cgroupProcs' | 'isolation' | 'programs'>): Promise<string[]> {
 	if (!isolation.asRoot) {
 		// Nothing to mount; /workspace is a tmpfs (see disk.ts).
-		const bwrap = bwrapArgs(paths, hostSources(programs), { tmpfsBytes: isolation.tmpfsBytes });
+		const bwrap = bwrapArgs(paths, hostSources(programs), { tmpfsBytes: isolation.tmpfsBytes }, controlCommand(programs));
 		return ['/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', '--', 'bwrap', ...bwrap];
 	}
 	const { hostUid } = isolation;
 	await chown(paths.dir, hostUid, hostUid);
 	const workspace = join(paths.dir, 'workspace');
 	const image = join(paths.dir, 'disk.img');
-	const staged: Sources = { node: join(paths.dir, 'node'), program: join(paths.dir, 'program.mjs'), templates: join(paths.dir, 'templates') };
-	// A bind's mount point is of its source's kind: the program is a file, the rest directories.
-	for (const dir of [workspace, staged.node, staged.templates]) await mkdir(dir);
-	await writeFile(staged.program, '');
-	await copyDisk(isolation.diskTemplate, image);
 	const sources = hostSources(programs);
-	const binds = (Object.keys(staged) as (keyof Sources)[]).flatMap((name) => [sources[name], staged[name]]);
+	// Each source is bound where the sandbox's uid can reach it (a directory of the sandbox's own).
+	const staged = Object.fromEntries(Object.keys(sources).map((name) => [name, join(paths.dir, `mnt-${name}`)])) as unknown as Sources;
+	for (const dir of [workspace, ...Object.values(staged)]) await mkdir(dir);
+	await copyDisk(isolation.diskTemplate, image);
+	const binds = (Object.keys(staged) as (keyof Sources)[]).flatMap((name) => [sources[name]!, staged[name]!]);
 	const user = [`--reuid=${hostUid}`, `--regid=${hostUid}`, '--clear-groups', '--'];
-	const bwrap = bwrapArgs(paths, staged, { mountPoint: workspace });
+	const bwrap = bwrapArgs(paths, staged, { mountPoint: workspace }, controlCommand(programs));
 	return [
 		'unshare', '--mount', '--propagation=private', '/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', image, workspace, String(hostUid), ...binds,
 		'--', 'setpriv', ...user, 'bwrap', ...bwrap
@@ -81,7 +92,7 @@ export async function launchCommand({ paths, cgroupProcs, isolation, programs }:
  * (as in the container image) is the user bwrap runs as outside. /workspace is the mounted disk
  * image, or a tmpfs of the quota's size.
  */
-function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPoint: string } | { tmpfsBytes: number }): string[] {
+function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPoint: string } | { tmpfsBytes: number }, control: string[]): string[] {
 	// A user namespace always (bwrap's --unshare-all only tries one), so that root inside is the
 	// outside user, not root; not bwrap's --disable-userns, whose nested namespace would show a
 	// "0 0" uid_map inside and keep slirp4netns and nsenter out (seal() forbids them instead).
@@ -100,8 +111,8 @@ function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPo
 	args.push('--ro-bind', paths.resolvConf, '/etc/resolv.conf', '--ro-bind', paths.hosts, '/etc/hosts');
 	// The engine's own Node (24, like the container image's) is the sandbox's `node`.
 	args.push('--ro-bind', sources.node, '/opt/node/bin');
-	const script = '/opt/sandbox-control/server.mjs';
-	args.push('--ro-bind', sources.program, script);
+	args.push('--ro-bind', sources.control, CONTROL_DIR);
+	if (sources.runtime) args.push('--ro-bind', sources.runtime, CONTROL_RUNTIME_DIR);
 	// The template apps with their dependencies installed, where the container image puts them.
 	args.push('--ro-bind', sources.templates, '/templates');
 	args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
@@ -135,7 +146,7 @@ function bwrapArgs(paths: ContainerPaths, sources: Sources, workspace: { mountPo
 	// environment — read by bwrap from a pipe (fd 4), not from its command line, which any local
 	// user can read in /proc.
 	args.push('--args', String(ENV_ARGS_FD));
-	args.push('/opt/node/bin/node', script);
+	args.push(...control);
 	return args;
 }
 

@@ -16,9 +16,13 @@
  *   SANDBOX_ENGINE_EGRESS_ALLOW comma-separated IPv4 ranges a container may reach although private (default none)
  *   SANDBOX_ENGINE_UID_BASE   as root: the Nth container runs as host uid BASE + N (default 2000000000)
  *   SANDBOX_ENGINE_STATE_DIR  where containers' files live (default $TMPDIR/sandbox-engine)
+ *   SANDBOX_ENGINE_CONTROL_SERVER, SANDBOX_ENGINE_CONTROL_RUNTIME  another control server to run in
+ *                            every container instead of ours, and the program that runs it (absolute
+ *                            paths, both or neither; see programs.ts): the SDK's own, to compare
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { Socket } from 'node:net';
@@ -29,12 +33,14 @@ import { ContainerHost } from './container-host.ts';
 import { createDiskTemplate } from './disk.ts';
 import { ContainerEngine } from './engine.ts';
 import { EgressAllowList, egressRoutes, hostAddresses } from './egress.ts';
-import { buildPrograms } from './programs.ts';
+import { buildPrograms, type OtherControlServer } from './programs.ts';
 import { currentRunKey, isRunAlive } from './runs.ts';
 import { createEngineServer } from './server.ts';
 
 const Integer = (min: number, max: number, fallback: number) =>
 	v.pipe(v.optional(v.string(), String(fallback)), v.transform(Number), v.integer(), v.minValue(min), v.maxValue(max));
+
+const AbsolutePath = v.pipe(v.string(), v.startsWith('/', 'an absolute path'));
 
 const Config = v.object({
 	SANDBOX_ENGINE_SECRET: v.optional(v.pipe(v.string(), v.minLength(16, 'SANDBOX_ENGINE_SECRET must be at least 16 characters'))),
@@ -47,6 +53,8 @@ const Config = v.object({
 	SANDBOX_ENGINE_EGRESS_ALLOW: EgressAllowList,
 	SANDBOX_ENGINE_UID_BASE: Integer(1000, 4_000_000_000, 2_000_000_000),
 	SANDBOX_ENGINE_STATE_DIR: v.optional(v.string(), join(tmpdir(), 'sandbox-engine')),
+	SANDBOX_ENGINE_CONTROL_SERVER: v.optional(AbsolutePath),
+	SANDBOX_ENGINE_CONTROL_RUNTIME: v.optional(AbsolutePath),
 	/** Set by launch.ts: a pipe to report readiness on, whose closing means the launcher is gone. */
 	SANDBOX_ENGINE_READY_FD: v.optional(v.pipe(v.string(), v.transform(Number), v.integer()))
 });
@@ -101,6 +109,14 @@ function preflight() {
 	}
 }
 
+/** SANDBOX_ENGINE_CONTROL_SERVER and _RUNTIME: both, or neither. */
+function otherControlServer(script: string | undefined, runtime: string | undefined): OtherControlServer | undefined {
+	if (script === undefined && runtime === undefined) return undefined;
+	if (script === undefined || runtime === undefined) fail('SANDBOX_ENGINE_CONTROL_SERVER and SANDBOX_ENGINE_CONTROL_RUNTIME are set together, or not at all');
+	for (const path of [script, runtime]) if (!existsSync(path)) fail(`${path} does not exist`);
+	return { script, runtime };
+}
+
 /** Removes the state of runs that died without cleaning up (e.g. SIGKILL). */
 async function removeStaleRuns(stateDir: string) {
 	for (const entry of await readdir(stateDir)) {
@@ -134,6 +150,7 @@ async function main() {
 	const parsed = v.safeParse(Config, process.env);
 	if (!parsed.success) fail(`invalid configuration: ${parsed.issues.map((i) => `${v.getDotPath(i)}: ${i.message}`).join('; ')}`);
 	const config = parsed.output;
+	const otherControl = otherControlServer(config.SANDBOX_ENGINE_CONTROL_SERVER, config.SANDBOX_ENGINE_CONTROL_RUNTIME);
 	const maxContainers = config.SANDBOX_ENGINE_MAX ?? machineCapacity(config.SANDBOX_ENGINE_MEMORY_MB);
 	preflight();
 
@@ -152,7 +169,7 @@ async function main() {
 	await writeFile(sharedFiles.hosts, '127.0.0.1 localhost sandbox\n::1 localhost\n');
 	if (asRoot) {
 		// The project's own files are bound into each sandbox's directory by root (container.ts).
-		checkReachableBy(config.SANDBOX_ENGINE_UID_BASE + 1, [join(runDir, 'sandboxes'), sharedFiles.resolvConf]);
+		checkReachableBy(config.SANDBOX_ENGINE_UID_BASE + 1, [join(runDir, 'sandboxes'), sharedFiles.resolvConf, ...(otherControl ? [otherControl.script, otherControl.runtime] : [])]);
 	}
 	const diskBytes = config.SANDBOX_ENGINE_DISK_MB * 1024 * 1024;
 	const diskTemplate = join(runDir, 'disk-template.img');
@@ -166,7 +183,8 @@ async function main() {
 	const cgroups = await Cgroups.setUp(runName, limits);
 	if (!cgroups.support.enforced) log(`resource limits not enforced: ${cgroups.support.reason}`);
 
-	const programs = await buildPrograms(join(runDir, 'programs'));
+	const programs = await buildPrograms(join(runDir, 'programs'), otherControl);
+	if (otherControl) log(`every container runs ${otherControl.runtime} ${otherControl.script}, not our control server`);
 	const host = new ContainerHost({
 		maxContainers,
 		isolation: asRoot

@@ -2,13 +2,16 @@
  * Runs the conformance worker (worker.ts) in workerd as `npm run preview` runs the app, with
  * dev/wrangler-dev.ts: without Docker, the SDK's Durable Object gets its containers from a local
  * engine started here; with SANDBOX_CONFORMANCE=docker, from a Docker engine and the real container
- * image (sandbox/Dockerfile), so the same assertions check the engine against the real thing.
+ * image (sandbox/Dockerfile), so the same assertions check the engine against the real thing; with
+ * SANDBOX_CONFORMANCE=sdk-server, from the engine again, but running the SDK's own control server in
+ * each container instead of ours (built by sdk-server.ts).
  */
 import { request as httpRequest } from 'node:http';
 import { startEngine, type EngineHandle } from '../../engine/launch.ts';
 import { runWranglerDev } from '../../dev/wrangler-dev.ts';
 import { DEPLOYED_CONFIG, type WorkerDerivation } from '../../dev/worker-config.ts';
 import { scratchDir } from '../helpers/host.ts';
+import { sdkServerPrograms } from './sdk-server.ts';
 
 /**
  * The suite's worker (worker.ts): the SDK's Sandbox alone, with the local engine's containers, or
@@ -35,6 +38,8 @@ export interface ConformanceWorker {
 	host: string;
 	/** The engine (null against Docker). */
 	engine: EngineHandle | null;
+	/** The SDK release of the SDK's own control server, when the engine runs it (SANDBOX_CONFORMANCE=sdk-server). */
+	controlServerVersion?: string;
 	stateDir: string | null;
 	call(sandbox: string, method: string, args?: unknown[], extra?: { options?: object; processId?: string }): Promise<CallResult>;
 	/** A request for a preview URL, sent to the worker with the preview host in its Host header. */
@@ -51,7 +56,10 @@ export interface ConformanceOptions {
 export async function startConformanceWorker({ sdkLogLevel = 'debug' }: ConformanceOptions = {}): Promise<ConformanceWorker> {
 	const docker = process.env.SANDBOX_CONFORMANCE === 'docker';
 	const stateDir = docker ? null : scratchDir('conformance-');
-	const engine = stateDir ? await startEngine({ env: { SANDBOX_ENGINE_STATE_DIR: stateDir, SANDBOX_ENGINE_MAX: '8' }, output: 'capture' }) : null;
+	const engineEnv: Record<string, string> = { SANDBOX_ENGINE_MAX: '8' };
+	const sdkServer = process.env.SANDBOX_CONFORMANCE === 'sdk-server' ? sdkServerPrograms() : null;
+	if (sdkServer) Object.assign(engineEnv, { SANDBOX_ENGINE_CONTROL_SERVER: sdkServer.script, SANDBOX_ENGINE_CONTROL_RUNTIME: sdkServer.runtime });
+	const engine = stateDir ? await startEngine({ env: { ...engineEnv, SANDBOX_ENGINE_STATE_DIR: stateDir }, output: 'capture' }) : null;
 	// The SDK's debug log says, among other things, whether the container's version matches its own.
 	const vars: Record<string, string> = { SANDBOX_LOG_LEVEL: sdkLogLevel };
 	if (engine) Object.assign(vars, { SANDBOX_ENGINE_URL: engine.url, SANDBOX_ENGINE_SECRET: engine.secret });
@@ -87,6 +95,7 @@ export async function startConformanceWorker({ sdkLogLevel = 'debug' }: Conforma
 	return {
 		host: `localhost:${port}`,
 		engine,
+		controlServerVersion: sdkServer?.version,
 		stateDir,
 		async call(sandbox, method, callArgs = [], extra = {}) {
 			const response = await fetch(`${base}/call`, {
