@@ -125,7 +125,7 @@ export async function deleteFile(execution: Execution, path: string): Promise<vo
 		const stats = await stat(absolute).catch(() => undefined);
 		if (!stats) throw fileNotFound(path, Operation.FILE_DELETE);
 		if (stats.isDirectory()) {
-			throw new ProtocolError(ErrorCode.IS_DIRECTORY, `'${path}' is a directory: deleteFile() removes files only; use exec('rm -r …') for a directory`, {
+			throw new ProtocolError(ErrorCode.IS_DIRECTORY, `Cannot delete directory with deleteFile() at '${path}'. Use exec('rm -rf <path>') instead.`, {
 				path,
 				operation: Operation.FILE_DELETE
 			});
@@ -251,9 +251,8 @@ async function fileMetadata(absolute: string, shownPath: string, run: RunCommand
 		if (error.code === 'ENOENT' || error.code === 'ENOTDIR') throw fileNotFound(shownPath, Operation.FILE_READ);
 		throw fileSystemError(error, shownPath, Operation.FILE_READ, `Failed to read file '${shownPath}'`);
 	});
-	if (stats.isDirectory()) {
-		throw new ProtocolError(ErrorCode.IS_DIRECTORY, `'${shownPath}' is a directory, not a file`, { path: shownPath, operation: Operation.FILE_READ });
-	}
+	// As the real server answers: a directory is no file to read.
+	if (stats.isDirectory()) throw fileNotFound(shownPath, Operation.FILE_READ);
 	if (stats.size > MAX_READ_BYTES) {
 		throw new ProtocolError(ErrorCode.FILE_TOO_LARGE, `File too large: ${stats.size} bytes is over the ${MAX_READ_BYTES} bytes an encoded read may return`, {
 			path: shownPath,

@@ -15,6 +15,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { ErrorCode, ProtocolError } from './errors.ts';
 import type { ProcessOrigin } from './execution.ts';
 import { PROCESS_LOG_LIMIT, TailBuffer } from './output-buffers.ts';
+import { LineCutter } from './output-lines.ts';
 import { exitCodeOf, signalGroup, spawnInOwnGroup, terminateGroup } from './process-groups.ts';
 import { OUTPUT_DRAIN_MS } from './sessionless.ts';
 
@@ -42,6 +43,7 @@ export class TrackedProcess {
 	readonly finished: Promise<void>;
 	private markFinished!: () => void;
 	private readonly listeners = new Set<(event: ProcessEvent) => void>();
+	private readonly lines = { stdout: this.cutter('stdout'), stderr: this.cutter('stderr') };
 	child: ChildProcess | undefined;
 	killRequested = false;
 
@@ -67,14 +69,22 @@ export class TrackedProcess {
 		return () => this.listeners.delete(listener);
 	}
 
+	/** Output of the process, told and kept line by line (output-lines.ts). */
 	output(stream: 'stdout' | 'stderr', data: string) {
-		if (data === '') return;
-		this[stream].append(data);
-		for (const listener of this.listeners) listener({ type: stream, data });
+		if (data !== '') this.lines[stream].write(data);
+	}
+
+	private cutter(stream: 'stdout' | 'stderr') {
+		return new LineCutter((line) => {
+			this[stream].append(line);
+			for (const listener of this.listeners) listener({ type: stream, data: line });
+		});
 	}
 
 	finish(status: ProcessStatus, exitCode: number | undefined) {
 		if (this.isFinished) return;
+		this.lines.stdout.flush();
+		this.lines.stderr.flush();
 		this.status = status;
 		this.exitCode = exitCode;
 		this.endTime = new Date();
@@ -173,9 +183,11 @@ export class ProcessTable {
 		return tracked;
 	}
 
+	/** The records, as the real server lists them: those still running first, oldest first; then the finished ones. */
 	list(status?: ProcessStatus): TrackedProcess[] {
 		const all = [...this.processes.values()];
-		return status === undefined ? all : all.filter((tracked) => tracked.status === status);
+		const ordered = [...all.filter((tracked) => !tracked.isFinished), ...all.filter((tracked) => tracked.isFinished)];
+		return status === undefined ? ordered : ordered.filter((tracked) => tracked.status === status);
 	}
 
 	/** SIGTERM to the process's group, SIGKILL after the grace period; resolves when it has exited. */

@@ -205,6 +205,15 @@ describe('processes', () => {
 		expect(unknown.body).toMatchObject({ code: 'PROCESS_NOT_FOUND', message: 'Process nobody not found' });
 	});
 
+	it("streams a process's output a line per event, as the real server does: a line cut short by a pause, or the last, gets its newline", async () => {
+		const events = await sse('POST', '/api/execute/stream', { command: "printf 'a\\nb\\nc'; sleep 0.5; printf 'd'", sessionId: SESSION });
+		expect(events.filter((e) => e.type === 'stdout').map((e) => e.data)).toEqual(['a\n', 'b\n', 'c\n', 'd\n']);
+		const started = await post('/api/process/start', { command: "printf 'one\\ntwo'", processId: 'unended', sessionId: SESSION });
+		expect(started.status).toBe(200);
+		await until(async () => (await get('/api/process/unended')).body.process, (info) => info.status !== 'running');
+		expect((await get('/api/process/unended/logs')).body.stdout).toBe('one\ntwo\n');
+	});
+
 	it('streams an exec as start, output and complete events', async () => {
 		const events = await sse('POST', '/api/execute/stream', { command: 'echo streamed; exit 2', sessionId: SESSION });
 		expect(events.map((e) => e.type)).toEqual(['start', 'stdout', 'complete']);
@@ -269,9 +278,12 @@ describe('files', () => {
 			expect({ status: answer.status, code: answer.body.code, httpStatus: answer.body.httpStatus }).toEqual({ status, code, httpStatus: status });
 		};
 		await expectError('/api/read', { path: 'missing.txt' }, 404, 'FILE_NOT_FOUND');
+		// A directory is no file to read, and no file to delete (as the real server says).
+		await expectError('/api/read', { path: 'a' }, 404, 'FILE_NOT_FOUND');
 		await expectError('/api/read', { path: '' }, 400, 'VALIDATION_FAILED');
 		await expectError('/api/read', {}, 400, 'VALIDATION_FAILED');
 		await expectError('/api/delete', { path: 'a' }, 400, 'IS_DIRECTORY');
+		expect((await post('/api/delete', { path: 'a', sessionId: SESSION })).body.message).toBe("Cannot delete directory with deleteFile() at 'a'. Use exec('rm -rf <path>') instead.");
 		await expectError('/api/delete', { path: 'missing.txt' }, 404, 'FILE_NOT_FOUND');
 		await expectError('/api/list-files', { path: 'missing-dir' }, 404, 'FILE_NOT_FOUND');
 		await expectError('/api/list-files', { path: 'App.vue' }, 400, 'NOT_DIRECTORY');
