@@ -105,10 +105,20 @@ export async function boot({ sandbox, template, env = {}, origin, progress, cont
 			env: { ...env, PORT: String(template.port), SANDBOX_ID: sandbox.id }
 		});
 	}
-	// A claimed sandbox's app answered before (its pool's boot shows the step): it is only looked at again.
-	if (!(mode === 'claim' && claimedRunning)) progress(template.ready.label);
-	await waitUntilReady(sandbox, server, template);
-	await reachableFromOutside(sandbox, template);
+	const app = server;
+	const answers = async () => {
+		await waitUntilReady(sandbox, app, template);
+		await reachableFromOutside(sandbox, template);
+	};
+	if (mode === 'claim' && claimedRunning && origin !== null) {
+		// A claimed sandbox's app answered before (its pool's boot shows the step): it is looked at
+		// again while its preview is made, and the boot fails if it no longer answers.
+		progress('Exposing the preview URL');
+		const [, previewUrl] = await Promise.all([answers(), expose(sandbox, template.port, origin)]);
+		return previewUrl;
+	}
+	progress(template.ready.label);
+	await answers();
 	if (origin === null) return null;
 	progress('Exposing the preview URL');
 	return expose(sandbox, template.port, origin);
