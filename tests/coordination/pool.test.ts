@@ -3,7 +3,8 @@
  * sandbox started ahead of visitors, in a deployment with room for three. A visitor's start takes
  * it — ready at once, theirs alone, never offered again — and the pool starts another; two
  * visitors racing for the last one get different sandboxes; and a full machine runs visitors,
- * not the pool. A pooled sandbox that nobody claims is replaced after its pool TTL.
+ * not the pool. A pooled sandbox that nobody claims is replaced after its pool TTL. A visitor with
+ * saved edits of the template gets them in the sandbox they claim.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PoolMember } from '../../src/lib/server/durable-objects/contract.ts';
@@ -19,11 +20,11 @@ async function startWorker(vars: Record<string, string>) {
 }
 
 /** The pool's ready members, once it has `count` of them. */
-async function readyMembers(worker: CoordinationWorker, count: number): Promise<string[]> {
+async function readyMembers(worker: CoordinationWorker, count: number, template = 'express'): Promise<string[]> {
 	let members: PoolMember[] = [];
 	await waitFor(
 		async () => {
-			members = await worker.pool<PoolMember[]>('express', 'members');
+			members = await worker.pool<PoolMember[]>(template, 'members');
 			return members.length === count && members.every((member) => member.ready);
 		},
 		{ timeout: 60_000, interval: 250 }
@@ -151,4 +152,39 @@ describe('a pooled sandbox nobody claims', () => {
 		await waitFor(() => worker.containers(first).length === 0, { timeout: 15_000, interval: 250 });
 		expect(worker.runningSandboxes()).toEqual([second]);
 	}, 90_000);
+});
+
+describe('a pooled sandbox claimed by a visitor with saved edits', () => {
+	let worker: CoordinationWorker;
+
+	beforeAll(async () => {
+		worker = await startWorker({ SANDBOX_POOL_SIZE: 'vue=1' });
+	}, 60_000);
+
+	afterAll(async () => {
+		await worker?.stop();
+	});
+
+	it('gets their edits over its files, and its app started again with them', async () => {
+		const visitor = newVisitor();
+		const first = await started(worker, visitor, 'vue');
+		expect(await worker.settled(first)).toMatchObject({ status: 'ready' });
+		const { content: original } = await worker.coordinator<{ content: string }>(first, 'readSource', ['src/App.vue']);
+		const edited = original.replace('</main>', '<p>Edited, then claimed</p></main>');
+		expect(await worker.coordinator(first, 'writeSource', ['src/App.vue', edited])).toMatchObject({ ok: true });
+		await worker.coordinator(first, 'stop', ['You stopped it.']);
+		expect(await worker.savedEdits(visitor, 'list')).toEqual([expect.objectContaining({ template: 'vue' })]);
+
+		await worker.pool('vue', 'fill', ['vue']);
+		const [member] = await readyMembers(worker, 1, 'vue');
+		const second = await started(worker, visitor, 'vue');
+		expect(second).toBe(member);
+		const state = await worker.settled(second);
+		expect(state.status).toBe('ready');
+		const labels = state.steps.map((step) => `${step.label}: ${step.state}`);
+		expect(labels).toEqual(expect.arrayContaining([expect.stringMatching(/^Restoring your edits from .* ago: done$/)]));
+		expect((await worker.coordinator<{ content: string }>(second, 'readSource', ['src/App.vue'])).content).toBe(edited);
+		expect((await worker.preview(new URL('/src/App.vue', state.previewUrl!).href)).body).toContain('Edited, then claimed');
+		await worker.coordinator(second, 'stop', ['test over']);
+	}, 120_000);
 });

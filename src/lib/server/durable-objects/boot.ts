@@ -49,7 +49,10 @@ export interface BootOptions {
 	progress(label: string): void;
 	/** Called once the container is known to run (until then, the SDK may still be starting one). */
 	containerUp(): void;
-	/** Called once the template's files are copied into a fresh container: what to restore over them, if anything. */
+	/**
+	 * Called once the app's files are the template's (copied into a fresh container, or a claimed
+	 * sandbox's, untouched): what to restore over them, if anything.
+	 */
 	freshApp?(): Promise<RestoreStep | null>;
 	/**
 	 * `new`: a fresh container. `recover`: look for the app's process first (a boot resumed after the
@@ -78,6 +81,14 @@ export async function boot({ sandbox, template, env = {}, origin, progress, cont
 		containerUp();
 		if (running?.status === 'running') server = running;
 	}
+	if (mode === 'claim' && server) {
+		// The visitor's saved edits go over the pooled app's files, and the app starts again with them.
+		const restoring = await freshApp?.();
+		if (restoring && (await restored(restoring, progress))) {
+			await stopApp(sandbox);
+			server = null;
+		}
+	}
 	if (!server && !hasContainer) {
 		// The container starts with the first call that needs one: a step of its own, so that the
 		// progress shows what a slow start waits for (not the template's first step).
@@ -87,14 +98,7 @@ export async function boot({ sandbox, template, env = {}, origin, progress, cont
 		progress('Copying the app into the sandbox');
 		const copied = await copyApp(sandbox, template.id);
 		const restoring = copied ? await freshApp?.() : null;
-		if (restoring) {
-			progress(restoring.label);
-			// The app starts either way: without the edits, it is as the template has it.
-			await restoring.restore().catch((error) => {
-				console.error('[boot] restoring saved edits failed', error);
-				progress('The saved edits could not be restored: starting the app as the template has it');
-			});
-		}
+		if (restoring) await restored(restoring, progress);
 	}
 	const claimedRunning = server !== null;
 	if (!server) {
@@ -122,6 +126,22 @@ export async function boot({ sandbox, template, env = {}, origin, progress, cont
 	if (origin === null) return null;
 	progress('Exposing the preview URL');
 	return expose(sandbox, template.port, origin);
+}
+
+/**
+ * Puts the saved edits in place, as a step: true if they were. The app starts either way: without
+ * them, it is as the template has it.
+ */
+async function restored(restoring: RestoreStep, progress: BootOptions['progress']): Promise<boolean> {
+	progress(restoring.label);
+	try {
+		await restoring.restore();
+		return true;
+	} catch (error) {
+		console.error('[boot] restoring saved edits failed', error);
+		progress('The saved edits could not be restored: starting the app as the template has it');
+		return false;
+	}
 }
 
 /**

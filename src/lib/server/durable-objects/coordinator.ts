@@ -351,13 +351,14 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 	}
 
 	/**
-	 * A fresh copy of the template is in the container: the app's files are the template's. A new
-	 * sandbox then gets the visitor's saved edits of the template, if they have any.
+	 * The app's files are the template's: a fresh copy in a new container, or a pooled sandbox's
+	 * (nobody has edited them). A new or claimed sandbox then gets the visitor's saved edits of the
+	 * template, if they have any.
 	 */
 	private async freshApp(record: SandboxRecord, sandbox: Sandbox, mode: BootOptions['mode']): Promise<RestoreStep | null> {
 		record.edited = false;
 		// Restored, they are kept again at the next stop, for as long again.
-		return mode === 'new' ? this.neighbours.restoreStep(record, sandbox, () => (record.edited = true)) : null;
+		return mode === 'new' || mode === 'claim' ? this.neighbours.restoreStep(record, sandbox, () => (record.edited = true)) : null;
 	}
 
 	/** The timed work: whatever is due now, then the next alarm (see the class comment). */

@@ -77,7 +77,7 @@ export class StartGate extends DurableObject<StartGateEnv> implements StartGateA
 		}
 		const byVisitor = await this.admit({ starts: limits.perVisitor, perMs: MINUTE_MS });
 		if (!byVisitor.ok) return byVisitor;
-		const pool = await this.poolFor(template, visitor, clean);
+		const pool = this.poolFor(template);
 		const pooled = await pool?.claim(template);
 		const id = pooled ?? (await newSandboxId(idSecret(this.env), template));
 		const networkGate = this.env.StartGate.get(this.env.StartGate.idFromName(networkGateName(network)));
@@ -111,14 +111,12 @@ export class StartGate extends DurableObject<StartGateEnv> implements StartGateA
 	}
 
 	/**
-	 * The template's warm pool, if it has one and the start may take from it: not when the visitor
-	 * has saved edits of the template to restore, which a fresh boot puts in place before the app starts.
+	 * The template's warm pool, if it has one. (A visitor's saved edits go over a claimed sandbox's
+	 * files as over a fresh one's: the coordinator's claim restores them, and starts the app again.)
 	 */
-	private async poolFor(template: string, visitor: string, clean: boolean): Promise<PoolApi | null> {
+	private poolFor(template: string): PoolApi | null {
 		const pools = this.env.Pool;
-		if (!pools || poolSizeOf(this.env, template) === 0) return null;
-		if (!clean && (await this.savedEdits(visitor)?.latest(template))) return null;
-		return pools.get(pools.idFromName(template));
+		return pools && poolSizeOf(this.env, template) > 0 ? pools.get(pools.idFromName(template)) : null;
 	}
 
 	private savedEdits(visitor: string): SavedEditsApi | null {
