@@ -112,12 +112,13 @@ export interface CoordinationOptions {
 	ttlSeconds?: number;
 	/** More of the worker's settings (SANDBOX_MAX_INSTANCES, …). */
 	vars?: Record<string, string>;
+	/** The Durable Objects' storage of an earlier run (its `persistDir`), as after a deploy; a fresh one otherwise. */
+	persistDir?: string;
 }
 
-export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars: extraVars = {} }: CoordinationOptions = {}): Promise<CoordinationWorker> {
+export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars: extraVars = {}, persistDir = scratchDir('coordination-persist-') }: CoordinationOptions = {}): Promise<CoordinationWorker> {
 	const stateDir = scratchDir('coordination-');
 	const engine = await startEngine({ env: { SANDBOX_ENGINE_STATE_DIR: stateDir, SANDBOX_ENGINE_MAX: '8', ...engineEnv }, output: 'capture' });
-	const persistDir = scratchDir('coordination-persist-');
 	const vars: Record<string, string> = {
 		SANDBOX_ENGINE_URL: engine.url,
 		SANDBOX_ENGINE_SECRET: engine.secret,
@@ -139,7 +140,7 @@ export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars
 		derive: COORDINATION_WORKER,
 		ip: '127.0.0.1',
 		port: 0,
-		// Durable Object storage of this run only.
+		// Durable Object storage of this run only, unless it continues an earlier one.
 		persist: persistDir,
 		enableContainers: false,
 		devRegistry: false,

@@ -154,6 +154,26 @@ describe('a pooled sandbox nobody claims', () => {
 	}, 90_000);
 });
 
+describe('a pool made smaller by a deploy', () => {
+	it('stops its members beyond the new size, the newest first, at the next page view', async () => {
+		const before = await startWorker({ SANDBOX_POOL_SIZE: 'express=2' });
+		let after: CoordinationWorker | undefined;
+		try {
+			await before.pool('express', 'fill', ['express']);
+			const [oldest, newest] = await readyMembers(before, 2);
+			await before.stop();
+			// The same Durable Objects, deployed with a pool of one (the old containers went with the old engine).
+			after = await startCoordinationWorker({ vars: { SANDBOX_POOL_SIZE: 'express=1' }, persistDir: before.persistDir, ttlSeconds: 300 });
+			expect(await after.pool('express', 'fill', ['express'])).toMatchObject({ size: 1 });
+			await waitFor(async () => (await after!.pool<PoolMember[]>('express', 'members')).length === 1, { timeout: 15_000, interval: 250 });
+			expect(await after.pool('express', 'members')).toEqual([{ sandboxId: oldest, ready: true }]);
+			expect(await after.coordinator(newest, 'isRunning')).toBe(false);
+		} finally {
+			await after?.stop();
+		}
+	}, 120_000);
+});
+
 describe('a pooled sandbox claimed by a visitor with saved edits', () => {
 	let worker: CoordinationWorker;
 

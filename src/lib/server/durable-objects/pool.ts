@@ -15,6 +15,8 @@
  * - A boot that fails makes it wait before trying again, longer each time (a broken template would
  *   otherwise boot forever); and every few minutes it asks its members' coordinators whether they
  *   still run, forgetting those that do not (a message lost, a record forgotten).
+ * - Made smaller (a deploy with a lower size, or 0), it stops the members beyond its size at its next
+ *   alarm: at once after a page view, within minutes otherwise.
  *
  * A page view asks the pools to fill (`fill`): a deployment warms up once someone looks at it.
  */
@@ -95,7 +97,7 @@ export class SandboxPool extends DurableObject<PoolEnv> implements PoolApi {
 
 	async fill(template: string): Promise<PoolStatus> {
 		await this.serve(template);
-		if (this.roster.length < this.size) await this.refillIn(0);
+		if (this.roster.length !== this.size) await this.refillIn(0);
 		const ready = this.roster.filter((member) => member.ready).length;
 		return { size: this.size, ready, starting: this.roster.length - ready };
 	}
@@ -123,9 +125,10 @@ export class SandboxPool extends DurableObject<PoolEnv> implements PoolApi {
 		return this.roster;
 	}
 
-	/** Refills up to the size, as room allows; then looks again at the next heal. */
+	/** Stops what is beyond the size, refills up to it as room allows; then looks again at the next heal. */
 	async alarm() {
 		await this.forgetStopped();
+		await this.shrink();
 		const template = this.template;
 		const booting = () => this.roster.filter((member) => !member.ready).length;
 		while (template !== null && this.roster.length < this.size && booting() < BOOTS_AT_ONCE) {
@@ -155,9 +158,27 @@ export class SandboxPool extends DurableObject<PoolEnv> implements PoolApi {
 		await this.save();
 	}
 
+	/** Members beyond the size, since it was made smaller: stopped, those still booting first, then the newest. */
+	private async shrink() {
+		const surplus = this.roster.length - this.size;
+		if (surplus <= 0) return;
+		const newestFirst = [...this.roster].reverse();
+		const extras = [...newestFirst.filter((member) => !member.ready), ...newestFirst.filter((member) => member.ready)].slice(0, surplus);
+		this.roster = this.roster.filter((member) => !extras.includes(member));
+		await this.save();
+		console.log(`[pool] its size is ${this.size}: stopping ${extras.map((member) => member.sandboxId).join(', ')}`);
+		await Promise.all(
+			extras.map((member) =>
+				this.coordinator(member.sandboxId)
+					.reclaim('Its pool was made smaller.', undefined, true)
+					.catch((error: Error) => console.error(`[pool] stopping ${member.sandboxId}: ${error.message}`))
+			)
+		);
+	}
+
 	/** Sets the alarm `ms` from now, unless it is due sooner already. */
 	private async refillIn(ms: number) {
-		if (this.size === 0) return;
+		if (this.size === 0 && this.roster.length === 0) return;
 		const at = Date.now() + ms;
 		const current = await this.ctx.storage.getAlarm();
 		if (current === null || current > at) await this.ctx.storage.setAlarm(at);
