@@ -7,7 +7,8 @@
  */
 import type { AppProblem } from '../sandbox-state';
 import { recentLines } from './app-logs';
-import { APP_PROCESS_ID, loopbackOnlyMessage, NotReady } from './durable-objects/boot';
+import { APP_PROCESS_ID } from './durable-objects/boot';
+import { loopbackOnlyMessage, NotReady } from './durable-objects/boot-failures';
 import { isLoopback, listenersOn, socketAddresses } from './sandbox/listeners';
 import { SandboxError, type ProcessInfo, type Sandbox } from './sandbox/types';
 

@@ -8,7 +8,8 @@ import type { AppProblem, SandboxSnapshot } from '../../sandbox-state';
 import { lastLines, restartFailure } from '../app-problems';
 import { SandboxError, type Sandbox } from '../sandbox/types';
 import type { Template } from '../templates/catalog';
-import { boot, describeFailure, type BootOptions, type RestoreStep } from './boot';
+import { boot, type BootOptions, type RestoreStep } from './boot';
+import { describeFailure } from './boot-failures';
 
 export type BootOutcome =
 	| { kind: 'ready'; previewUrl: string | null }
