@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { liveProcesses } from '../helpers/host.ts';
 import { containerOf, preview, startSandbox, visitorCookieOf } from './helpers.ts';
 
-const screen = (page: Page) => page.locator('.terminal .xterm-rows');
+const screen = (page: Page) => page.getByRole('region', { name: 'Terminal' }).locator('.xterm-rows');
 
 async function openTerminal(page: Page) {
 	await page.getByRole('button', { name: 'Open a terminal' }).click();
@@ -18,7 +18,7 @@ async function openTerminal(page: Page) {
 
 /** Puts the keyboard back in the terminal (after a click elsewhere in the page). */
 async function focusTerminal(page: Page) {
-	await page.locator('.terminal .xterm-helper-textarea').focus();
+	await page.getByRole('region', { name: 'Terminal' }).locator('.xterm-helper-textarea').focus();
 }
 
 /** Processes inside the sandbox's container whose command line is exactly `command`. */
