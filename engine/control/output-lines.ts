@@ -6,6 +6,8 @@
 
 /** How long a line without its newline waits for the rest (the real server's reading interval). */
 export const PARTIAL_LINE_WAIT_MS = 100;
+/** The longest a line grows before it is sent as it is: output without newlines never piles up here. */
+export const MAX_LINE_CHARS = 64 * 1024;
 
 export class LineCutter {
 	private partial = '';
@@ -21,7 +23,8 @@ export class LineCutter {
 		const lines = (this.partial + text).split('\n');
 		this.partial = lines.pop()!;
 		for (const line of lines) this.emit(`${line}\n`);
-		if (this.partial !== '') this.timer = setTimeout(() => this.flush(), PARTIAL_LINE_WAIT_MS).unref();
+		if (this.partial.length >= MAX_LINE_CHARS) this.flush();
+		else if (this.partial !== '') this.timer = setTimeout(() => this.flush(), PARTIAL_LINE_WAIT_MS).unref();
 	}
 
 	/** The line under way, if any, with a newline: the output paused, or ended. */
