@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxSnapshot } from '../../src/lib/sandbox-state.ts';
 import { CONTAINER_START_DEADLINE_MS } from '../../src/lib/server/durable-objects/boot.ts';
 import { waitFor } from '../helpers/host.ts';
+import { servesExpress } from './expectations.ts';
 import { sleep, startCoordinationWorker, type CoordinationWorker } from './harness.ts';
 
 let worker: CoordinationWorker;
@@ -40,12 +41,6 @@ afterAll(async () => {
 	await worker?.stop();
 });
 
-async function servesExpress(previewUrl: string, id: string) {
-	const response = await worker.preview(previewUrl);
-	expect(response.status, response.body).toBe(200);
-	expect(JSON.parse(response.body)).toMatchObject({ sandbox: id });
-}
-
 describe('a start on a full engine', () => {
 	it('fails within the container-start deadline, and no container for it appears while the engine is full', async () => {
 		expect(stateB, JSON.stringify(stateB)).toMatchObject({ status: 'error', previewUrl: null, error: { retryable: true } });
@@ -59,7 +54,7 @@ describe('a start on a full engine', () => {
 		expect((await worker.status(b))?.state.status).toBe('error');
 		// The first sandbox is untouched.
 		expect(worker.containers(a)).toHaveLength(1);
-		await servesExpress(stateA.previewUrl!, a);
+		await servesExpress(worker, stateA.previewUrl!, a);
 	}, 30_000);
 
 	it('tells the visitor that all sandboxes are busy', () => {
@@ -78,7 +73,7 @@ describe('a start on a full engine', () => {
 		await worker.start(c);
 		const stateC = await worker.settled(c);
 		expect(stateC, JSON.stringify(stateC)).toMatchObject({ status: 'ready' });
-		await servesExpress(stateC.previewUrl!, c);
+		await servesExpress(worker, stateC.previewUrl!, c);
 		await worker.coordinator(c, 'stop', ['test over']);
 	}, 90_000);
 });

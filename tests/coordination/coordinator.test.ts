@@ -1,7 +1,7 @@
 /**
  * The app's Durable Objects in workerd (worker.ts), over real containers from the local engine:
- * a sandbox's coordinator — one boot however many ask, boots longer than a request, the idle TTL,
- * a stop mid-boot, the status socket — and the start gates. Every assertion is what a visitor
+ * a sandbox's coordinator — one boot however many ask, a stop mid-boot, a visitor's saved edits,
+ * the status socket — and the start gates (its life over time: lifetime.test.ts). Every assertion is what a visitor
  * would notice: the state the page shows, a preview URL that serves or does not, a container
  * that runs or does not.
  */
@@ -9,7 +9,7 @@ import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxSnapshot } from '../../src/lib/sandbox-state.ts';
 import { REPLACED_REASON, type StartReply, type StatusReply } from '../../src/lib/server/durable-objects/contract.ts';
-import { waitFor } from '../helpers/host.ts';
+import { containerGone, newId, servesExpress, startReady } from './expectations.ts';
 import { sleep, startCoordinationWorker, TTL_MS, type CoordinationWorker } from './harness.ts';
 
 let worker: CoordinationWorker;
@@ -22,35 +22,8 @@ afterAll(async () => {
 	await worker?.stop();
 });
 
-/** A sandbox ID of its own for each test (a DNS label, as preview URLs need). */
-let counter = 0;
-const newId = (name: string) => `${name}-${Date.now().toString(36)}${++counter}`;
-
-/** The Express template's JSON, as its preview URL serves it through the worker. */
-async function servesExpress(previewUrl: string, id: string) {
-	const response = await worker.preview(previewUrl);
-	expect(response.status, response.body).toBe(200);
-	expect(JSON.parse(response.body)).toMatchObject({ message: `Hello from sandbox ${id}`, sandbox: id });
-}
-
-/** A sandbox started and ready. */
-async function readySandbox(name: string): Promise<{ id: string; state: SandboxSnapshot }> {
-	const id = newId(name);
-	await worker.start(id);
-	const state = await worker.settled(id);
-	expect(state, JSON.stringify(state)).toMatchObject({ status: 'ready' });
-	return { id, state };
-}
-
 /** How often a line occurs in the worker's log. */
 const occurrences = (log: string, line: string) => log.split('\n').filter((l) => l.trim() === line).length;
-
-/** Waits until none of the sandbox's container processes is left (the destroy takes a moment). */
-async function containerGone(id: string) {
-	await waitFor(() => worker.containerProcesses(id).length === 0, { timeout: 15_000, interval: 250 }).catch(() => {
-		throw new Error(`processes of ${id} are left:\n${worker.containerProcesses(id).map((p) => `${p.pid} ${p.cmdline.slice(0, 160)}`).join('\n')}`);
-	});
-}
 
 describe('a boot', () => {
 	it('runs once however many ask at once', async () => {
@@ -75,7 +48,7 @@ describe('a boot', () => {
 			expect(state).toMatchObject({ id, template: 'express', status: 'initializing', previewUrl: null, error: null });
 			expect(labels.slice(0, state.steps.length)).toEqual(state.steps.map((step) => step.label));
 		}
-		await servesExpress(ready.previewUrl!, id);
+		await servesExpress(worker, ready.previewUrl!, id);
 
 		expect(occurrences(worker.workerLog(), `[coordinator] booting ${id}`)).toBe(1);
 		expect(worker.workerLog()).not.toContain(`resuming the boot of ${id}`);
@@ -90,7 +63,7 @@ describe('a boot', () => {
 		await worker.start(id);
 		await worker.coordinator(id, 'stop', ['Stopped by the test.']);
 		await sleep(5_000); // what a boot still under way would do by now
-		await containerGone(id);
+		await containerGone(worker, id);
 		await sleep(5_000);
 		expect(worker.containerProcesses(id)).toEqual([]);
 		expect((await worker.status(id))?.state).toMatchObject({ status: 'stopped', previewUrl: null, error: { message: 'Stopped by the test.' } });
@@ -107,88 +80,11 @@ describe('a boot', () => {
 		expect(reply?.state).toMatchObject({ status: 'initializing' });
 		expect(worker.containers(id)).toHaveLength(1);
 		await worker.coordinator(id, 'stop', ['Stopped by the test.']);
-		await containerGone(id);
+		await containerGone(worker, id);
 		await sleep(5_000);
 		expect(worker.containerProcesses(id)).toEqual([]);
 		expect((await worker.status(id))?.state).toMatchObject({ status: 'stopped', previewUrl: null, error: { message: 'Stopped by the test.' } });
 	});
-});
-
-// Timing-bound, each mostly waiting: they run side by side.
-describe.concurrent('time', () => {
-	it('a template whose server needs 40 s to listen reaches ready, with no request in flight meanwhile', async () => {
-		const id = newId('slow');
-		const started = await worker.start(id);
-		expect(started.ok && started.state.status).toBe('initializing');
-		// Nobody asks meanwhile: the boot must carry on by itself.
-		await sleep(46_000);
-		const reply = await worker.status(id);
-		expect(reply?.state, JSON.stringify(reply)).toMatchObject({ status: 'ready', error: null });
-		expect(reply!.state.steps.at(-2)).toMatchObject({ label: 'Waiting for the server to answer', state: 'done' });
-		expect(reply!.state.steps.at(-2)!.durationMs).toBeGreaterThan(35_000);
-		await servesExpress(reply!.state.previewUrl!, id);
-		await worker.coordinator(id, 'stop', ['test over']);
-	}, 90_000);
-
-	it('a sandbox nobody uses is stopped after the TTL: its containers are gone and its preview URL serves no more', async () => {
-		const { id, state } = await readySandbox('idle');
-		await servesExpress(state.previewUrl!, id);
-		await sleep(TTL_MS + 5_000);
-		const reply = await worker.status(id);
-		expect(reply?.state).toMatchObject({ status: 'stopped', previewUrl: null });
-		expect(reply!.state.error?.message).toMatch(/without use/);
-		await containerGone(id);
-
-		// Its token is forgotten with the container.
-		const response = await worker.preview(state.previewUrl!);
-		expect(response.status, response.body).toBe(404);
-		expect(response.body).not.toContain('Hello from sandbox');
-		// Nor does asking for it wake a container up.
-		await sleep(3_000);
-		expect(worker.containerProcesses(id)).toEqual([]);
-		expect((await worker.status(id))?.state.status).toBe('stopped');
-	}, 60_000);
-
-	it('a sandbox whose status is read stays up past twice the TTL, and is stopped once the reads stop', async () => {
-		const { id, state } = await readySandbox('kept');
-		const until = Date.now() + 2 * TTL_MS + 2_000;
-		while (Date.now() < until) {
-			await sleep(TTL_MS / 3);
-			expect((await worker.status(id))?.state.status).toBe('ready');
-		}
-		await servesExpress(state.previewUrl!, id);
-		expect(worker.containers(id)).toHaveLength(1);
-
-		await sleep(TTL_MS + 5_000);
-		const reply = await worker.status(id);
-		expect(reply?.state.status).toBe('stopped');
-		expect(reply!.state.error?.message).toMatch(/without use/);
-		await containerGone(id);
-	}, 90_000);
-
-	it('a sandbox whose preview is visited stays up past twice the TTL, with no status read', async () => {
-		const { id, state } = await readySandbox('visited');
-		const until = Date.now() + 2 * TTL_MS + 2_000;
-		while (Date.now() < until) {
-			await sleep(TTL_MS / 3);
-			await servesExpress(state.previewUrl!, id);
-		}
-		expect((await worker.status(id))?.state.status).toBe('ready');
-		expect(worker.containers(id)).toHaveLength(1);
-		await worker.coordinator(id, 'stop', ['test over']);
-	}, 60_000);
-
-	it('an open status socket alone does not keep a sandbox up', async () => {
-		const { id } = await readySandbox('socket-idle');
-		const socket = await worker.socket(id);
-		expect((await socket.next(() => true)).type).toBe('ready');
-		const stopped = await socket.next((message) => message.type === 'stopped', TTL_MS + 10_000);
-		expect(stopped.state).toMatchObject({ id, status: 'stopped', previewUrl: null });
-		expect(stopped.state.error?.message).toMatch(/without use/);
-		expect((await socket.closed).code).toBe(1000);
-		expect((await worker.status(id))?.state.status).toBe('stopped');
-		await containerGone(id);
-	}, 60_000);
 });
 
 describe("a visitor's edits", () => {
@@ -211,7 +107,7 @@ describe("a visitor's edits", () => {
 			status: 'stopped',
 			error: { message: expect.stringMatching(/without use\. Your edits are saved: starting this template again brings them back\.$/) }
 		});
-		await containerGone(first);
+		await containerGone(worker, first);
 		expect(await worker.savedEdits(visitor, 'list')).toEqual([expect.objectContaining({ template: 'vue' })]);
 		expect(backupBlobs()).toHaveLength(2); // the archive and the SDK's metadata
 
@@ -291,7 +187,7 @@ describe('the status socket', () => {
 		}
 		expect(socket.messages.at(-1)).toEqual(ready);
 		expect(ready.state.previewUrl).toMatch(/^http:\/\/3001-/);
-		await servesExpress(ready.state.previewUrl!, id);
+		await servesExpress(worker, ready.state.previewUrl!, id);
 
 		// A late socket gets the settled state at once.
 		const late = await worker.socket(id);
@@ -302,7 +198,8 @@ describe('the status socket', () => {
 	});
 
 	it('closes a socket that sends anything (1008), and one that sends too much (1009), and no other', async () => {
-		const { id } = await readySandbox('socket-refusal');
+		const id = newId('socket-refusal');
+		await startReady(worker, id);
 		const bystander = await worker.socket(id);
 		await bystander.next(() => true);
 
@@ -353,10 +250,10 @@ describe('the start gate', () => {
 		const second = await started();
 		expect(second).not.toBe(first);
 		expect((await worker.status(first))?.state.status).toBe('stopped');
-		await containerGone(first);
+		await containerGone(worker, first);
 		const ready = await worker.settled(second);
 		expect(ready).toMatchObject({ status: 'ready' });
-		await servesExpress(ready.previewUrl!, second);
+		await servesExpress(worker, ready.previewUrl!, second);
 		// Another visitor is told nothing of it.
 		expect(await worker.status(second, { visitor: newId('stranger') })).toBeNull();
 		expect(await worker.coordinator(second, 'ownedBy', [newId('stranger')])).toBe(false);
@@ -379,7 +276,7 @@ describe('the start gate', () => {
 		expect(replies).toEqual([{ ok: true, id: first }, { ok: true, id: second }]);
 
 		expect((await worker.status(first))?.state).toMatchObject({ status: 'stopped', error: { message: REPLACED_REASON } });
-		await containerGone(first);
+		await containerGone(worker, first);
 		expect(await worker.settled(second)).toMatchObject({ status: 'ready' });
 		await worker.coordinator(second, 'stop', ['test over']);
 	});

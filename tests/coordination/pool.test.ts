@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PoolMember } from '../../src/lib/server/durable-objects/contract.ts';
 import { waitFor } from '../helpers/host.ts';
+import { readyState, servesExpress } from './expectations.ts';
 import { startCoordinationWorker, type CoordinationWorker } from './harness.ts';
 
 const limits = { perVisitor: 10, perNetwork: 100, liveAtNetwork: 100 };
@@ -38,15 +39,6 @@ async function started(worker: CoordinationWorker, visitor: string, template = '
 	const reply = await worker.gateStart(visitor, { limits, template });
 	if (!reply.ok) throw new Error(`refused: ${JSON.stringify(reply)}`);
 	return reply.id;
-}
-
-async function servesExpress(worker: CoordinationWorker, id: string) {
-	const state = await worker.settled(id);
-	expect(state, JSON.stringify(state)).toMatchObject({ status: 'ready' });
-	const response = await worker.preview(state.previewUrl!);
-	expect(response.status, response.body).toBe(200);
-	expect(JSON.parse(response.body)).toMatchObject({ sandbox: id });
-	return state;
 }
 
 describe('a warm pool', () => {
@@ -79,7 +71,8 @@ describe('a warm pool', () => {
 		const id = await started(worker, visitor);
 		expect(id).toBe(member);
 
-		const state = await servesExpress(worker, id);
+		const state = await readyState(worker, id);
+		await servesExpress(worker, state.previewUrl!, id);
 		// The steps its pool's boot made show as done at once; the preview was made for the visitor.
 		expect(state.steps.at(-1)).toMatchObject({ label: 'Exposing the preview URL', state: 'done' });
 		const pooledSteps = state.steps.slice(0, -1);
@@ -101,7 +94,7 @@ describe('a warm pool', () => {
 		const ids = await Promise.all([started(worker, a), started(worker, b)]);
 		expect(ids[0]).not.toBe(ids[1]);
 		expect(ids.filter((id) => id === member)).toHaveLength(1);
-		await Promise.all(ids.map((id) => servesExpress(worker, id)));
+		await Promise.all(ids.map(async (id) => servesExpress(worker, (await readyState(worker, id)).previewUrl!, id)));
 		expect(await worker.coordinator(ids[0], 'ownedBy', [a])).toBe(true);
 		expect(await worker.coordinator(ids[1], 'ownedBy', [b])).toBe(true);
 		expect(await worker.coordinator(ids[0], 'ownedBy', [b])).toBe(false);

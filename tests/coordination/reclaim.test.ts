@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/host.ts';
+import { servesExpress, startReady } from './expectations.ts';
 import { sleep, startCoordinationWorker, type CoordinationWorker } from './harness.ts';
 
 const GRACE_MS = 3_000;
@@ -26,29 +27,15 @@ afterAll(async () => {
 	await worker?.stop();
 });
 
-async function startReady(id: string, visitor?: string) {
-	const reply = await worker.start(id, { visitor });
-	expect(reply.ok, JSON.stringify(reply)).toBe(true);
-	const state = await worker.settled(id);
-	expect(state, JSON.stringify(state)).toMatchObject({ status: 'ready' });
-	return state;
-}
-
 /** What a visible tab's heartbeat does. */
 const use = (...ids: string[]) => Promise.all(ids.map((id) => worker.coordinator(id, 'touch')));
-
-async function servesExpress(previewUrl: string, id: string) {
-	const response = await worker.preview(previewUrl);
-	expect(response.status, response.body).toBe(200);
-	expect(JSON.parse(response.body)).toMatchObject({ sandbox: id });
-}
 
 describe('at capacity', () => {
 	const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map(idOf);
 
 	it('a start is refused at once while every sandbox is in use, and boots nothing', async () => {
-		await startReady(a);
-		await startReady(b);
+		await startReady(worker, a);
+		await startReady(worker, b);
 		await use(a, b);
 		const reply = await worker.start(c);
 		expect(reply).toMatchObject({ ok: false, status: 503, message: expect.stringMatching(/^All sandboxes are busy right now/) });
@@ -60,7 +47,7 @@ describe('at capacity', () => {
 	it('the sandbox unused for longest is reclaimed, says why, and the new one boots; the one in use is left alone', async () => {
 		await sleep(GRACE_MS + 500);
 		await use(b);
-		const stateC = await startReady(c);
+		const stateC = await startReady(worker, c);
 
 		const stateA = (await worker.status(a))!.state;
 		expect(stateA).toMatchObject({ status: 'stopped', previewUrl: null });
@@ -68,13 +55,13 @@ describe('at capacity', () => {
 		await waitFor(() => worker.containerProcesses(a).length === 0, { timeout: 15_000, interval: 250 });
 		expect((await worker.status(b))!.state.status).toBe('ready');
 		const stateB = (await worker.status(b))!.state;
-		await servesExpress(stateB.previewUrl!, b);
-		await servesExpress(stateC.previewUrl!, c);
+		await servesExpress(worker, stateB.previewUrl!, b);
+		await servesExpress(worker, stateC.previewUrl!, c);
 	}, 60_000);
 
 	it("a visitor's own other sandbox makes room first, even while in use", async () => {
 		await use(b, c);
-		await startReady(d, `visitor-of-${c}`);
+		await startReady(worker, d, `visitor-of-${c}`);
 		expect((await worker.status(c))!.state).toMatchObject({ status: 'stopped', error: { message: 'You started another sandbox, which replaced it.' } });
 		expect((await worker.status(b))!.state.status).toBe('ready');
 	}, 60_000);
@@ -82,7 +69,7 @@ describe('at capacity', () => {
 	it('a stopped sandbox gives its slot back', async () => {
 		await worker.coordinator(d, 'stop', ['test over']);
 		await use(b);
-		await startReady(e);
+		await startReady(worker, e);
 		expect((await worker.status(b))!.state.status).toBe('ready');
 		await worker.coordinator(b, 'stop', ['test over']);
 		await worker.coordinator(e, 'stop', ['test over']);

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { ApiCall } from '../../src/lib/api-console.ts';
 import type { LogLine } from '../../src/lib/app-logs.ts';
 import type { AppProblem } from '../../src/lib/sandbox-state.ts';
+import { newId } from './expectations.ts';
 import { sleep, startCoordinationWorker, type CoordinationWorker } from './harness.ts';
 
 let worker: CoordinationWorker;
@@ -24,9 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
 	await worker?.stop();
 });
-
-let counter = 0;
-const newId = (name: string) => `${name}-${Date.now().toString(36)}${++counter}`;
 
 const get = (path: string, authorize = true): ApiCall => ({ method: 'GET', path, body: '', authorize });
 

@@ -7,12 +7,13 @@
  * process, no workspace) and, for the isolates, that each sandbox was booted exactly once.
  * (Playwright's own webServer stops only after global teardown, too late for those checks.)
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildWorker } from '../helpers/build.ts';
 import { liveProcesses } from '../helpers/host.ts';
 
 export const TARGETS = {
@@ -130,8 +131,8 @@ export async function startTarget(name: keyof typeof TARGETS) {
 }
 
 export default async function setup() {
-	const build = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build'], { encoding: 'utf8' });
-	if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
+	// Built once per `npm test` (tests/run.ts), or here when Playwright runs alone.
+	if (process.env.SANDBOX_TEST_BUILT !== '1') buildWorker();
 	// All at once: each spends most of its start waiting on its workerd.
 	const starts = await Promise.allSettled((Object.keys(TARGETS) as (keyof typeof TARGETS)[]).map(startTarget));
 	const stops = starts.flatMap((start) => (start.status === 'fulfilled' ? [start.value] : []));

@@ -7,13 +7,14 @@
  * process group listens on. And since every client of `wrangler dev` is this machine, whatever
  * `CF-Connecting-IP` header it sends, the start limits count it as such.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runWranglerDev, type WranglerDev } from '../../dev/wrangler-dev.ts';
 import { DEPLOYED_CONFIG } from '../../dev/worker-config.ts';
 import { CONFORMANCE_WORKER } from '../conformance/harness.ts';
+import { builtWorker } from '../helpers/build.ts';
 import { liveProcesses, scratchDir, waitFor, type HostProcess } from '../helpers/host.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -112,8 +113,7 @@ describe('npm run preview: what it opens, and whom it trusts', () => {
 
 	beforeAll(async () => {
 		// The worker as `npm run preview` runs it: built first.
-		const build = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build'], { cwd: ROOT, encoding: 'utf8' });
-		if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
+		await builtWorker();
 		port = await freePort();
 		// A process group of its own (preview.ts and the engine), ended whole in afterAll.
 		preview = spawn(process.execPath, ['dev/preview.ts', '--port', String(port)], {
