@@ -3,14 +3,17 @@ import { baseUrlOf, TARGETS } from './tests/e2e/app-server.ts';
 import { chromiumLaunchOptions } from './tests/e2e/chromium.ts';
 
 /**
- * Which specs run where: every visitor's scenario on vite dev and the worker (the routes in Node and
- * in workerd); on two isolates, what state shared across requests could break — the visitor's flows
- * (app.spec.ts), saved edits, and coordination.spec.ts, with the short TTL and low limits only they
- * run with (the editor's, console's and no-JS routes hold no state: the isolates add no code path to them); the cookie layout of a real domain on the worker over https; a full machine on the
- * worker with room for two sandboxes; and the worker with a warm pool.
+ * Which specs run where: every visitor's scenario on the worker (what production runs) and on vite
+ * dev (the routes in Node, behind the dev server's own socket handling); but the layout's on the
+ * worker only: it is the page's own CSS and components, whichever runtime serves them. On two
+ * isolates, what state shared across requests could break: the visitor's flows (app.spec.ts), saved
+ * edits, and coordination.spec.ts with the short TTL and low limits only they run with (the editor's,
+ * console's and no-JS routes hold no state: the isolates add no code path to them). The cookie
+ * layout of a real domain on the worker over https; a full machine on the worker with room for two
+ * sandboxes; and the worker with a warm pool.
  */
 const SPECS = {
-	'vite-dev': { testIgnore: /(coordination|session-fixation|capacity|pool)\.spec\.ts/ },
+	'vite-dev': { testIgnore: /(coordination|session-fixation|capacity|pool|layout)\.spec\.ts/ },
 	worker: { testIgnore: /(coordination|session-fixation|capacity|pool)\.spec\.ts/ },
 	isolates: { testMatch: /(app|coordination|saved-edits)\.spec\.ts/ },
 	https: { testMatch: /session-fixation\.spec\.ts/ },

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { expect, type APIRequestContext, type Page } from '@playwright/test';
-import { childrenOf } from '../../engine/proc.ts';
-import { liveProcesses } from '../helpers/host.ts';
+import { childrenOf, cmdlineOf } from '../../engine/proc.ts';
+import { bwrapProcesses, descendantsOf } from '../helpers/host.ts';
 
 export const VUE_APP = readFileSync('sandbox/templates/vue/src/App.vue', 'utf8');
 export const VUE_INDEX = readFileSync('sandbox/templates/vue/index.html', 'utf8');
@@ -65,24 +65,29 @@ export const openPreview = (page: Page, id: string, path = '/') => page.goto(`/s
 
 /**
  * The sandbox's container as the host sees it: its outer bwrap process (found through the `id`
- * file the runtime writes in each sandbox's directory), and a process inside it.
+ * file the engine writes in each sandbox's directory, which bwrap's command line names), and the
+ * first process inside it.
  */
 export function containerOf(id: string): { bwrap: number; inside: number } {
-	for (const p of liveProcesses()) {
-		const dir = /^bwrap .*?(\S+\/sandboxes\/\d+)\//.exec(p.cmdline)?.[1];
+	for (const { pid, cmdline } of bwrapProcesses()) {
+		const dir = /^bwrap .*?(\S+\/sandboxes\/\d+)\//.exec(cmdline)?.[1];
 		if (!dir || readFileSync(join(dir, 'id'), 'utf8').trim() !== id) continue;
-		return { bwrap: p.pid, inside: childrenOf(p.pid)[0] };
+		return { bwrap: pid, inside: childrenOf(pid)[0] };
 	}
 	throw new Error(`no container for ${id}`);
 }
 
+/** The processes in the sandbox's container whose command line is exactly `command`. */
+export function runningInside(id: string, command: string): number[] {
+	return descendantsOf(containerOf(id).bwrap).filter((pid) => cmdlineOf(pid) === command);
+}
+
 /** The environment of the sandbox's app process (the one running `command`), read on the host. */
 export function appEnvironment(id: string, command: string): Record<string, string> {
-	const namespace = liveProcesses().find((p) => p.pid === containerOf(id).inside)!.pidNamespace;
-	const app = liveProcesses().find((p) => p.pidNamespace === namespace && p.cmdline === command);
+	const [app] = runningInside(id, command);
 	if (!app) throw new Error(`no \`${command}\` runs in ${id}`);
 	return Object.fromEntries(
-		readFileSync(`/proc/${app.pid}/environ`, 'utf8')
+		readFileSync(`/proc/${app}/environ`, 'utf8')
 			.split('\0')
 			.filter(Boolean)
 			.map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)])

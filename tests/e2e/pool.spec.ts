@@ -5,7 +5,7 @@
  * once, no more containers run than the pool's one and the visitors' own. Without JavaScript too.
  */
 import { expect, test, type Browser, type Page } from '@playwright/test';
-import { liveProcesses } from '../helpers/host.ts';
+import { bwrapProcesses } from '../helpers/host.ts';
 import { previewJson, SANDBOX_PATH } from './helpers.ts';
 
 const EXPRESS = 'Express API';
@@ -31,8 +31,8 @@ async function clickStart(page: Page): Promise<string> {
 
 /** The sandboxes whose containers run in this target's engine (one bwrap per container). */
 function runningContainers(): number {
-	const dirs = liveProcesses()
-		.filter((p) => p.cmdline.startsWith('bwrap ') && p.cmdline.includes('/sandbox-e2e-pool-'))
+	const dirs = bwrapProcesses()
+		.filter((p) => p.cmdline.includes('/sandbox-e2e-pool-'))
 		.map((p) => /(\S+\/sandboxes\/\d+)\//.exec(p.cmdline)?.[1]);
 	return new Set(dirs.filter(Boolean)).size;
 }

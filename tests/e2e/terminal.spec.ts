@@ -5,8 +5,7 @@
  */
 import { expect, test, type Page } from '@playwright/test';
 import WebSocket from 'ws';
-import { liveProcesses } from '../helpers/host.ts';
-import { containerOf, preview, startSandbox, visitorCookieOf } from './helpers.ts';
+import { preview, runningInside, startSandbox, visitorCookieOf } from './helpers.ts';
 
 const screen = (page: Page) => page.getByRole('region', { name: 'Terminal' }).locator('.xterm-rows');
 
@@ -19,12 +18,6 @@ async function openTerminal(page: Page) {
 /** Puts the keyboard back in the terminal (after a click elsewhere in the page). */
 async function focusTerminal(page: Page) {
 	await page.getByRole('region', { name: 'Terminal' }).locator('.xterm-helper-textarea').focus();
-}
-
-/** Processes inside the sandbox's container whose command line is exactly `command`. */
-function runningInside(id: string, command: string) {
-	const namespace = liveProcesses().find((p) => p.pid === containerOf(id).inside)!.pidNamespace;
-	return liveProcesses().filter((p) => p.pidNamespace === namespace && p.cmdline === command);
 }
 
 test("a shell in the app's folder answers what is typed, at the size of its box", async ({ page }) => {

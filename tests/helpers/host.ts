@@ -3,10 +3,10 @@
  * runtime left running or listening (/proc, ss). Nothing here talks to a runtime's API.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readlinkSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cmdlineOf, liveProcesses as engineLiveProcesses, pidNamespaceOf } from '../../engine/proc.ts';
+import { childrenOf, cmdlineOf, liveProcesses as engineLiveProcesses, pidNamespaceOf } from '../../engine/proc.ts';
 
 /**
  * A fresh directory inside the suite's scratch directory (see global-setup.ts), which a runtime
@@ -30,6 +30,38 @@ export interface HostProcess {
 /** Live (non-zombie) processes on the host, with their command lines and PID namespaces. */
 export function liveProcesses(): HostProcess[] {
 	return engineLiveProcesses().map(({ pid, ppid, pgid }) => ({ pid, ppid, pgid, cmdline: cmdlineOf(pid), pidNamespace: pidNamespaceOf(pid) ?? '' }));
+}
+
+/**
+ * The bwrap processes (the containers' outer processes) with their command lines. Only their
+ * command lines are read: the kernel gives every other process's name (`comm`) without touching
+ * its memory, which a read of a busy process's command line must wait for.
+ */
+export function bwrapProcesses(): { pid: number; cmdline: string }[] {
+	const found: { pid: number; cmdline: string }[] = [];
+	for (const entry of readdirSync('/proc')) {
+		if (!/^\d+$/.test(entry)) continue;
+		let name = '';
+		try {
+			name = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+		} catch {
+			continue; // gone while we looked
+		}
+		const cmdline = name === 'bwrap' ? cmdlineOf(Number(entry)) : '';
+		if (cmdline) found.push({ pid: Number(entry), cmdline });
+	}
+	return found;
+}
+
+/** Every process below `pid`, by the kernel's lists of children. */
+export function descendantsOf(pid: number): number[] {
+	const found: number[] = [];
+	for (const queue = childrenOf(pid); queue.length > 0; ) {
+		const next = queue.shift()!;
+		found.push(next);
+		queue.push(...childrenOf(next));
+	}
+	return found;
 }
 
 /**
