@@ -67,8 +67,9 @@ export interface BootOptions {
 /** Boots the sandbox and returns its preview URL (null without an origin). */
 export async function boot({ sandbox, template, env = {}, origin, progress, containerUp, freshApp, mode }: BootOptions): Promise<string | null> {
 	let server: SandboxProcess | null = null;
-	// A restart finds the app's process (running or ended) in its container; none means the container
-	// went away meanwhile and a fresh one came up: it gets the app as a boot does.
+	// A restart (or a claim that restored edits) finds the app's process, running or ended, in its
+	// container; none means the container went away meanwhile and a fresh one came up: it gets the
+	// app as a boot does.
 	let hasContainer = false;
 	if (mode === 'restart') {
 		progress('Stopping the app');
@@ -83,10 +84,12 @@ export async function boot({ sandbox, template, env = {}, origin, progress, cont
 		if (running?.status === 'running') server = running;
 	}
 	if (mode === 'claim' && server) {
-		// The visitor's saved edits go over the pooled app's files, and the app starts again with them.
+		// The visitor's saved edits go over the pooled app's files, and the app starts again with
+		// them, as a restart starts it.
 		const restoring = await freshApp?.();
 		if (restoring && (await restored(restoring, progress))) {
-			await stopApp(sandbox);
+			progress('Stopping the app');
+			hasContainer = await stopApp(sandbox);
 			server = null;
 		}
 	}
