@@ -4,12 +4,21 @@
  * page never holds), shows status, headers and body, and Server-Sent Events as they arrive.
  * (Without JavaScript, the same form posts: no-javascript.spec.ts.)
  */
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { answer, appEnvironment, fetchPreview, openPreview, preview, previewCookie, readyHono, shownPreviewUrl, statusLine, visitorCookieOf } from './helpers.ts';
 
 test.describe('with JavaScript', () => {
-	test('the console calls the API with the token, and without it gets 401; the token never reaches the page', async ({ page, baseURL }) => {
-		const id = await readyHono(page);
+	// One visitor and their Hono sandbox for the three tests (each sets the console as it needs it).
+	test.describe.configure({ mode: 'serial' });
+	let page: Page;
+	let id: string;
+	test.beforeAll(async ({ browser }) => {
+		page = await (await browser.newContext()).newPage();
+		id = await readyHono(page);
+	});
+	test.afterAll(() => page.context().close());
+
+	test('the console calls the API with the token, and without it gets 401; the token never reaches the page', async ({ baseURL }) => {
 		await expect(preview(page).getByRole('heading')).toHaveText(`Hono API in sandbox ${id}`);
 
 		await page.getByRole('button', { name: 'POST /api/notes' }).click();
@@ -32,13 +41,15 @@ test.describe('with JavaScript', () => {
 		const state = await page.request.get(`${baseURL}/api/sandbox/${id}/state`);
 		expect(await state.text()).not.toContain(token);
 
-		// The preview is the public face: its API answers 401, to the owner's browser too.
-		await openPreview(page, id, '/api/notes');
-		await expect(page.locator('body')).toContainText('This API needs an Authorization: Bearer token.');
+		// The preview is the public face: its API answers 401, to the owner's browser too (in a tab of its own).
+		const tab = await page.context().newPage();
+		await openPreview(tab, id, '/api/notes');
+		await expect(tab.locator('body')).toContainText('This API needs an Authorization: Bearer token.');
+		await tab.close();
 	});
 
-	test('Server-Sent Events arrive in order and live, and the end of the stream is said', async ({ page }) => {
-		await readyHono(page);
+	test('Server-Sent Events arrive in order and live, and the end of the stream is said', async () => {
+		await page.getByLabel("Send the sandbox's token").check();
 		await page.getByLabel('Path').fill('/api/events?count=5&interval=400');
 		await page.getByRole('button', { name: 'Send' }).click();
 		const events = answer(page).getByRole('list', { name: 'Events' }).locator('li');
@@ -54,8 +65,7 @@ test.describe('with JavaScript', () => {
 		await expect(answer(page).getByText('Receiving events…')).toHaveCount(0);
 	});
 
-	test('a raw request to the preview API gets 401, while its open pages answer', async ({ page, baseURL }) => {
-		const id = await readyHono(page);
+	test('a raw request to the preview API gets 401, while its open pages answer', async ({ baseURL }) => {
 		const previewUrl = await shownPreviewUrl(page);
 		const cookie = await previewCookie(baseURL!, await visitorCookieOf(page), id);
 		expect((await fetchPreview(new URL('/api/notes', previewUrl).href, cookie)).status).toBe(401);
