@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { containerOf, fetchPreview, openPreview, previewCookie, previewJson, SANDBOX_PATH, shownPreviewUrl, startSandbox, visitorCookieOf } from './helpers.ts';
 
 test.describe('with JavaScript', () => {
@@ -25,30 +25,6 @@ test.describe('with JavaScript', () => {
 		await expect(page.getByRole('status')).toHaveText('The sandbox is ready.');
 		expect(sockets).toHaveLength(1);
 		expect(polls).toEqual([]);
-	});
-
-	test("a preview host gets the sandbox's answer for every path, never the app's files", async ({ page }) => {
-		const id = await startSandbox(page);
-		await previewJson(page);
-		for (const path of ['/favicon.svg', '/robots.txt', '/@vite/client', '/src/app.html']) {
-			const response = await openPreview(page, id, path);
-			expect(response!.status(), path).toBe(404);
-			expect(await response!.text(), path).toContain(`Cannot GET ${path}`);
-		}
-		const health = await openPreview(page, id, '/health');
-		expect(await health!.json()).toMatchObject({ ok: true });
-	});
-
-	test("a cacheable response from the sandbox is never served from the app's cache, nor kept by the browser without asking again", async ({ page, baseURL }) => {
-		const id = await startSandbox(page);
-		await previewJson(page);
-		const previewUrl = await shownPreviewUrl(page);
-		const cookie = await previewCookie(baseURL!, await visitorCookieOf(page), id);
-		const first = await fetchPreview(previewUrl, cookie);
-		const second = await fetchPreview(previewUrl, cookie);
-		expect(JSON.parse(second.body).visits).toBe(JSON.parse(first.body).visits + 1);
-		// The app asks for a minute of caching (max-age=60): the preview tells the browser to revalidate.
-		expect(second.headers['cache-control']).toBe('no-cache');
 	});
 
 	test('a status WebSocket that drops after its first message, with every reconnect failing, hands over to polling', async ({ page }) => {
@@ -80,9 +56,50 @@ test.describe('with JavaScript', () => {
 		expect(polls.length).toBeGreaterThan(0);
 	});
 
-	test('the status WebSocket only sends: a message from the browser closes it with 1008', async ({ page }) => {
-		const id = await startSandbox(page);
+});
+
+test.describe("one visitor's ready sandbox, from every side", () => {
+	// One Express sandbox for the tests below, in this order: the last one stops it.
+	test.describe.configure({ mode: 'serial' });
+	let page: Page;
+	let id: string;
+	test.beforeAll(async ({ browser }) => {
+		page = await (await browser.newContext()).newPage();
+		id = await startSandbox(page);
 		await previewJson(page);
+	});
+	test.afterAll(() => page.context().close());
+
+	test("a preview host gets the sandbox's answer for every path, never the app's files", async () => {
+		const tab = await page.context().newPage();
+		for (const path of ['/favicon.svg', '/robots.txt', '/@vite/client', '/src/app.html']) {
+			const response = await openPreview(tab, id, path);
+			expect(response!.status(), path).toBe(404);
+			expect(await response!.text(), path).toContain(`Cannot GET ${path}`);
+		}
+		const health = await openPreview(tab, id, '/health');
+		expect(await health!.json()).toMatchObject({ ok: true });
+		await tab.close();
+	});
+
+	test("a cacheable response from the sandbox is never served from the app's cache, nor kept by the browser without asking again", async ({ baseURL }) => {
+		const previewUrl = await shownPreviewUrl(page);
+		const cookie = await previewCookie(baseURL!, await visitorCookieOf(page), id);
+		const first = await fetchPreview(previewUrl, cookie);
+		const second = await fetchPreview(previewUrl, cookie);
+		expect(JSON.parse(second.body).visits).toBe(JSON.parse(first.body).visits + 1);
+		// The app asks for a minute of caching (max-age=60): the preview tells the browser to revalidate.
+		expect(second.headers['cache-control']).toBe('no-cache');
+	});
+
+	test("the sandbox never sees the app's cookies or the preview cookie", async ({ baseURL }) => {
+		const cookie = await previewCookie(baseURL!, await visitorCookieOf(page), id);
+		const echoed = await fetchPreview(`${await shownPreviewUrl(page)}request`, `${cookie}; ${await visitorCookieOf(page)}; theirs=kept`);
+		expect(echoed.status).toBe(200);
+		expect(JSON.parse(echoed.body).headers.cookie).toBe('theirs=kept');
+	});
+
+	test('the status WebSocket only sends: a message from the browser closes it with 1008', async () => {
 		const closeCode = await page.evaluate(
 			(id) =>
 				new Promise<number>((resolve) => {
@@ -95,23 +112,7 @@ test.describe('with JavaScript', () => {
 		expect(closeCode).toBe(1008);
 	});
 
-	test('the stop button destroys the sandbox and its preview', async ({ page, baseURL }) => {
-		const id = await startSandbox(page);
-		await previewJson(page);
-		const previewUrl = await shownPreviewUrl(page);
-		const cookie = await previewCookie(baseURL!, await visitorCookieOf(page), id);
-		await page.getByRole('button', { name: 'Stop sandbox' }).click();
-		await page.waitForURL('/');
-		// Its page says so, and its preview is gone, even for the browser that held its cookie.
-		expect((await page.goto(`/sandbox/${id}/preview`))!.status()).toBe(409);
-		const gone = await fetchPreview(previewUrl, cookie);
-		expect(gone.status).toBe(404);
-		expect(JSON.parse(gone.body)).toMatchObject({ code: 'INVALID_TOKEN' });
-	});
-
-	test('the preview is private: a stranger gets 401, the owner opens it, and the owner can make it public and private again', async ({ page, browser }) => {
-		const id = await startSandbox(page);
-		await previewJson(page);
+	test('the preview is private: a stranger gets 401, the owner opens it, and the owner can make it public and private again', async ({ browser }) => {
 		const previewUrl = await shownPreviewUrl(page);
 		const stranger = await browser.newContext();
 		try {
@@ -150,13 +151,16 @@ test.describe('with JavaScript', () => {
 		}
 	});
 
-	test("the sandbox never sees the app's cookies or the preview cookie", async ({ page, baseURL }) => {
-		const id = await startSandbox(page);
-		await previewJson(page);
+	test('the stop button destroys the sandbox and its preview', async ({ baseURL }) => {
+		const previewUrl = await shownPreviewUrl(page);
 		const cookie = await previewCookie(baseURL!, await visitorCookieOf(page), id);
-		const echoed = await fetchPreview(`${await shownPreviewUrl(page)}request`, `${cookie}; ${await visitorCookieOf(page)}; theirs=kept`);
-		expect(echoed.status).toBe(200);
-		expect(JSON.parse(echoed.body).headers.cookie).toBe('theirs=kept');
+		await page.getByRole('button', { name: 'Stop sandbox' }).click();
+		await page.waitForURL('/');
+		// Its page says so, and its preview is gone, even for the browser that held its cookie.
+		expect((await page.goto(`/sandbox/${id}/preview`))!.status()).toBe(409);
+		const gone = await fetchPreview(previewUrl, cookie);
+		expect(gone.status).toBe(404);
+		expect(JSON.parse(gone.body)).toMatchObject({ code: 'INVALID_TOKEN' });
 	});
 });
 
