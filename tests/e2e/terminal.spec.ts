@@ -77,9 +77,17 @@ test("another visitor's browser, or another site, cannot open the terminal", asy
 });
 
 test.describe('an app edited in the terminal and restarted', () => {
-	test('that exits at once: the page says with which code and shows what it wrote; mended, it comes back', async ({ page }) => {
+	// One visitor, sandbox and terminal for the three, in this order: the first mends what it broke.
+	test.describe.configure({ mode: 'serial' });
+	let page: Page;
+	test.beforeAll(async ({ browser }) => {
+		page = await (await browser.newContext()).newPage();
 		await startSandbox(page);
 		await openTerminal(page);
+	});
+	test.afterAll(() => page.context().close());
+
+	test('that exits at once: the page says with which code and shows what it wrote; mended, it comes back', async () => {
 		await page.keyboard.type(`printf 'console.error("boom: no config");\\nprocess.exit(3);\\n' > server.js && echo edited\n`);
 		await expect.poll(() => linesShown(page)).toContain('edited');
 		await page.getByRole('button', { name: 'Restart the app' }).click();
@@ -96,28 +104,26 @@ test.describe('an app edited in the terminal and restarted', () => {
 		await expect(problem).toHaveCount(0);
 	});
 
-	test('that listens on 127.0.0.1 only: the page says so, with the address', async ({ page }) => {
-		await startSandbox(page);
-		await openTerminal(page);
-		await page.keyboard.type(`sed -i "s/'0.0.0.0'/'127.0.0.1'/" server.js && echo edited\n`);
-		await expect.poll(() => linesShown(page)).toContain('edited');
-		await page.getByRole('button', { name: 'Restart the app' }).click();
-		await expect(page.getByRole('alert')).toContainText('The app listens on 127.0.0.1:3001 only');
-		await expect(page.getByRole('alert')).toContainText('Make it listen on 0.0.0.0');
-	});
-
-	test('that still works: it comes back with its edit, at the same preview URL, with the terminal still open', async ({ page }) => {
-		await startSandbox(page);
+	test('that still works: it comes back with its edit, at the same preview URL, with the terminal still open', async () => {
 		const before = await page.locator('.ready .bar code').innerText();
-		await openTerminal(page);
-		await page.keyboard.type(`sed -i 's/Hello from sandbox/Restarted sandbox/' server.js && echo edited\n`);
-		await expect.poll(() => linesShown(page)).toContain('edited');
+		await focusTerminal(page);
+		await page.keyboard.type(`sed -i 's/Hello from sandbox/Restarted sandbox/' server.js && echo edited again\n`);
+		await expect.poll(() => linesShown(page)).toContain('edited again');
 		await page.getByRole('button', { name: 'Restart the app' }).click();
 		await expect(preview(page).locator('body')).toContainText('Restarted sandbox', { timeout: 30_000 });
 		expect(await page.locator('.ready .bar code').innerText()).toBe(before);
 		await focusTerminal(page);
 		await page.keyboard.type('echo "still $((20+22))"\n');
 		await expect.poll(() => linesShown(page)).toContain('still 42');
+	});
+
+	test('that listens on 127.0.0.1 only: the page says so, with the address', async () => {
+		await focusTerminal(page);
+		await page.keyboard.type(`sed -i "s/'0.0.0.0'/'127.0.0.1'/" server.js && echo bound to loopback\n`);
+		await expect.poll(() => linesShown(page)).toContain('bound to loopback');
+		await page.getByRole('button', { name: 'Restart the app' }).click();
+		await expect(page.getByRole('alert')).toContainText('The app listens on 127.0.0.1:3001 only');
+		await expect(page.getByRole('alert')).toContainText('Make it listen on 0.0.0.0');
 	});
 });
 
