@@ -16,7 +16,7 @@ test.describe('with JavaScript', () => {
 		page = await (await browser.newContext()).newPage();
 		id = await readyHono(page);
 	});
-	test.afterAll(() => page.context().close());
+	test.afterAll(() => page?.context().close());
 
 	test('the console calls the API with the token, and without it gets 401; the token never reaches the page', async ({ baseURL }) => {
 		await expect(preview(page).getByRole('heading')).toHaveText(`Hono API in sandbox ${id}`);

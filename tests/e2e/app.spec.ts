@@ -68,7 +68,7 @@ test.describe("one visitor's ready sandbox, from every side", () => {
 		id = await startSandbox(page);
 		await previewJson(page);
 	});
-	test.afterAll(() => page.context().close());
+	test.afterAll(() => page?.context().close());
 
 	test("a preview host gets the sandbox's answer for every path, never the app's files", async () => {
 		const tab = await page.context().newPage();

@@ -20,7 +20,7 @@ test.describe('without JavaScript', () => {
 		test.beforeAll(async ({ browser }) => {
 			page = await (await browser.newContext({ javaScriptEnabled: false })).newPage();
 		});
-		test.afterAll(() => page.context().close());
+		test.afterAll(() => page?.context().close());
 
 		test('the form starts a sandbox and the status page refreshes itself until the iframe shows the JSON', async () => {
 			const id = await startSandbox(page);
@@ -54,7 +54,7 @@ test.describe('without JavaScript', () => {
 			id = await startSandbox(page, 'Vue + Vite');
 			await expect(page.locator('[data-status="ready"]')).toBeVisible({ timeout: 30_000 });
 		});
-		test.afterAll(() => page.context().close());
+		test.afterAll(() => page?.context().close());
 
 		test('the editor is a textarea form: a save redirects back, and the iframe shows the change', async () => {
 			// Without JavaScript the Vue app cannot run: the preview shows index.html's own content, its

@@ -85,7 +85,7 @@ test.describe('an app edited in the terminal and restarted', () => {
 		await startSandbox(page);
 		await openTerminal(page);
 	});
-	test.afterAll(() => page.context().close());
+	test.afterAll(() => page?.context().close());
 
 	test('that exits at once: the page says with which code and shows what it wrote; mended, it comes back', async () => {
 		await page.keyboard.type(`printf 'console.error("boom: no config");\\nprocess.exit(3);\\n' > server.js && echo edited\n`);
