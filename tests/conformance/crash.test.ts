@@ -4,6 +4,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
+import { builtWorker, commandAfterBuild, scriptEnv } from '../helpers/build.ts';
 import { liveProcesses, scratchDir, waitFor } from '../helpers/host.ts';
 import { startConformanceWorker, type ConformanceWorker } from './harness.ts';
 
@@ -38,15 +39,17 @@ describe('SIGKILL', () => {
 	it('of wrangler under `npm run preview` ends workerd and the engine, and with them every container', async () => {
 		const stateDir = scratchDir('crash-preview-');
 		const port = 8796;
-		// Exactly the script a developer runs: it builds the worker first.
-		const preview = spawn('npm', ['run', 'preview', '--', '--port', String(port)], {
-			env: { ...process.env, SANDBOX_ENGINE_STATE_DIR: stateDir },
+		// The script a developer runs, after its build (this run's: helpers/build.ts).
+		await builtWorker();
+		const preview = spawn(`${commandAfterBuild('preview')} --port ${port}`, {
+			shell: true,
+			env: scriptEnv({ ...process.env, SANDBOX_ENGINE_STATE_DIR: stateDir }),
 			stdio: 'ignore'
 		});
 		const exited = new Promise((resolve) => preview.once('exit', resolve));
 		try {
 			const app = `http://localhost:${port}`;
-			const home = (await waitFor(() => fetch(`${app}/`).then((r) => (r.ok ? r : null), () => null), { timeout: 150_000, interval: 250 }))!;
+			const home = (await waitFor(() => fetch(`${app}/`).then((r) => (r.ok ? r : null), () => null), { timeout: 90_000, interval: 250 }))!;
 			const cookie = home.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
 			const started = await fetch(`${app}/?/start`, {
 				method: 'POST',

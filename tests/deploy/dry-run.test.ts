@@ -5,20 +5,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { delimiter, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { builtWorker } from '../helpers/build.ts';
-
-const scripts: Record<string, string> = JSON.parse(readFileSync('package.json', 'utf8')).scripts;
+import { builtWorker, commandAfterBuild, scriptEnv } from '../helpers/build.ts';
 
 describe('npm run deploy:check', () => {
 	it('bundles a worker that exports the Sandbox Durable Object and a default fetch handler', async () => {
-		const [build, bundleCommand, ...rest] = scripts['deploy:check'].split(' && ');
-		expect([build, rest]).toEqual(['vite build', []]);
 		await builtWorker();
-		// As npm runs a script: a shell, with the project's binaries first on the PATH.
-		const PATH = [resolve('node_modules/.bin'), process.env.PATH].join(delimiter);
-		const run = spawnSync(bundleCommand, { shell: true, encoding: 'utf8', timeout: 240_000, env: { ...process.env, PATH } });
+		// As npm runs the script, over the run's build.
+		const run = spawnSync(commandAfterBuild('deploy:check'), { shell: true, encoding: 'utf8', timeout: 240_000, env: scriptEnv() });
 		expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
 		expect(run.stdout).toMatch(/env\.Sandbox \(Sandbox\)\s+Durable Object/);
 		expect(run.stdout).toContain('sandbox/Dockerfile');

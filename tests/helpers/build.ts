@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './host.ts';
 
@@ -40,4 +40,21 @@ export async function builtWorker() {
 		writeFileSync(outcome, String(failure));
 		throw failure;
 	}
+}
+
+/**
+ * What an npm script that builds first (`preview`, `deploy:check`) runs after its `vite build &&`:
+ * tests run that part over this run's build, since a second build would rewrite the output under
+ * the targets serving it. Throws if the script does not start with that build.
+ */
+export function commandAfterBuild(script: string): string {
+	const command: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts[script];
+	const [build, after] = command.split(/ && (.*)/s);
+	if (build !== 'vite build' || !after) throw new Error(`npm run ${script} is "${command}": it should start with \`vite build &&\``);
+	return after;
+}
+
+/** The environment npm runs a script in: the project's binaries first on the PATH. */
+export function scriptEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+	return { ...env, PATH: [join(ROOT, 'node_modules/.bin'), env.PATH].join(delimiter) };
 }
