@@ -77,6 +77,25 @@ export function containerOf(id: string): { bwrap: number; inside: number } {
 	throw new Error(`no container for ${id}`);
 }
 
+/** Whether the sandbox has a container on this host now. */
+export function hasContainer(id: string): boolean {
+	try {
+		containerOf(id);
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+/**
+ * Waits until the idle TTL has stopped the sandbox: its container gone. It asks the app nothing
+ * meanwhile (every status read is use, which would hold the TTL off), and gives the alarm and the
+ * saving of the visitor's edits their time.
+ */
+export async function idleStopped(id: string, ttlSeconds: number) {
+	await expect.poll(() => hasContainer(id), { timeout: (ttlSeconds + 20) * 1000, intervals: [500] }).toBe(false);
+}
+
 /** The processes in the sandbox's container whose command line is exactly `command`. */
 export function runningInside(id: string, command: string): number[] {
 	return descendantsOf(containerOf(id).bwrap).filter((pid) => cmdlineOf(pid) === command);

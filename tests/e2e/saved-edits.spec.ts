@@ -5,7 +5,7 @@
  */
 import { expect, test, type Page } from '@playwright/test';
 import { ISOLATE_SETTINGS } from './isolates/settings.ts';
-import { codeEditor, preview, replaceEditorText, startSandbox, VUE_APP } from './helpers.ts';
+import { codeEditor, idleStopped, preview, replaceEditorText, startSandbox, VUE_APP } from './helpers.ts';
 
 const EDITED = VUE_APP.replace('Hello from Vue in a sandbox', 'Edited, then slept');
 
@@ -64,7 +64,7 @@ test('edits of a sandbox that the idle TTL stops come back at the next start', a
 	const id = await editVue(page);
 	// A visible tab holds the TTL off: closed, nothing uses the sandbox.
 	await page.close();
-	await new Promise((resolve) => setTimeout(resolve, (ISOLATE_SETTINGS.ttlSeconds + 8) * 1000));
+	await idleStopped(id, ISOLATE_SETTINGS.ttlSeconds);
 	const later = await context.newPage();
 	await later.goto(`/sandbox/${id}`);
 	await expect(later.getByRole('status').filter({ hasText: 'This sandbox has stopped.' })).toContainText(
