@@ -33,7 +33,12 @@ function scratchCopy(): string {
 		mkdirSync(dirname(join(dir, file)), { recursive: true });
 		cpSync(join(ROOT, file), join(dir, file));
 	}
-	symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+	// Each package linked, not the folder: the copy's `vite dev` bundles its dependencies into a
+	// `node_modules/.vite` of its own, not into the one an `npm run dev` of this checkout serves from.
+	mkdirSync(join(dir, 'node_modules'));
+	for (const entry of readdirSync(join(ROOT, 'node_modules')).filter((name) => name === '.bin' || !name.startsWith('.'))) {
+		symlinkSync(join(ROOT, 'node_modules', entry), join(dir, 'node_modules', entry));
+	}
 	for (const template of readdirSync(join(ROOT, 'sandbox/templates'), { withFileTypes: true }).filter((entry) => entry.isDirectory())) {
 		symlinkSync(join(ROOT, 'sandbox/templates', template.name, 'node_modules'), join(dir, 'sandbox/templates', template.name, 'node_modules'));
 	}
