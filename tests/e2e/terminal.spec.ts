@@ -38,6 +38,18 @@ test("a shell in the app's folder answers what is typed, at the size of its box"
 	await expect.poll(() => columnsShown(page)).toBeLessThan(wide - 30);
 });
 
+test('a page older than the app says so when its terminal cannot load, and a reload opens one', async ({ page }, testInfo) => {
+	test.skip(testInfo.project.name !== 'worker', "a deploy replaces the built app's code; the page does not depend on the runtime");
+	await startSandbox(page);
+	// The terminal's code is fetched on first use: after a deploy, this page's chunks are gone.
+	await page.route(/\.js(\?.*)?$/, (route) => route.abort());
+	await page.getByRole('button', { name: 'Open a terminal' }).click();
+	await expect(page.getByRole('region', { name: 'Terminal' }).getByRole('status')).toHaveText(/could not be loaded: .* Reload the page/);
+	await page.unroute(/\.js(\?.*)?$/);
+	await page.getByRole('button', { name: 'Reload the page' }).click();
+	await openTerminal(page);
+});
+
 test('closing the tab ends the shell and what runs in it', async ({ page }) => {
 	const id = await startSandbox(page);
 	await openTerminal(page);
