@@ -5,7 +5,9 @@ import { chromiumLaunchOptions } from './tests/e2e/chromium.ts';
 /**
  * Which specs run where: every visitor's scenario on the worker (what production runs) and on vite
  * dev (the routes in Node, behind the dev server's own socket handling); but the layout's on the
- * worker only: it is the page's own CSS and components, whichever runtime serves them. On two
+ * worker only: it is the page's own CSS and components, whichever runtime serves them; and saved
+ * edits not on vite dev: they are the Durable Objects' (in workerd there too), and the start page
+ * and its action that show and restore them run in every spec there. On two
  * isolates, what state shared across requests could break: the visitor's flows (app.spec.ts), saved
  * edits, and coordination.spec.ts with the short TTL and low limits only they run with (the editor's,
  * console's and no-JS routes hold no state: the isolates add no code path to them). The cookie
@@ -13,7 +15,7 @@ import { chromiumLaunchOptions } from './tests/e2e/chromium.ts';
  * sandboxes; and the worker with a warm pool.
  */
 const SPECS = {
-	'vite-dev': { testIgnore: /(coordination|session-fixation|capacity|pool|layout)\.spec\.ts/ },
+	'vite-dev': { testIgnore: /(coordination|session-fixation|capacity|pool|layout|saved-edits)\.spec\.ts/ },
 	worker: { testIgnore: /(coordination|session-fixation|capacity|pool)\.spec\.ts/ },
 	isolates: { testMatch: /(app|coordination|saved-edits)\.spec\.ts/ },
 	https: { testMatch: /session-fixation\.spec\.ts/ },

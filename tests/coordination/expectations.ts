@@ -32,9 +32,13 @@ export async function servesExpress(worker: CoordinationWorker, previewUrl: stri
 	expect(JSON.parse(response.body)).toMatchObject({ message: `Hello from sandbox ${id}`, sandbox: id });
 }
 
-/** Waits until none of the sandbox's container processes is left (a destroy takes a moment). */
+/**
+ * Waits until none of the sandbox's container processes is left: a destroy takes a moment, and a
+ * container that a call under way at the stop woke is stopped by the next sweep (every 5 s, for a
+ * minute after the stop), which a loaded machine may run late.
+ */
 export async function containerGone(worker: CoordinationWorker, id: string) {
-	await waitFor(() => worker.containerProcesses(id).length === 0, { timeout: 15_000, interval: 250 }).catch(() => {
+	await waitFor(() => worker.containerProcesses(id).length === 0, { timeout: 30_000, interval: 250 }).catch(() => {
 		throw new Error(`processes of ${id} are left:\n${worker.containerProcesses(id).map((p) => `${p.pid} ${p.cmdline.slice(0, 160)}`).join('\n')}`);
 	});
 }
