@@ -184,6 +184,20 @@ describe("the app's logs", () => {
 		expect(lines).toContainEqual(expect.stringMatching(/^--> GET \/api\/notes 200 \d+ms$/));
 		expect(JSON.stringify(parts)).not.toMatch(/[0-9a-f]{64}/);
 	});
+
+	it('followed while the sandbox stops, end by saying it stopped (a destroyed container is no failure)', async () => {
+		const id = newId('logs-stop');
+		await worker.start(id);
+		expect((await worker.settled(id)).status).toBe('ready');
+		const logged = worker.workerLog().length;
+		const following = worker.followLogs(id, 4_000);
+		await sleep(1_000);
+		await worker.coordinator(id, 'stop', ['Stopped by the test.']);
+		const { status, parts } = await following;
+		expect(status).toBe(200);
+		expect(parts.at(-1)).toEqual({ type: 'end', message: 'The sandbox has stopped.' });
+		expect(worker.workerLog().slice(logged)).not.toContain('following the logs failed');
+	});
 });
 
 describe("a running app's problems, told from evidence", () => {

@@ -60,9 +60,10 @@ export async function recentLines(sandbox: Sandbox, secrets: string[]): Promise<
 
 /**
  * Follows the app's output as parts: everything written so far, then each write as it comes, then
- * the process's exit, and an `end` part saying why the stream ends. Nothing here throws.
+ * the process's exit, and an `end` part saying why the stream ends. Nothing here throws. A stop
+ * (`stopped()` says so) destroys the container under the stream: that break is no failure.
  */
-export function followLines(sandbox: Sandbox, secrets: string[]): ReadableStream<Uint8Array> {
+export function followLines(sandbox: Sandbox, secrets: string[], stopped: () => boolean): ReadableStream<Uint8Array> {
 	let source: ReadableStreamDefaultReader<Uint8Array> | null = null;
 	return new ReadableStream({
 		async start(controller) {
@@ -87,8 +88,9 @@ export function followLines(sandbox: Sandbox, secrets: string[]): ReadableStream
 				source = (await sandbox.streamProcessLogs(APP_PROCESS_ID)).getReader();
 				const decoder = new TextDecoder();
 				for (let next = await source.read(); !next.done; next = await source.read()) parser.feed(decoder.decode(next.value, { stream: true }));
-				send({ type: 'end', message: exited ? 'The app has exited.' : 'The log stream ended.' });
+				send({ type: 'end', message: exited ? 'The app has exited.' : stopped() ? 'The sandbox has stopped.' : 'The log stream ended.' });
 			} catch (error) {
+				if (stopped()) return send({ type: 'end', message: 'The sandbox has stopped.' });
 				console.warn('[app-logs] following the logs failed', error);
 				send({ type: 'end', message: 'The log stream broke off.' });
 			} finally {

@@ -70,7 +70,7 @@ export class AppTools {
 	followLogs(): Response {
 		const app = this.ready();
 		if (!app) return Response.json({ message: NOT_RUNNING.message }, { status: 409 });
-		return new Response(followLines(app.sandbox, app.secrets), { headers: STREAM_HEADERS });
+		return new Response(followLines(app.sandbox, app.secrets, app.stopped), { headers: STREAM_HEADERS });
 	}
 
 	/**
