@@ -28,8 +28,11 @@ export interface WorkerDerivation {
 	name: string;
 	/** Only these Durable Object bindings (by binding name), and the migrations of their classes. */
 	durableObjects?: string[];
-	/** Classes its entry exports under other names: { deployed class: this worker's }. */
-	classes?: Record<string, string>;
+	/**
+	 * Modules its bundle takes from other files (wrangler's `alias`): { import path, as written: file
+	 * from the repository's root }.
+	 */
+	alias?: Record<string, string>;
 	/** Variables set or changed. */
 	vars?: Record<string, string>;
 	/**
@@ -70,11 +73,16 @@ export interface RawConfig {
  */
 export function deriveConfig(raw: RawConfig, derivation: WorkerDerivation, root: string): RawConfig {
 	const { $schema: _schema, assets, containers, ...config } = raw;
-	const { objectsOf } = derivation;
-	const rename = (className: string) => derivation.classes?.[className] ?? className;
+	const { objectsOf, alias } = derivation;
 	const bindings = (raw.durable_objects?.bindings ?? []).filter((binding) => !derivation.durableObjects || derivation.durableObjects.includes(binding.name));
 	const classes = new Set(bindings.map((binding) => binding.class_name));
-	const derived = { ...config, name: derivation.name, main: resolve(root, derivation.main), vars: { ...raw.vars, ...derivation.vars } };
+	const derived = {
+		...config,
+		name: derivation.name,
+		main: resolve(root, derivation.main),
+		vars: { ...raw.vars, ...derivation.vars },
+		...(alias && { alias: Object.fromEntries(Object.entries(alias).map(([path, file]) => [path, resolve(root, file)])) })
+	};
 	if (objectsOf) {
 		return {
 			...derived,
@@ -83,10 +91,10 @@ export function deriveConfig(raw: RawConfig, derivation: WorkerDerivation, root:
 			migrations: []
 		};
 	}
-	const kept = (names: string[] | undefined) => names?.filter((name) => classes.has(name)).map(rename);
+	const kept = (names: string[] | undefined) => names?.filter((name) => classes.has(name));
 	return {
 		...derived,
-		durable_objects: { bindings: bindings.map((binding) => ({ ...binding, class_name: rename(binding.class_name) })) },
+		durable_objects: { bindings },
 		migrations: (raw.migrations ?? [])
 			.map(({ new_sqlite_classes, new_classes, ...migration }) => ({
 				...migration,
@@ -97,7 +105,7 @@ export function deriveConfig(raw: RawConfig, derivation: WorkerDerivation, root:
 		...(containers && {
 			containers: containers
 				.filter((container) => classes.has(container.class_name))
-				.map((container) => ({ ...container, class_name: rename(container.class_name), image: resolve(root, container.image) }))
+				.map((container) => ({ ...container, image: resolve(root, container.image) }))
 		})
 	};
 }

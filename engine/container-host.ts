@@ -23,6 +23,8 @@ export interface HostSettings {
 	cgroups: Cgroups;
 	/** The control server and the port forwarder, built for this run (programs.ts). */
 	programs: Programs;
+	/** The template folders every container sees at /templates. */
+	templates: string;
 	log: (message: string) => void;
 }
 
@@ -54,7 +56,7 @@ export class ContainerHost {
 	 * container made by itself (the slot stays taken until `release`).
 	 */
 	async launch(id: string, spec: StartSpec, onExit: (exitCode: number) => void): Promise<Launched> {
-		const { maxContainers, runDir, sharedFiles, cgroups, isolation, egressRoutes, programs, log } = this.settings;
+		const { maxContainers, runDir, sharedFiles, cgroups, isolation, egressRoutes, programs, templates, log } = this.settings;
 		if (this.active >= maxContainers) {
 			throw new RuntimeError(
 				'CAPACITY_EXCEEDED',
@@ -72,6 +74,7 @@ export class ContainerHost {
 				id,
 				spec,
 				programs,
+				templates,
 				// By key, not ID: a destroy racing a new container of the same ID never touches the new one's files.
 				paths: { ...sharedFiles, dir: join(runDir, 'sandboxes', key) },
 				cgroupProcs: await cgroups.create(cgroupName),

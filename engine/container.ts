@@ -65,6 +65,8 @@ export interface ContainerOptions {
 	spec: StartSpec;
 	/** The engine's built programs (programs.ts). */
 	programs: Programs;
+	/** The template folders, mounted read-only at /templates. */
+	templates: string;
 	paths: ContainerPaths;
 	/** `cgroup.procs` files the sandbox joins before it starts (empty: no limits). */
 	cgroupProcs: string[];

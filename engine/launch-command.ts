@@ -7,13 +7,10 @@
 import { lstatSync, readlinkSync } from 'node:fs';
 import { chown, mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ContainerOptions, ContainerPaths } from './container.ts';
 import { copyDisk } from './disk.ts';
 import type { Programs } from './programs.ts';
 
-/** The project's templates (sandbox/templates/), mounted where the container image has them. */
-const TEMPLATES_DIR = fileURLToPath(new URL('../sandbox/templates', import.meta.url));
 /** The descriptor bwrap reads the container's own environment variables from (see `envArgs`). */
 export const ENV_ARGS_FD = 4;
 /** The host's CA settings, passed in so that `npm install` works behind a TLS-inspecting proxy. */
@@ -46,8 +43,8 @@ interface Sources {
 	runtime?: string;
 }
 
-function hostSources(programs: Programs): Sources {
-	const sources: Sources = { node: dirname(process.execPath), control: dirname(programs.controlServer), templates: TEMPLATES_DIR };
+function hostSources(programs: Programs, templates: string): Sources {
+	const sources: Sources = { node: dirname(process.execPath), control: dirname(programs.controlServer), templates };
 	return programs.controlRuntime === process.execPath ? sources : { ...sources, runtime: dirname(programs.controlRuntime) };
 }
 
@@ -63,17 +60,17 @@ function controlCommand(programs: Programs): string[] {
  */
 
 /** Prepares the sandbox's directory for its launch (as root: its disk and mount points), and says how to launch it. */
-export async function launchCommand({ paths, cgroupProcs, isolation, programs }: Pick<ContainerOptions, 'paths' | 'cgroupProcs' | 'isolation' | 'programs'>): Promise<string[]> {
+export async function launchCommand({ paths, cgroupProcs, isolation, programs, templates }: Pick<ContainerOptions, 'paths' | 'cgroupProcs' | 'isolation' | 'programs' | 'templates'>): Promise<string[]> {
 	if (!isolation.asRoot) {
 		// Nothing to mount; /workspace is a tmpfs (see disk.ts).
-		const bwrap = bwrapArgs(paths, hostSources(programs), { tmpfsBytes: isolation.tmpfsBytes }, controlCommand(programs));
+		const bwrap = bwrapArgs(paths, hostSources(programs, templates), { tmpfsBytes: isolation.tmpfsBytes }, controlCommand(programs));
 		return ['/bin/sh', '-c', LAUNCH, 'sh', ...cgroupProcs, '--', '--', 'bwrap', ...bwrap];
 	}
 	const { hostUid } = isolation;
 	await chown(paths.dir, hostUid, hostUid);
 	const workspace = join(paths.dir, 'workspace');
 	const image = join(paths.dir, 'disk.img');
-	const sources = hostSources(programs);
+	const sources = hostSources(programs, templates);
 	// Each source is bound where the sandbox's uid can reach it (a directory of the sandbox's own).
 	const staged = Object.fromEntries(Object.keys(sources).map((name) => [name, join(paths.dir, `mnt-${name}`)])) as unknown as Sources;
 	for (const dir of [workspace, ...Object.values(staged)]) await mkdir(dir);

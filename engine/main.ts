@@ -16,6 +16,8 @@
  *   SANDBOX_ENGINE_EGRESS_ALLOW comma-separated IPv4 ranges a container may reach although private (default none)
  *   SANDBOX_ENGINE_UID_BASE   as root: the Nth container runs as host uid BASE + N (default 2000000000)
  *   SANDBOX_ENGINE_STATE_DIR  where containers' files live (default $TMPDIR/sandbox-engine)
+ *   SANDBOX_ENGINE_TEMPLATES_DIR  the template folders every container sees at /templates, as the
+ *                            image has them (default: the project's sandbox/templates)
  *   SANDBOX_ENGINE_CONTROL_SERVER, SANDBOX_ENGINE_CONTROL_RUNTIME  another control server to run in
  *                            every container instead of ours, and the program that runs it (absolute
  *                            paths, both or neither; see programs.ts): the SDK's own, to compare
@@ -27,6 +29,7 @@ import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as v from 'valibot';
 import { Cgroups } from './cgroups.ts';
 import { ContainerHost } from './container-host.ts';
@@ -53,6 +56,7 @@ const Config = v.object({
 	SANDBOX_ENGINE_EGRESS_ALLOW: EgressAllowList,
 	SANDBOX_ENGINE_UID_BASE: Integer(1000, 4_000_000_000, 2_000_000_000),
 	SANDBOX_ENGINE_STATE_DIR: v.optional(v.string(), join(tmpdir(), 'sandbox-engine')),
+	SANDBOX_ENGINE_TEMPLATES_DIR: v.optional(AbsolutePath, fileURLToPath(new URL('../sandbox/templates', import.meta.url))),
 	SANDBOX_ENGINE_CONTROL_SERVER: v.optional(AbsolutePath),
 	SANDBOX_ENGINE_CONTROL_RUNTIME: v.optional(AbsolutePath),
 	/** Set by launch.ts: a pipe to report readiness on, whose closing means the launcher is gone. */
@@ -195,6 +199,7 @@ async function main() {
 		sharedFiles,
 		cgroups,
 		programs,
+		templates: config.SANDBOX_ENGINE_TEMPLATES_DIR,
 		log
 	});
 	// The containers of the SDK's Durable Objects (in workerd).

@@ -30,7 +30,7 @@ describe('a boot', () => {
 		const id = newId('once');
 		const calls = await Promise.all(
 			Array.from({ length: 10 }, (_, i) => [
-				worker.start(id),
+				worker.start(id, { template: 'once' }),
 				i % 2 === 0 ? worker.status(id) : Promise.resolve<StatusReply>(null)
 			]).flat()
 		);
@@ -41,11 +41,11 @@ describe('a boot', () => {
 		const statuses = (calls.filter((_, i) => i % 2 === 1) as StatusReply[]).filter((reply) => reply !== null);
 
 		const ready = await worker.settled(id);
-		expect(ready, JSON.stringify(ready)).toMatchObject({ id, template: 'express', status: 'ready', error: null });
+		expect(ready, JSON.stringify(ready)).toMatchObject({ id, template: 'once', status: 'ready', error: null });
 		const labels = ready.steps.map((step) => step.label);
 		// Every caller was told of the same boot: the one that became ready, seen at some step of it.
 		for (const state of [...starts, ...statuses.map((reply) => reply!.state)]) {
-			expect(state).toMatchObject({ id, template: 'express', status: 'initializing', previewUrl: null, error: null });
+			expect(state).toMatchObject({ id, template: 'once', status: 'initializing', previewUrl: null, error: null });
 			expect(labels.slice(0, state.steps.length)).toEqual(state.steps.map((step) => step.label));
 		}
 		await servesExpress(worker, ready.previewUrl!, id);

@@ -8,7 +8,7 @@ import { waitFor } from '../helpers/host.ts';
 import type { CoordinationWorker } from './harness.ts';
 
 let counter = 0;
-/** A sandbox ID of its own (a DNS label, as preview URLs need); its first word picks a template variant (worker.ts). */
+/** A sandbox ID of its own (a DNS label, as preview URLs need), its first word saying what it is for. */
 export const newId = (name: string) => `${name}-${Date.now().toString(36)}${++counter}`;
 
 /** The sandbox's state once it has settled, which must be ready. */

@@ -6,31 +6,52 @@
  * on this host.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { startEngine, type EngineHandle } from '../../engine/launch.ts';
 import { runWranglerDev } from '../../dev/wrangler-dev.ts';
 import { DEPLOYED_CONFIG, type WorkerDerivation } from '../../dev/worker-config.ts';
+import { catalogModule, readTemplates, TEMPLATES_DIR } from '../../sandbox/catalog.ts';
 import { emptyResult, withPart, type ApiCall, type ConsolePart, type ConsoleResult } from '../../src/lib/api-console.ts';
 import type { LogPart } from '../../src/lib/app-logs.ts';
 import { readJsonLines } from '../../src/lib/json-lines.ts';
 import type { SandboxSnapshot, ServerMessage } from '../../src/lib/sandbox-state.ts';
 import type { GatedStart, GatedStartReply, StartReply, StatusReply, StatusRequest } from '../../src/lib/server/durable-objects/contract.ts';
 import { liveProcesses, scratchDir, type HostProcess } from '../helpers/host.ts';
+import { oncePerRun } from '../helpers/once-per-run.ts';
 
 /** The idle TTL the worker runs with: short, so that the idle stop is seen within a test. */
 export const TTL_MS = 8_000;
 
 /**
- * The suite's worker (worker.ts): the deployed Durable Objects, its coordinator a subclass that
- * boots the test's variants of templates, with the local engine's containers and a short idle TTL.
+ * The templates the suite's sandboxes boot: the project's (sandbox/templates/), and the variants
+ * in variants/, each a template folder (`slow`, whose server listens after 40 s; `crash`, which
+ * exits at once; …: see their template.json). Gathered once per run into one folder, which the
+ * engine mounts at /templates, with the catalog module the worker is bundled with.
+ */
+const TEMPLATES = {
+	dir: join(process.env.SANDBOX_TEST_DIR!, 'coordination-templates'),
+	variants: fileURLToPath(new URL('variants/', import.meta.url))
+};
+
+function gatherTemplates() {
+	cpSync(TEMPLATES_DIR, TEMPLATES.dir, { recursive: true, verbatimSymlinks: true });
+	cpSync(TEMPLATES.variants, TEMPLATES.dir, { recursive: true });
+	writeFileSync(join(TEMPLATES.dir, 'catalog.ts'), catalogModule(readTemplates(TEMPLATES.dir)));
+}
+
+/**
+ * The suite's worker (worker.ts): the deployed Durable Objects, with the local engine's containers
+ * and a short idle TTL, and the catalog of TEMPLATES (above).
  */
 const COORDINATION_WORKER: WorkerDerivation = {
 	main: 'tests/coordination/worker.ts',
 	name: 'sandbox-coordination',
-	classes: { SandboxCoordinator: 'TestCoordinator' },
+	// The app's catalog module (src/lib/server/templates/catalog.ts imports it so), this run's instead.
+	alias: { './catalog.generated': join(TEMPLATES.dir, 'catalog.ts') },
 	// No warm pool, unless a test asks for one: its sandboxes would count among each test's.
 	vars: { SANDBOX_TTL_SECONDS: String(TTL_MS / 1000), SANDBOX_POOL_SIZE: '0' }
 };
@@ -117,8 +138,12 @@ export interface CoordinationOptions {
 }
 
 export async function startCoordinationWorker({ engineEnv = {}, ttlSeconds, vars: extraVars = {}, persistDir = scratchDir('coordination-persist-') }: CoordinationOptions = {}): Promise<CoordinationWorker> {
+	await oncePerRun('coordination-templates', gatherTemplates);
 	const stateDir = scratchDir('coordination-');
-	const engine = await startEngine({ env: { SANDBOX_ENGINE_STATE_DIR: stateDir, SANDBOX_ENGINE_MAX: '8', ...engineEnv }, output: 'capture' });
+	const engine = await startEngine({
+		env: { SANDBOX_ENGINE_STATE_DIR: stateDir, SANDBOX_ENGINE_MAX: '8', SANDBOX_ENGINE_TEMPLATES_DIR: TEMPLATES.dir, ...engineEnv },
+		output: 'capture'
+	});
 	const vars: Record<string, string> = {
 		SANDBOX_ENGINE_URL: engine.url,
 		SANDBOX_ENGINE_SECRET: engine.secret,

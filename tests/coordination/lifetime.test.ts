@@ -21,7 +21,7 @@ afterAll(async () => {
 describe.concurrent('time', () => {
 	it('a template whose server needs 40 s to listen reaches ready, with no request in flight meanwhile', async () => {
 		const id = newId('slow');
-		const started = await worker.start(id);
+		const started = await worker.start(id, { template: 'slow' });
 		expect(started.ok && started.state.status).toBe('initializing');
 		// Nobody asks meanwhile: the boot must carry on by itself (the wait ends, on a loaded machine,
 		// with reads until it has settled; a boot that had died would be resumed, and say so).

@@ -31,7 +31,7 @@ const get = (path: string, authorize = true): ApiCall => ({ method: 'GET', path,
 describe('the boot', () => {
 	it('fails an app that listens on 127.0.0.1 only, naming the address', async () => {
 		const id = newId('loopback');
-		await worker.start(id);
+		await worker.start(id, { template: 'loopback' });
 		const state = await worker.settled(id);
 		expect(state.status, JSON.stringify(state)).toBe('error');
 		expect(state.error!.message).toContain('listens on 127.0.0.1:3001 only');
@@ -42,7 +42,7 @@ describe('the boot', () => {
 	it('fails an app that is not ready in time, saying what it did instead: nothing listened, or it answered 503', async () => {
 		const deaf = newId('deaf');
 		const unwell = newId('unwell');
-		await Promise.all([worker.start(deaf), worker.start(unwell)]);
+		await Promise.all([worker.start(deaf, { template: 'deaf' }), worker.start(unwell, { template: 'unwell' })]);
 		expect((await worker.settled(deaf)).error!.message).toBe('Nothing listened on port 3001 within 2 s.');
 		expect((await worker.settled(unwell)).error!.message).toBe(
 			'The app answered 503 to GET /health within 2 s: it is ready once it answers with a 2xx or 3xx there.'
@@ -150,7 +150,7 @@ describe("the Hono template's API", () => {
 describe("the app's logs", () => {
 	it('of a boot whose app exits: the exit code, and what it wrote last', async () => {
 		const id = newId('crash');
-		await worker.start(id);
+		await worker.start(id, { template: 'crash' });
 		const state = await worker.settled(id);
 		expect(state.status, JSON.stringify(state)).toBe('error');
 		expect(state.error!.message).toBe('The app exited with code 3 before it was ready.');
@@ -165,7 +165,7 @@ describe("the app's logs", () => {
 
 	it('are read, and followed as they come, with the token the app was given redacted', async () => {
 		const id = newId('leaky');
-		await worker.start(id, { template: 'hono' });
+		await worker.start(id, { template: 'leaky' });
 		expect((await worker.settled(id)).status).toBe('ready');
 		const recent = await worker.coordinator<LogLine[]>(id, 'recentLogs');
 		expect(recent.slice(0, 2)).toEqual([
@@ -217,7 +217,7 @@ describe("a running app's problems, told from evidence", () => {
 
 	beforeEach(async () => {
 		id = newId('fragile');
-		await worker.start(id);
+		await worker.start(id, { template: 'fragile' });
 		const state = await worker.settled(id);
 		expect(state.status, JSON.stringify(state)).toBe('ready');
 		previewUrl = state.previewUrl!;
@@ -279,7 +279,7 @@ describe("a running app's problems, told from evidence", () => {
 describe('a restart', () => {
 	it('says the app is starting while it does, and leaves the sandbox running when the app fails to come back', async () => {
 		const id = newId('once');
-		await worker.start(id);
+		await worker.start(id, { template: 'once' });
 		const ready = await worker.settled(id);
 		expect(ready.status).toBe('ready');
 		const before = worker.containers(id);

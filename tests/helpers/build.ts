@@ -4,10 +4,10 @@
  * run on its own builds when a test first needs it — once, however many test files ask at once.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from './host.ts';
+import { oncePerRun } from './once-per-run.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -17,29 +17,9 @@ export function buildWorker() {
 	if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
 }
 
-/**
- * Makes sure this run has built the worker. Vitest's files run side by side: the first to ask
- * builds (it takes the run's scratch directory's `build` lock), the others wait for its outcome.
- */
+/** Makes sure this run has built the worker: once, however many test files ask at once. */
 export async function builtWorker() {
-	if (process.env.SANDBOX_TEST_BUILT === '1') return;
-	const lock = join(process.env.SANDBOX_TEST_DIR!, 'build');
-	const outcome = join(lock, 'outcome');
-	try {
-		mkdirSync(lock);
-	} catch {
-		await waitFor(() => existsSync(outcome), { timeout: 120_000, interval: 200 });
-		const failure = readFileSync(outcome, 'utf8');
-		if (failure) throw new Error(failure);
-		return;
-	}
-	try {
-		buildWorker();
-		writeFileSync(outcome, '');
-	} catch (failure) {
-		writeFileSync(outcome, String(failure));
-		throw failure;
-	}
+	if (process.env.SANDBOX_TEST_BUILT !== '1') await oncePerRun('build', buildWorker);
 }
 
 /**

@@ -12,8 +12,6 @@ import { COMPANION, DEPLOYED_CONFIG, deriveConfig, type RawConfig } from '../../
 const { rawConfig, configPath } = experimental_readRawConfig({ config: DEPLOYED_CONFIG });
 const deployed = rawConfig as RawConfig;
 const root = dirname(configPath!);
-const classesOf = (config: RawConfig) => config.durable_objects!.bindings!.map((binding) => binding.class_name);
-const migratedIn = (config: RawConfig) => config.migrations!.flatMap((migration) => migration.new_sqlite_classes ?? []);
 
 describe('a worker derived from wrangler.jsonc', () => {
 	it("has the deployed worker's Durable Objects, migrations, settings and variables, at its own entry and name, without the app's assets", () => {
@@ -29,12 +27,10 @@ describe('a worker derived from wrangler.jsonc', () => {
 		for (const container of companion.containers!) expect(existsSync(container.image), container.image).toBe(true);
 	});
 
-	it('exports a class under its own name: bindings, migrations and containers follow', () => {
-		const derived = deriveConfig(deployed, { main: 'tests/coordination/worker.ts', name: 'c', classes: { SandboxCoordinator: 'TestCoordinator', Sandbox: 'TestSandbox' } }, root);
-		expect(classesOf(derived)).toEqual(classesOf(deployed).map((name) => ({ SandboxCoordinator: 'TestCoordinator', Sandbox: 'TestSandbox' })[name] ?? name));
-		expect(migratedIn(derived)).toContain('TestCoordinator');
-		expect(migratedIn(derived)).not.toContain('SandboxCoordinator');
-		expect(derived.containers!.map((container) => container.class_name)).toEqual(['TestSandbox']);
+	it('takes a module of its bundle from another file, named from the repository root', () => {
+		const derived = deriveConfig(deployed, { main: 'tests/coordination/worker.ts', name: 'c', alias: { './catalog.generated': 'tests/catalog.ts' } }, root);
+		expect(derived.alias).toEqual({ './catalog.generated': `${root}/tests/catalog.ts` });
+		expect(deriveConfig(deployed, COMPANION, root).alias).toBeUndefined();
 	});
 
 	it('with some Durable Objects only, keeps their migrations and containers alone, and sets its variables over the deployed ones', () => {

@@ -70,6 +70,9 @@ import {
 	type WriteReply
 } from './contract';
 
+/** The template of a sandbox: one of the catalog's, as its start checked. */
+const templateNamed = (id: string): Template => templateOf(id)!;
+
 /** How long after a stop a container is still looked for: a call under way at the stop may wake one. */
 const AFTER_STOP_SWEEP_MS = 60_000;
 
@@ -88,7 +91,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		record: () => this.record,
 		generation: () => this.generation,
 		sandbox: (record) => this.neighbours.sandbox(record.state.id),
-		port: (record) => this.template(record.state.template).port,
+		port: (record) => templateNamed(record.state.template).port,
 		touch: () => this.keeper.used(),
 		save: () => this.keeper.save(),
 		changedState: () => this.keeper.changedState()
@@ -153,7 +156,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 
 	/** A new sandbox boots: for `owner`, or (null) for its template's pool. */
 	private async bootNew(id: string, template: string, owner: Owner | null) {
-		await this.keeper.replace(newRecord({ id, template, owner, api: Boolean(this.template(template).api), now: Date.now() }));
+		await this.keeper.replace(newRecord({ id, template, owner, api: Boolean(templateNamed(template).api), now: Date.now() }));
 		this.beginBoot('new');
 	}
 
@@ -327,7 +330,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		if (record?.state.status !== 'ready') return null;
 		return {
 			sandbox: this.neighbours.sandbox(record.state.id),
-			template: this.template(record.state.template),
+			template: templateNamed(record.state.template),
 			secrets: secretsOf(record),
 			apiToken: record.apiToken,
 			used: () => this.touch(),
@@ -396,7 +399,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		if (!process) return void (await this.revive());
 		if (record.state.problem?.kind === 'exited') return;
 		const generation = this.generation;
-		await this.preview.setProblem(record, generation, await diagnose(sandbox, this.template(record.state.template).port, secretsOf(record)));
+		await this.preview.setProblem(record, generation, await diagnose(sandbox, templateNamed(record.state.template).port, secretsOf(record)));
 	}
 
 	/** When the alarm is next due, from the record alone (so that nothing can overwrite a deadline). */
@@ -431,7 +434,7 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		console.log(`[coordinator] booting ${id}`);
 		const { outcome, containerUp } = await runBoot({
 			sandbox,
-			template: this.template(template),
+			template: templateNamed(template),
 			mode,
 			origin: record.origin,
 			apiToken: record.apiToken,
@@ -464,11 +467,6 @@ export class SandboxCoordinator extends DurableObject<CoordinatorEnv> implements
 		record.lastActiveAt = Date.now();
 		await this.keeper.save();
 		await this.scheduleAlarm();
-	}
-
-	/** The template a sandbox boots (a test's subclass may boot one of its own). */
-	protected template(id: string): Template {
-		return templateOf(id)!;
 	}
 
 	/** The sandbox is done for: its container goes, and its slot with it. */
