@@ -79,8 +79,10 @@ export async function startTarget(name: keyof typeof TARGETS) {
 			// Sandboxes outlive their tests until the TTL, as they would for visitors: room for all of them.
 			SANDBOX_ENGINE_STATE_DIR: stateDir,
 			SANDBOX_ENGINE_MAX: '40',
-			// Every test's visitor comes from this machine: the cap per address is coordination.spec.ts's (isolates).
+			// Every test's visitor comes from this machine, three files at a time: the caps per address
+			// (sandboxes running, starts a minute) are coordination.spec.ts's, on the isolates.
 			SANDBOX_ADDRESS_LIVE_SANDBOXES: '100',
+			SANDBOX_ADDRESS_STARTS_PER_MINUTE: '1000',
 			// Host names the specs use besides localhost (Chromium maps them to this machine).
 			APP_HOSTS: 'app.sandbox.test,sandbox-previews.example.workers.dev',
 			// Sandboxes boot as a visitor's click asks, unless a target tests the warm pool.

@@ -12,7 +12,8 @@ test.describe('with JavaScript', () => {
 			if (/\/api\/sandbox\/[^/]+\/state/.test(request.url())) polls.push(request.url());
 		});
 
-		const id = await startSandbox(page);
+		// (A page that loads after the boot is done has no progress to show.)
+		const id = await startSandbox(page, 'Express API', { waitUntil: 'networkidle' });
 		await expect(page.getByRole('list', { name: 'Boot progress' })).toBeVisible();
 		const json = await previewJson(page);
 		expect(json).toMatchObject({ sandbox: id, message: `Hello from sandbox ${id}` });

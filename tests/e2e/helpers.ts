@@ -12,8 +12,13 @@ export const VUE_INDEX = readFileSync('sandbox/templates/vue/index.html', 'utf8'
 /** A sandbox's page: `/sandbox/{template}-{random hex}`, whatever the template. */
 export const SANDBOX_PATH = /\/sandbox\/([a-z][a-z0-9]{1,15}-[0-9a-f]+)$/;
 
-export async function startSandbox(page: Page, template = 'Express API'): Promise<string> {
-	await page.goto('/');
+/**
+ * Starts a sandbox from the start page. With `waitUntil: 'networkidle'`, only once the page has also
+ * loaded the sandbox page's code (it does so ahead): the way from the click to that page is then its
+ * data alone, so the page is there before any boot is done, however busy the machine.
+ */
+export async function startSandbox(page: Page, template = 'Express API', { waitUntil = 'load' }: { waitUntil?: 'load' | 'networkidle' } = {}): Promise<string> {
+	await page.goto('/', { waitUntil });
 	await page.getByLabel(template).check();
 	await page.getByRole('button', { name: 'Start a sandbox' }).click();
 	await page.waitForURL(SANDBOX_PATH);
