@@ -267,6 +267,17 @@ describe("a running app's problems, told from evidence", () => {
 		expect((await worker.preview(at('/'), page)).body).toBe('fine');
 	});
 
+	it('an app that stopped listening, then exited: the preview says so at its next reload, not what it saw before', async () => {
+		expect((await worker.preview(at('/leave'))).body).toBe('leaving');
+		let shown = await worker.preview(at('/'), page);
+		for (let tries = 0; shown.status !== 502 && tries < 20; tries++) shown = await sleep(100).then(() => worker.preview(at('/'), page));
+		expect(shown.body).toContain('Nothing listens on port 3001');
+		// Past the app's exit (4 s after /leave), the page reloads (every 3 s).
+		await sleep(4_500);
+		shown = await worker.preview(at('/'), page);
+		expect(shown.body).toContain('<p role="alert">The app exited with code 5.</p>');
+	});
+
 	it('an app that stopped listening but runs on: nothing listens on its port', async () => {
 		expect((await worker.preview(at('/close'))).body).toBe('closing');
 		let shown = await worker.preview(at('/'));

@@ -10,8 +10,12 @@ import type { PreviewAccess, PreviewAnswer, PreviewDiagnosis, PreviewTicketReply
 import { issueTicket, redeemTicket } from './preview-tickets';
 import { secretsOf, type SandboxRecord } from './sandbox-record';
 
-/** How long a diagnosis of an unreachable app answers the preview's requests before it is made again. */
-const DIAGNOSIS_REUSE_MS = 10_000;
+/**
+ * How long a diagnosis of an unreachable app answers the preview's requests before it is made again:
+ * a page load's burst of requests. (An app that exited stays so until a restart, which clears it; one
+ * that stopped listening may exit next, or listen again.)
+ */
+const DIAGNOSIS_REUSE_MS = 1_000;
 
 /** What the keeper needs of the coordinator. */
 export interface PreviewKeeperHost {
@@ -91,7 +95,8 @@ export class PreviewKeeper {
 		if (status !== 'ready') return { message: error?.message ?? 'The sandbox is not running.', log: [], retry: false };
 		// A page load is many requests: one look inside the sandbox answers them all.
 		const known = record.state.problem;
-		if (known && known.kind !== 'server-error' && Date.now() - known.at < DIAGNOSIS_REUSE_MS) return { message: known.message, log: known.log, retry: true };
+		const final = known?.kind === 'exited';
+		if (known && known.kind !== 'server-error' && (final || Date.now() - known.at < DIAGNOSIS_REUSE_MS)) return { message: known.message, log: known.log, retry: true };
 		const generation = this.host.generation();
 		const problem = await diagnose(this.host.sandbox(record), this.host.port(record), secretsOf(record)).catch((error) => {
 			console.warn('[coordinator] diagnosing the preview failed', error);

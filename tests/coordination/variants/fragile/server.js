@@ -1,5 +1,5 @@
 // Answers `fine`, and breaks as asked: /boom answers 500 every other time, /exit exits with 4, /close
-// stops listening but runs on.
+// stops listening but runs on, /leave stops listening and exits with 5 four seconds later.
 const http = require('http');
 
 let booms = 0;
@@ -17,6 +17,14 @@ const server = http
 		if (request.url === '/close') {
 			setInterval(() => {}, 1000);
 			return response.end('closing', () => {
+				server.close();
+				server.closeAllConnections();
+			});
+		}
+		if (request.url === '/leave') {
+			console.log('leaving in 4 s');
+			setTimeout(() => process.exit(5), 4_000);
+			return response.end('leaving', () => {
 				server.close();
 				server.closeAllConnections();
 			});
