@@ -8,7 +8,7 @@
  * calling a gone engine).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,7 +83,11 @@ export function runWranglerDev(options: WranglerDevOptions): WranglerDev {
 	if (options.derive) args.push('--derive', JSON.stringify(options.derive));
 	// No stdin: the process is in a group of its own, and a read from the terminal would stop it.
 	// The IPC channel carries one message: the URL, once the worker serves.
-	const child = spawn(process.execPath, args, { stdio: ['ignore', stdio, stdio, 'ipc'], env, detached: true });
+	// Wrangler's own temporary files (miniflare's) go in this run's folder too, which is removed when
+	// the process exits: killed, it could not remove them itself.
+	const tmp = join(dir, 'tmp');
+	mkdirSync(tmp);
+	const child = spawn(process.execPath, args, { stdio: ['ignore', stdio, stdio, 'ipc'], env: { ...env, TMPDIR: tmp }, detached: true });
 	const exited = new Promise<number>((resolve) => {
 		child.once('exit', (code) => resolve(code ?? 1));
 		child.once('error', (error) => {
