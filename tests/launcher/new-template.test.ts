@@ -90,8 +90,13 @@ beforeAll(async () => {
 	});
 	dev.stdout!.on('data', (chunk) => (output += chunk));
 	dev.stderr!.on('data', (chunk) => (output += chunk));
-	await waitFor(async () => dev.exitCode === null && (await request(`${origin}/`).then((r) => r.status === 200, () => false)), { timeout: 120_000, interval: 500 }).catch(() => {
-		throw new Error(`npm run dev did not serve the scratch copy:\n${output}`);
+	const serves = async () => {
+		// (A dev server that exited will not serve: no need to wait out the timeout.)
+		if (dev.exitCode !== null) throw new Error(`exited with ${dev.exitCode}`);
+		return request(`${origin}/`).then((r) => r.status === 200, () => false);
+	};
+	await waitFor(serves, { timeout: 120_000, interval: 500 }).catch((failure: Error) => {
+		throw new Error(`npm run dev did not serve the scratch copy (${failure.message}):\n${output}`);
 	});
 }, 150_000);
 
@@ -127,7 +132,7 @@ describe('a template folder added to a copy of the repository', () => {
 		let state: SandboxSnapshot | undefined;
 		await waitFor(
 			async () => {
-				state = JSON.parse((await request(`${origin}/api/sandbox/${id}/state`, { headers: { cookie: visitor } })).body);
+				state = JSON.parse((await request(`${origin}/api/sandbox/${id}/state`, { headers: { cookie: visitor } })).body).state;
 				return state!.status !== 'initializing';
 			},
 			{ timeout: 60_000, interval: 250 }
