@@ -15,7 +15,7 @@
  * left out of the wait.
  */
 import { Agent } from 'node:http';
-import type { SandboxSnapshot } from '../src/lib/sandbox-state.ts';
+import type { SandboxSnapshot, ServerMessage } from '../src/lib/sandbox-state.ts';
 import { firstOk, send, type Reply } from './http.ts';
 
 export const POLL_MS = 1000;
@@ -122,7 +122,7 @@ export class Visitor {
 	async #ready(id: string): Promise<SandboxSnapshot> {
 		const deadline = performance.now() + READY_TIMEOUT_MS;
 		for (;;) {
-			const state = JSON.parse((await this.#expect(200, 'GET', `/api/sandbox/${encodeURIComponent(id)}/state`)).body) as SandboxSnapshot;
+			const { state } = JSON.parse((await this.#expect(200, 'GET', `/api/sandbox/${encodeURIComponent(id)}/state`)).body) as ServerMessage;
 			if (state.status === 'ready' && state.previewUrl) return state;
 			if (state.status === 'error') throw new Error(`sandbox ${id} failed to start: ${state.error?.message}`);
 			if (performance.now() > deadline) throw new Error(`sandbox ${id} not ready within ${READY_TIMEOUT_MS / 1000} s`);

@@ -12,6 +12,8 @@
  *   sandbox is followed over the socket alone, reconnecting ever more slowly
  *   while it fails: a poll counts as use, which an open tab alone must not be
  *   (the page's heartbeat is what keeps it).
+ * - The page may load the state anew itself (after a form's action): `offer()`
+ *   hands it over. Every source's state carries its version, and the newest wins.
  * - On error or stop everything closes: socket, timers, polling.
  * - `on()` returns an unsubscribe function; `destroy()` clears every timer,
  *   socket and listener.
@@ -21,8 +23,8 @@ import type { SandboxSnapshot, SandboxStatus, ServerMessage } from './sandbox-st
 export interface PreviewClientOptions {
 	/** Absolute ws:// or wss:// URL of the sandbox's WebSocket route. */
 	webSocketUrl: string;
-	/** Fetches the current state (the polling fallback). */
-	poll: () => Promise<SandboxSnapshot>;
+	/** Fetches the current state, as the socket would send it (the polling fallback). */
+	poll: () => Promise<ServerMessage>;
 	pollFallbackDelay?: number;
 	pollInterval?: number;
 	reconnectDelay?: number;
@@ -54,6 +56,8 @@ export class PreviewClient {
 	/** Reconnects in a row whose socket delivered nothing, while the sandbox is ready. */
 	private failedReconnects = 0;
 	private status: SandboxStatus | null = null;
+	/** The version of the state last applied: an older one, from whichever source, is not applied. */
+	private version = -1;
 	private settled = false;
 	private destroyed = false;
 	private fallbackTimer: ReturnType<typeof setTimeout> | null = null;
@@ -70,11 +74,20 @@ export class PreviewClient {
 	}
 
 	/** Starts following from the state the page already has. A failed or stopped sandbox needs no connection at all. */
-	start(initial: SandboxSnapshot) {
-		this.apply(initial);
+	start(initial: SandboxSnapshot, version: number) {
+		this.apply(initial, version);
 		if (this.settled || this.destroyed) return;
 		this.connect();
 		this.armFallback();
+	}
+
+	/**
+	 * A state the page loaded itself (a form's action reloads its data): taken if it is newer than
+	 * the last one applied. A restart it reports is then followed like any boot, by polling if the
+	 * socket is down, rather than when the socket next reconnects.
+	 */
+	offer(state: SandboxSnapshot, version: number) {
+		this.apply(state, version);
 	}
 
 	private get booting() {
@@ -96,7 +109,7 @@ export class PreviewClient {
 			this.webSocketDelivered = true;
 			this.failedReconnects = 0;
 			this.stopPolling();
-			this.apply(message.state);
+			this.apply(message.state, message.version);
 		});
 		socket.addEventListener('close', () => {
 			if (this.socket !== socket) return;
@@ -135,8 +148,8 @@ export class PreviewClient {
 		const tick = async () => {
 			if (this.webSocketDelivered) return this.stopPolling();
 			try {
-				const state = await this.options.poll();
-				if (!this.destroyed && !this.webSocketDelivered) this.apply(state);
+				const message = await this.options.poll();
+				if (!this.destroyed && !this.webSocketDelivered) this.apply(message.state, message.version);
 			} catch {
 				// A failed poll is retried at the next tick.
 			}
@@ -150,8 +163,9 @@ export class PreviewClient {
 		this.pollTimer = null;
 	}
 
-	private apply(state: SandboxSnapshot) {
-		if (this.settled || this.destroyed) return;
+	private apply(state: SandboxSnapshot, version: number) {
+		if (this.settled || this.destroyed || version <= this.version) return;
+		this.version = version;
 		const before = this.status;
 		this.status = state.status;
 		this.emit('state', state);
@@ -194,7 +208,7 @@ function parse(data: unknown): ServerMessage | null {
 	if (typeof data !== 'string') return null;
 	try {
 		const message = JSON.parse(data) as Partial<ServerMessage>;
-		return message && SUBSTANTIVE.has(message.type as string) && typeof message.state === 'object' && message.state
+		return message && SUBSTANTIVE.has(message.type as string) && typeof message.state === 'object' && message.state && typeof message.version === 'number'
 			? (message as ServerMessage)
 			: null;
 	} catch {

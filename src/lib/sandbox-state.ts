@@ -48,19 +48,21 @@ export interface AppProblem {
 }
 
 /**
- * Every message carries the whole snapshot, so a client that connects late or
- * misses a message is never out of date. There is deliberately no
- * content-free "connected" message: the client treats any message as proof
- * that the WebSocket works, and an empty one would switch its polling
- * fallback off without telling it anything.
+ * What the WebSocket sends at every change, and the polling path answers. Every message carries the
+ * whole snapshot, so a client that connects late or misses a message is never out of date; and its
+ * version (one more at every change), so that a client that hears of the state from several sources
+ * (its socket, a poll, the page's own reload) keeps the newest. There is deliberately no
+ * content-free "connected" message: the client treats any message as proof that the WebSocket
+ * works, and an empty one would switch its polling fallback off without telling it anything.
  */
 export interface ServerMessage {
 	type: 'progress' | 'ready' | 'error' | 'stopped';
 	state: SandboxSnapshot;
+	version: number;
 }
 
-export function messageFor(state: SandboxSnapshot): ServerMessage {
-	return { type: state.status === 'initializing' ? 'progress' : state.status, state };
+export function messageFor(state: SandboxSnapshot, version: number): ServerMessage {
+	return { type: state.status === 'initializing' ? 'progress' : state.status, state, version };
 }
 
 /** The editor's view of the app's sources (templates that have them, once the sandbox is ready). */

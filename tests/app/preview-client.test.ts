@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
 import { PreviewClient } from '../../src/lib/preview-client.ts';
-import type { SandboxSnapshot, SandboxStatus } from '../../src/lib/sandbox-state.ts';
+import { messageFor, type SandboxSnapshot, type SandboxStatus } from '../../src/lib/sandbox-state.ts';
 
 const realSetImmediate = setImmediate;
 
@@ -36,7 +36,14 @@ let sockets: ServerSocket[];
 let onConnection: (socket: ServerSocket) => void;
 let client: PreviewClient;
 let polls: number;
-let pollAnswer: SandboxSnapshot;
+/** The versions of the states the server side sends (a message, a poll's answer): one more each. */
+let version: number;
+let pollAnswer: string;
+
+/** A message as the server sends it: the state, with the next version. */
+const message = (state: SandboxSnapshot) => JSON.stringify(messageFor(state, ++version));
+/** From now on, polls answer with this state (and its version). */
+const answerPolls = (state: SandboxSnapshot) => (pollAnswer = message(state));
 
 function newClient() {
 	const { port } = server.address() as { port: number };
@@ -44,7 +51,7 @@ function newClient() {
 		webSocketUrl: `ws://127.0.0.1:${port}/`,
 		poll: async () => {
 			polls++;
-			return pollAnswer;
+			return JSON.parse(pollAnswer);
 		},
 		pollFallbackDelay: 5000,
 		pollInterval: 5000,
@@ -58,7 +65,8 @@ function newClient() {
 beforeEach(async () => {
 	vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
 	polls = 0;
-	pollAnswer = snapshot('initializing', 2);
+	version = 0;
+	answerPolls(snapshot('initializing', 2));
 	sockets = [];
 	onConnection = () => {};
 	server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
@@ -79,7 +87,7 @@ afterEach(async () => {
 describe('PreviewClient', () => {
 	it('falls back to polling when the WebSocket stays silent past the grace period', async () => {
 		const seen = newClient();
-		client.start(snapshot('initializing'));
+		client.start(snapshot('initializing'), 0);
 		await until(() => sockets.length === 1, 'the WebSocket');
 
 		await vi.advanceTimersByTimeAsync(4999);
@@ -90,7 +98,7 @@ describe('PreviewClient', () => {
 		expect(polls).toBe(2);
 		expect(seen.at(-1)?.steps).toHaveLength(2);
 
-		pollAnswer = snapshot('ready', 3);
+		answerPolls(snapshot('ready', 3));
 		await vi.advanceTimersByTimeAsync(5000);
 		expect(seen.at(-1)?.status).toBe('ready');
 		// Ready: no more polls; the socket, silent so far, stays to follow the app.
@@ -101,15 +109,15 @@ describe('PreviewClient', () => {
 	});
 
 	it('never polls while the WebSocket delivers', async () => {
-		onConnection = (socket) => socket.send(JSON.stringify({ type: 'progress', state: snapshot('initializing', 2) }));
+		onConnection = (socket) => socket.send(message(snapshot('initializing', 2)));
 		const seen = newClient();
 		let ready: SandboxSnapshot | undefined;
 		client.on('ready', (state) => (ready = state));
-		client.start(snapshot('initializing'));
+		client.start(snapshot('initializing'), 0);
 		await until(() => seen.length === 2, 'the first message');
 
 		await vi.advanceTimersByTimeAsync(12_000);
-		sockets[0].send(JSON.stringify({ type: 'ready', state: snapshot('ready', 4) }));
+		sockets[0].send(message(snapshot('ready', 4)));
 		await until(() => ready !== undefined, 'ready');
 		await vi.advanceTimersByTimeAsync(60_000);
 
@@ -126,7 +134,7 @@ describe('PreviewClient', () => {
 			socket.send('not json');
 		};
 		newClient();
-		client.start(snapshot('initializing'));
+		client.start(snapshot('initializing'), 0);
 		await until(() => sockets.length === 1, 'the WebSocket');
 		await new Promise((resolve) => realSetImmediate(resolve));
 		await vi.advanceTimersByTimeAsync(5000);
@@ -135,12 +143,12 @@ describe('PreviewClient', () => {
 
 	it('stops polling once the WebSocket comes alive', async () => {
 		const seen = newClient();
-		client.start(snapshot('initializing'));
+		client.start(snapshot('initializing'), 0);
 		await until(() => sockets.length === 1, 'the WebSocket');
 		await vi.advanceTimersByTimeAsync(5000);
 		expect(polls).toBe(1);
 
-		sockets[0].send(JSON.stringify({ type: 'progress', state: snapshot('initializing', 3) }));
+		sockets[0].send(message(snapshot('initializing', 3)));
 		await until(() => seen.at(-1)?.steps.length === 3, 'the message');
 		await vi.advanceTimersByTimeAsync(30_000);
 		expect(polls).toBe(1);
@@ -149,10 +157,10 @@ describe('PreviewClient', () => {
 	it('reconnects when the WebSocket drops before the sandbox settles', async () => {
 		onConnection = (socket) => {
 			if (sockets.length === 1) socket.close();
-			else socket.send(JSON.stringify({ type: 'ready', state: snapshot('ready') }));
+			else socket.send(message(snapshot('ready')));
 		};
 		const seen = newClient();
-		client.start(snapshot('initializing'));
+		client.start(snapshot('initializing'), 0);
 		await until(() => sockets.length === 1, 'the first connection');
 		// Step fake time in small slices: the socket's own close handshake also runs on timers.
 		for (let elapsed = 0; sockets.length < 2 && elapsed < 4000; elapsed += 250) {
@@ -169,21 +177,21 @@ describe('PreviewClient', () => {
 		let reconnectsFail = true;
 		onConnection = (socket) => {
 			if (sockets.length === 1) {
-				socket.send(JSON.stringify({ type: 'progress', state: snapshot('initializing', 2) }));
+				socket.send(message(snapshot('initializing', 2)));
 				socket.close();
 			} else if (reconnectsFail) {
 				socket.close(); // accepted, then closed without a word
 			} else {
-				socket.send(JSON.stringify({ type: 'progress', state: snapshot('initializing', 4) }));
+				socket.send(message(snapshot('initializing', 4)));
 			}
 		};
 		const seen = newClient();
-		client.start(snapshot('initializing'));
+		client.start(snapshot('initializing'), 0);
 		await until(() => seen.length === 2, 'the first message');
 		await until(() => sockets[0].readyState === sockets[0].CLOSED, 'the first socket to close');
 
 		// Step fake time in small slices: the sockets' close handshakes also run on timers.
-		pollAnswer = snapshot('initializing', 3);
+		answerPolls(snapshot('initializing', 3));
 		for (let elapsed = 0; polls === 0 && elapsed < 8000; elapsed += 250) {
 			await vi.advanceTimersByTimeAsync(250);
 			await new Promise((resolve) => realSetImmediate(resolve));
@@ -206,16 +214,16 @@ describe('PreviewClient', () => {
 
 	it('polls until ready when the socket spoke once and then never again, and then polls no more', async () => {
 		onConnection = (socket) => {
-			if (sockets.length === 1) socket.send(JSON.stringify({ type: 'progress', state: snapshot('initializing', 2) }));
+			if (sockets.length === 1) socket.send(message(snapshot('initializing', 2)));
 			socket.close();
 		};
 		let ready: SandboxSnapshot | undefined;
 		const seen = newClient();
 		client.on('ready', (state) => (ready = state));
-		client.start(snapshot('initializing'));
+		client.start(snapshot('initializing'), 0);
 		await until(() => seen.length === 2, 'the first message');
 
-		pollAnswer = snapshot('ready', 3);
+		answerPolls(snapshot('ready', 3));
 		for (let elapsed = 0; !ready && elapsed < 8000; elapsed += 250) {
 			await vi.advanceTimersByTimeAsync(250);
 			await new Promise((resolve) => realSetImmediate(resolve));
@@ -231,18 +239,18 @@ describe('PreviewClient', () => {
 		const seen = newClient();
 		const readies: SandboxSnapshot[] = [];
 		client.on('ready', (state) => readies.push(state));
-		client.start(snapshot('ready'));
+		client.start(snapshot('ready'), 0);
 		await until(() => sockets.length === 1, 'the WebSocket');
 		const problem = { kind: 'exited' as const, message: 'The app exited with code 1.', log: [], at: 0 };
-		sockets[0].send(JSON.stringify({ type: 'ready', state: { ...snapshot('ready'), problem } }));
+		sockets[0].send(message({ ...snapshot('ready'), problem }));
 		await until(() => seen.at(-1)?.problem !== null, 'the problem');
-		sockets[0].send(JSON.stringify({ type: 'progress', state: { ...snapshot('initializing'), previewUrl: 'http://3001-express-test-tok.localhost:5173/' } }));
-		sockets[0].send(JSON.stringify({ type: 'ready', state: snapshot('ready', 3) }));
+		sockets[0].send(message({ ...snapshot('initializing'), previewUrl: 'http://3001-express-test-tok.localhost:5173/' }));
+		sockets[0].send(message(snapshot('ready', 3)));
 		await until(() => readies.length === 2, 'ready again after the restart');
 		await vi.advanceTimersByTimeAsync(30_000);
 		expect(polls).toBe(0);
 
-		sockets[0].send(JSON.stringify({ type: 'stopped', state: { ...snapshot('stopped'), error: { message: 'Stopped.', retryable: true } } }));
+		sockets[0].send(message({ ...snapshot('stopped'), error: { message: 'Stopped.', retryable: true } }));
 		await until(() => seen.at(-1)?.status === 'stopped', 'the stop');
 		await until(() => sockets[0].readyState === sockets[0].CLOSED, 'the socket to close');
 		expect(vi.getTimerCount()).toBe(0);
@@ -252,7 +260,7 @@ describe('PreviewClient', () => {
 	it('reconnects ever more slowly to a ready sandbox whose socket keeps failing, and never polls', async () => {
 		onConnection = (socket) => socket.close();
 		newClient();
-		client.start(snapshot('ready'));
+		client.start(snapshot('ready'), 0);
 		// Step fake time in small slices: the sockets' close handshakes also run on timers.
 		for (let elapsed = 0; elapsed < 60_000; elapsed += 500) {
 			await vi.advanceTimersByTimeAsync(500);
@@ -263,9 +271,49 @@ describe('PreviewClient', () => {
 		expect(polls).toBe(0);
 	});
 
+	it('keeps the newest state, whichever brings it: an older one, from the socket or the page, changes nothing', async () => {
+		const seen = newClient();
+		client.start(snapshot('initializing'), 0);
+		await until(() => sockets.length === 1, 'the WebSocket');
+		const stale = message(snapshot('initializing', 2));
+		sockets[0].send(message(snapshot('ready', 3)));
+		await until(() => seen.at(-1)?.status === 'ready', 'ready');
+		// The page's reload read the state before the socket's last message, and the socket repeats itself.
+		client.offer(snapshot('initializing', 2), JSON.parse(stale).version);
+		sockets[0].send(stale);
+		await vi.advanceTimersByTimeAsync(1000);
+		expect(seen.map((state) => state.status)).toEqual(['initializing', 'ready']);
+
+		// A newer one from the page is taken: here, its stop, which closes everything.
+		client.offer({ ...snapshot('stopped'), error: { message: 'Stopped.', retryable: true } }, ++version);
+		expect(seen.at(-1)?.status).toBe('stopped');
+		await until(() => sockets[0].readyState === sockets[0].CLOSED, 'the socket to close');
+		expect(vi.getTimerCount()).toBe(0);
+	});
+
+	it('follows a restart the page reports while the socket is down, by polling, and not at the next reconnect a minute away', async () => {
+		onConnection = (socket) => socket.close();
+		const seen = newClient();
+		client.start(snapshot('ready'), 0);
+		// The socket has failed for a while: its next try is 32 s away.
+		for (let elapsed = 0; elapsed < 30_000; elapsed += 500) {
+			await vi.advanceTimersByTimeAsync(500);
+			await new Promise((resolve) => realSetImmediate(resolve));
+		}
+		expect(polls).toBe(0);
+
+		client.offer({ ...snapshot('initializing'), previewUrl: 'http://3001-express-test-tok.localhost:5173/' }, ++version);
+		answerPolls(snapshot('ready', 2));
+		await vi.advanceTimersByTimeAsync(5000);
+		expect(polls).toBe(1);
+		expect(seen.map((state) => state.status)).toEqual(['ready', 'initializing', 'ready']);
+		await vi.advanceTimersByTimeAsync(20_000);
+		expect(polls).toBe(1);
+	});
+
 	it('opens no connection at all for a sandbox that has stopped', async () => {
 		const seen = newClient();
-		client.start(snapshot('stopped'));
+		client.start(snapshot('stopped'), 0);
 		await vi.advanceTimersByTimeAsync(30_000);
 		expect(seen.map((s) => s.status)).toEqual(['stopped']);
 		expect(sockets).toHaveLength(0);
@@ -276,7 +324,7 @@ describe('PreviewClient', () => {
 		const seen = newClient();
 		const unsubscribe = client.on('error', () => {});
 		expect(typeof unsubscribe).toBe('function');
-		client.start(snapshot('initializing'));
+		client.start(snapshot('initializing'), 0);
 		await until(() => sockets.length === 1, 'the WebSocket');
 		await vi.advanceTimersByTimeAsync(5000);
 		expect(polls).toBe(1);

@@ -39,9 +39,10 @@ test.describe('with JavaScript', () => {
 				if (spoke) return;
 				spoke = true;
 				// The server's first message, as a socket gets it while the boot runs: an Express boot can
-				// finish before the page's socket connects, so the state is passed on as still initializing.
-				const { state } = JSON.parse(String(message));
-				socket.send(JSON.stringify({ type: 'progress', state: { ...state, status: 'initializing', previewUrl: null } }));
+				// finish before the page's socket connects, so the state is passed on as still initializing,
+				// as the one before it (a version older, so that the polls' answer is newer).
+				const { state, version } = JSON.parse(String(message));
+				socket.send(JSON.stringify({ type: 'progress', state: { ...state, status: 'initializing', previewUrl: null }, version: version - 1 }));
 				socket.close();
 				server.close();
 			});

@@ -129,6 +129,6 @@ test('a visible tab keeps its sandbox past the idle TTL; once it is closed, the 
 	const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
 	await page.close();
 	await idleStopped(id, ttlSeconds);
-	const state = await (await request.get(`/api/sandbox/${id}/state`, { headers: { cookie } })).json();
+	const { state } = await (await request.get(`/api/sandbox/${id}/state`, { headers: { cookie } })).json();
 	expect(state).toMatchObject({ status: 'stopped', error: { message: expect.stringContaining('without use') } });
 });

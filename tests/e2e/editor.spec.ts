@@ -10,8 +10,10 @@ test.describe('the Vue + Vite template', () => {
 			if (frame !== page.mainFrame()) navigations.push(frame.url());
 		});
 		const hmrFrames: string[] = [];
+		const statusSockets: string[] = [];
 		page.on('websocket', (socket) => {
 			if (/^ws:\/\/5173-vue-/.test(socket.url())) socket.on('framereceived', (frame) => hmrFrames.push(String(frame.payload)));
+			if (/\/api\/sandbox\/[^/]+\/ws$/.test(socket.url())) statusSockets.push(socket.url());
 		});
 		await startSandbox(page, 'Vue + Vite');
 		const frame = preview(page);
@@ -33,6 +35,9 @@ test.describe('the Vue + Vite template', () => {
 		await expect(frame.getByRole('button')).toHaveText('Clicked 2 times');
 		await expect(page.getByRole('status').filter({ hasText: 'Saved src/App.vue' })).toContainText('updated in place');
 		expect(navigations).toHaveLength(1);
+		// The page's data loaded twice more (the editor's files once ready, then the save): it follows
+		// its sandbox over the one status socket throughout.
+		expect(statusSockets).toHaveLength(1);
 		// The editor kept the visitor's text and focus; the file in the sandbox is what they typed.
 		await expect(codeEditor(page, 'src/App.vue')).toBeFocused();
 		const id = SANDBOX_PATH.exec(new URL(page.url()).pathname)![1];

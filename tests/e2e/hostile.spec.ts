@@ -33,7 +33,7 @@ async function startAsVisitor(origin: string): Promise<Visitor> {
 async function readyPreview(origin: string, { cookie, id }: Visitor): Promise<string> {
 	let previewUrl: string | null = null;
 	await expect(async () => {
-		const state = await (await fetch(`${origin}/api/sandbox/${id}/state`, { headers: { cookie } })).json();
+		const { state } = await (await fetch(`${origin}/api/sandbox/${id}/state`, { headers: { cookie } })).json();
 		expect(state.status).toBe('ready');
 		previewUrl = state.previewUrl;
 	}).toPass({ timeout: 30_000 });

@@ -88,6 +88,6 @@ export class RecordKeeper {
 
 	/** The state as a status socket's message. */
 	message(): string {
-		return JSON.stringify(messageFor(this.record!.state));
+		return JSON.stringify(messageFor(this.record!.state, this.record!.version));
 	}
 }
