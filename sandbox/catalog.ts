@@ -10,7 +10,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as v from 'valibot';
 import { ManifestSchema, TemplateIdSchema, type Template } from '../src/lib/server/templates/manifest.ts';
@@ -24,7 +24,8 @@ export function readTemplates(dir = TEMPLATES_DIR): Template[] {
 	for (const id of readdirSync(dir).sort()) {
 		const folder = join(dir, id);
 		if (!statSync(folder).isDirectory() || !existsSync(join(folder, 'template.json'))) continue;
-		const where = `sandbox/templates/${id}`;
+		// Named as the developer finds it: from where they ran the command, if it is in there.
+		const where = folder.startsWith(process.cwd() + sep) ? relative(process.cwd(), folder) : folder;
 		if (!v.is(TemplateIdSchema, id)) throw new Error(`${where}: ${v.safeParse(TemplateIdSchema, id).issues![0].message}`);
 		let json: unknown;
 		try {

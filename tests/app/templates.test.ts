@@ -41,7 +41,7 @@ describe('the catalog', () => {
 
 	it('refuses a bad manifest, naming the folder and the field', () => {
 		const cases: [string, (manifest: Record<string, unknown>) => unknown, string][] = [
-			['the control server’s port', (m) => ({ ...m, port: 3000 }), 'sandbox/templates/express/template.json: port: port 3000 belongs to the sandbox itself'],
+			['the control server’s port', (m) => ({ ...m, port: 3000 }), 'express/template.json: port: port 3000 belongs to the sandbox itself'],
 			['a ready path without its slash', (m) => ({ ...m, ready: { path: 'health' } }), 'express/template.json: ready.path'],
 			['a field it does not know', (m) => ({ ...m, command: 'node server.js' }), 'express/template.json: command'],
 			['an editor file the folder lacks', (m) => ({ ...m, editor: { files: ['app.js'] } }), 'editor names app.js, which the folder does not have'],
@@ -54,9 +54,9 @@ describe('the catalog', () => {
 		}
 		const dir = scratchTemplates();
 		writeFileSync(join(dir, 'vue', 'template.json'), '{ "label": ');
-		expect(() => readTemplates(dir)).toThrow('sandbox/templates/vue/template.json is not JSON');
+		expect(() => readTemplates(dir)).toThrow(`${join(dir, 'vue')}/template.json is not JSON`);
 		cpSync(join(dir, 'express'), join(dir, 'My-App'), { recursive: true });
-		expect(() => readTemplates(dir)).toThrow('sandbox/templates/My-App: A template folder is named with 2–16 lowercase letters and digits');
+		expect(() => readTemplates(dir)).toThrow(`${join(dir, 'My-App')}: A template folder is named with 2–16 lowercase letters and digits`);
 	});
 });
 
