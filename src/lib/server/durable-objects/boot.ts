@@ -33,6 +33,9 @@ const COMMAND_TIMEOUT_MS = 30_000;
 /** How long a restart lets the app end by itself before it is killed. */
 const STOP_GRACE_MS = 5_000;
 
+/** How long the SDK's object may take to hear that its container died (a few milliseconds here). */
+const CONTAINER_EXIT_NOTICE_MS = 1_000;
+
 /** A step that puts files back over the template's (a visitor's saved edits): its label, and the work. */
 export interface RestoreStep {
 	label: string;
@@ -154,11 +157,27 @@ async function restored(restoring: RestoreStep, progress: BootOptions['progress'
  * has no such process at all.
  */
 async function stopApp(sandbox: Sandbox): Promise<boolean> {
-	const app = await sandbox.getProcess(APP_PROCESS_ID);
+	const app = await appProcessAfterACrash(sandbox);
 	if (!app) return false;
 	if (app.status !== 'running' || (await ended(app, STOP_GRACE_MS, 'SIGTERM'))) return true;
 	await ended(app, STOP_GRACE_MS, 'SIGKILL');
 	return true;
+}
+
+/**
+ * The app's process, or null in a new container. A restart may follow its container's death by
+ * moments (the visitor saw the preview fail and clicked): the SDK's object still takes the container
+ * for running, and the call, proxied to nothing, fails with a 500. Asked again once the object has
+ * heard of the exit, it starts a new container.
+ */
+async function appProcessAfterACrash(sandbox: Sandbox): Promise<SandboxProcess | null> {
+	try {
+		return await sandbox.getProcess(APP_PROCESS_ID);
+	} catch (error) {
+		if (!(error instanceof SandboxError) || !['INTERNAL', 'BACKEND_UNAVAILABLE'].includes(error.code)) throw error;
+		await new Promise((resolve) => setTimeout(resolve, CONTAINER_EXIT_NOTICE_MS));
+		return sandbox.getProcess(APP_PROCESS_ID);
+	}
 }
 
 /** Sends `signal`; true once the process has ended, false if it still runs after `withinMs`. */
