@@ -59,6 +59,32 @@ test.describe('with JavaScript', () => {
 		expect(polls.length).toBeGreaterThan(0);
 	});
 
+	test('a page whose status socket died without a word learns what became of its sandbox when its tab is looked at again', async ({ page, baseURL }, testInfo) => {
+		test.skip(testInfo.project.name !== 'worker', "the page's own code, whichever runtime serves it");
+		// The socket stays open but passes nothing on after the first message, as a connection that
+		// died under a sleeping laptop looks to the page.
+		let silent = false;
+		await page.routeWebSocket(/\/api\/sandbox\/[^/]+\/ws$/, (socket) => {
+			const server = socket.connectToServer();
+			server.onMessage((message) => {
+				if (!silent) socket.send(message);
+			});
+		});
+		const id = await startSandbox(page);
+		const shown = page.locator('[data-status]');
+		await expect(shown).toHaveAttribute('data-status', 'ready');
+		silent = true;
+		// Stopped behind the page's back: another tab's Stop.
+		const stop = await page.request.post(`/sandbox/${id}?/stop`, { headers: { origin: baseURL!, accept: 'text/html' }, form: {}, maxRedirects: 0 });
+		expect(stop.status()).toBe(303);
+		await page.waitForTimeout(1000);
+		await expect(shown).toHaveAttribute('data-status', 'ready');
+
+		// The visitor comes back to the tab.
+		await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+		await expect(shown).toHaveAttribute('data-status', 'stopped');
+		await expect(page.getByRole('heading', { level: 1 })).toContainText('stopped');
+	});
 });
 
 test.describe("one visitor's ready sandbox, from every side", () => {
