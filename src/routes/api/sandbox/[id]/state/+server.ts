@@ -5,8 +5,9 @@ import { sandboxState } from '$lib/server/sandboxes';
 import type { RequestHandler } from './$types';
 
 /**
- * The sandbox's state, as the WebSocket would send it: the polling path, used only when the socket
- * stays silent. A read counts as use; another visitor's sandbox is 404.
+ * The sandbox's state, as the WebSocket would send it: what the page polls while a boot's socket
+ * stays silent, and what a visible tab's heartbeat reads. A read counts as use; another visitor's
+ * sandbox is 404.
  */
 export const GET: RequestHandler = async ({ params, platform, locals }) => {
 	await requireSandboxId(params.id);
