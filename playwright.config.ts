@@ -12,11 +12,12 @@ import { chromiumLaunchOptions } from './tests/e2e/chromium.ts';
  * edits, and coordination.spec.ts with the short TTL and low limits only they run with (the editor's,
  * console's and no-JS routes hold no state: the isolates add no code path to them). The cookie
  * layout of a real domain on the worker over https; a full machine on the worker with room for two
- * sandboxes; and the worker with a warm pool.
+ * sandboxes; the worker with a warm pool; and the worker in the full browser, which blocks third-party
+ * cookies (every other project runs Chromium's headless shell: tests/e2e/chromium.ts).
  */
 const SPECS = {
-	'vite-dev': { testIgnore: /(coordination|session-fixation|capacity|pool|layout|saved-edits)\.spec\.ts/ },
-	worker: { testIgnore: /(coordination|session-fixation|capacity|pool)\.spec\.ts/ },
+	'vite-dev': { testIgnore: /(coordination|session-fixation|capacity|pool|layout|saved-edits|third-party-cookies)\.spec\.ts/ },
+	worker: { testIgnore: /(coordination|session-fixation|capacity|pool|third-party-cookies)\.spec\.ts/ },
 	isolates: { testMatch: /(app|coordination|saved-edits)\.spec\.ts/ },
 	https: { testMatch: /session-fixation\.spec\.ts/ },
 	capacity: { testMatch: /capacity\.spec\.ts/ },
@@ -42,9 +43,16 @@ export default defineConfig({
 		// *.sandbox.test: an app host other than localhost, resolved to this machine (app.spec.ts).
 		launchOptions: chromiumLaunchOptions(['--host-resolver-rules=MAP *.sandbox.test 127.0.0.1, MAP sandbox.test 127.0.0.1'])
 	},
-	projects: (Object.keys(TARGETS) as (keyof typeof TARGETS)[]).map((name) => ({
-		name,
-		use: { baseURL: baseUrlOf(name), ignoreHTTPSErrors: name === 'https' },
-		...SPECS[name]
-	}))
+	projects: [
+		...(Object.keys(TARGETS) as (keyof typeof TARGETS)[]).map((name) => ({
+			name,
+			use: { baseURL: baseUrlOf(name), ignoreHTTPSErrors: name === 'https' },
+			...SPECS[name]
+		})),
+		{
+			name: 'full-chromium',
+			use: { baseURL: baseUrlOf('worker'), launchOptions: chromiumLaunchOptions([], 'full') },
+			testMatch: /third-party-cookies\.spec\.ts/
+		}
+	]
 });
