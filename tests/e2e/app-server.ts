@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildWorker } from '../helpers/build.ts';
+import { checkBrowsersInstalled } from './chromium.ts';
 import { liveProcesses } from '../helpers/host.ts';
 
 export const TARGETS = {
@@ -133,6 +134,7 @@ export async function startTarget(name: keyof typeof TARGETS) {
 }
 
 export default async function setup() {
+	checkBrowsersInstalled();
 	// Built once per `npm test` (tests/run.ts), or here when Playwright runs alone.
 	if (process.env.SANDBOX_TEST_BUILT !== '1') buildWorker();
 	// All at once: each spends most of its start waiting on its workerd.
