@@ -25,7 +25,11 @@ test.beforeAll(async () => {
 	});
 	await new Promise<void>((listening) => crossSite.listen(0, '127.0.0.1', listening));
 });
-test.afterAll(() => new Promise<void>((closed) => crossSite.close(() => closed())));
+test.afterAll(async () => {
+	const closed = new Promise<void>((done) => crossSite.close(() => done()));
+	crossSite.closeAllConnections();
+	await closed;
+});
 
 test('in a browser that blocks third-party cookies, the owner still gets into the private preview', async ({ page }) => {
 	// This browser does block them: the framed site's cookie never comes back.
